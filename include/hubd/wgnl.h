@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * wgnl: hubd's client for WireGuard's generic netlink family, built on libmnl.
+ *
+ * Written from include/uapi/linux/wireguard.h and the documented kernel
+ * behaviour. Every function returns >= 0 on success and -errno on failure,
+ * never logs and never exits. Keys live in fixed arrays and are wiped when the
+ * object holding them is freed.
+ */
+#ifndef HUBD_WGNL_H
+#define HUBD_WGNL_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+
+#define WGNL_KEY_LEN	 32
+#define WGNL_KEY_B64_LEN 44 /* without the terminating NUL */
+
+typedef uint8_t wgnl_key[WGNL_KEY_LEN];
+
+struct wgnl_allowedip {
+	uint16_t family; /* AF_INET or AF_INET6 */
+	uint8_t cidr;
+	union {
+		struct in_addr ip4;
+		struct in6_addr ip6;
+	};
+};
+
+union wgnl_endpoint {
+	struct sockaddr addr; /* addr.sa_family == 0: no endpoint */
+	struct sockaddr_in addr4;
+	struct sockaddr_in6 addr6;
+};
+
+/*
+ * Peer flags. The WGNL_PEER_HAS_* flags describe what a get returned or what
+ * a set should send; the others map onto WGPEER_F_* and select the operation.
+ */
+enum {
+	WGNL_PEER_REMOVE	     = 1U << 0, /* WGPEER_F_REMOVE_ME */
+	WGNL_PEER_REPLACE_ALLOWEDIPS = 1U << 1, /* WGPEER_F_REPLACE_ALLOWEDIPS */
+	WGNL_PEER_UPDATE_ONLY	     = 1U << 2, /* WGPEER_F_UPDATE_ONLY */
+	WGNL_PEER_HAS_PSK	     = 1U << 3, /* send/received preshared_key (all zero clears) */
+	WGNL_PEER_HAS_ENDPOINT	     = 1U << 4, /* send/received endpoint */
+	WGNL_PEER_HAS_KEEPALIVE	     = 1U << 5, /* send/received persistent_keepalive */
+};
+
+struct wgnl_peer {
+	wgnl_key public_key;
+	wgnl_key preshared_key;
+	uint32_t flags;
+	union wgnl_endpoint endpoint;
+	uint16_t persistent_keepalive; /* seconds, 0 = off */
+	/* Read-only statistics, filled by a get. */
+	int64_t last_handshake_sec;
+	int64_t last_handshake_nsec;
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+	uint32_t protocol_version;
+	struct wgnl_allowedip *allowedips;
+	size_t n_allowedips;
+	size_t cap_allowedips;
+};
+
+enum {
+	WGNL_DEV_HAS_PRIVATE_KEY = 1U << 0, /* send/received private key (all zero clears) */
+	WGNL_DEV_HAS_PUBLIC_KEY	 = 1U << 1, /* received only */
+	WGNL_DEV_HAS_LISTEN_PORT = 1U << 2,
+	WGNL_DEV_HAS_FWMARK	 = 1U << 3,
+	WGNL_DEV_REPLACE_PEERS	 = 1U << 4, /* WGDEVICE_F_REPLACE_PEERS */
+};
+
+struct wgnl_device {
+	char name[IFNAMSIZ];
+	uint32_t ifindex;
+	uint32_t flags;
+	wgnl_key private_key;
+	wgnl_key public_key;
+	uint16_t listen_port;
+	uint32_t fwmark;
+	struct wgnl_peer *peers;
+	size_t n_peers;
+	size_t cap_peers;
+};
+
+/* Counters a set fills in, for benchmarks and the daemon's metrics. */
+struct wgnl_set_stats {
+	unsigned messages; /* netlink messages sent (each acknowledged) */
+	size_t bytes;	   /* their total size */
+};
+
+struct wgnl; /* an open generic netlink socket with WireGuard's family resolved */
+
+/*
+ * Open a NETLINK_GENERIC socket and resolve the "wireguard" family.
+ * Returns -ENOENT... or -EPROTONOSUPPORT when the kernel has no WireGuard.
+ */
+int wgnl_open(struct wgnl **ret);
+void wgnl_close(struct wgnl *nl);
+
+/*
+ * Dump the device named ifname (WG_CMD_GET_DEVICE with NLM_F_DUMP) into a new
+ * wgnl_device. Peers and allowed IPs continued across messages are merged;
+ * an NLM_F_DUMP_INTR dump is restarted from scratch. Free with
+ * wgnl_device_free().
+ */
+int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret);
+
+/*
+ * Apply dev to the kernel device dev->name: the device fields selected by
+ * dev->flags, then each peer in dev->peers with the operation its flags select.
+ * The request is split across as many messages as needed, each as large as
+ * the kernel accepts, each acknowledged; a peer whose allowed IPs do not fit
+ * continues in the next message without REPLACE_ALLOWEDIPS. Removals are
+ * sent together so the kernel pays synchronize_net() as few times as it can.
+ * stats may be NULL.
+ */
+int wgnl_set_device(struct wgnl *nl, const struct wgnl_device *dev, struct wgnl_set_stats *stats);
+
+/* List the names of all WireGuard links (rtnetlink, IFLA_INFO_KIND). Free with wgnl_names_free. */
+int wgnl_list_devices(char ***ret_names, size_t *ret_n);
+void wgnl_names_free(char **names, size_t n);
+
+/* Object helpers. Free functions accept NULL and wipe keys. */
+struct wgnl_device *wgnl_device_new(const char *ifname);
+struct wgnl_peer *wgnl_device_add_peer(struct wgnl_device *dev); /* zeroed peer, or NULL */
+int wgnl_peer_add_allowedip(struct wgnl_peer *peer, const struct wgnl_allowedip *aip);
+void wgnl_device_free(struct wgnl_device *dev);
+
+/*
+ * Message building and parsing, exposed for tests and fuzzing.
+ *
+ * wgnl_build_set: build the messages for dev, each at most buf_size bytes,
+ * calling emit(msg, user) for each; emit returns >= 0 to go on. family_id is
+ * the resolved generic netlink family, seq the first sequence number.
+ *
+ * wgnl_parse_dump_msg: parse one WG_CMD_GET_DEVICE reply message into dev,
+ * merging with what earlier messages of the same dump added. Returns
+ * -EINTR when the message has NLM_F_DUMP_INTR set; -EINVAL on malformed input.
+ */
+typedef int (*wgnl_emit_fn)(const struct nlmsghdr *msg, void *user);
+int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t seq,
+		   size_t buf_size, wgnl_emit_fn emit, void *user);
+int wgnl_parse_dump_msg(const struct nlmsghdr *msg, struct wgnl_device *dev);
+
+/* Keys (libsodium). */
+void wgnl_key_to_base64(char out[WGNL_KEY_B64_LEN + 1], const wgnl_key key);
+int wgnl_key_from_base64(wgnl_key key, const char *b64); /* -EINVAL unless 44 chars of 32 bytes */
+int wgnl_key_generate_private(wgnl_key key);
+void wgnl_key_public_from_private(wgnl_key pub, const wgnl_key priv);
+bool wgnl_key_is_zero(const wgnl_key key);
+void wgnl_key_wipe(wgnl_key key);
+
+#endif

@@ -1,0 +1,52 @@
+#!/bin/bash
+# The test command: install what the tests need, build, run every test.
+#   1. the ASan/UBSan build: check unit tests and the VM scenarios (real WireGuard);
+#   2. a clang build with libFuzzer: each harness for HUBD_FUZZ_SECONDS;
+#   3. make distcheck.
+# Nothing is skipped: a skipped test (exit 77) fails this script.
+set -euo pipefail
+start=$(date +%s)
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+jobs=$(nproc)
+
+step() { printf '\n==== %s (%ds)\n' "$*" $(($(date +%s) - start)); }
+
+step "install dependencies"
+"$top/scripts/install-deps.sh"
+
+step "autoreconf"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+
+summary() {
+	local dir=$1
+	grep -h -E '^(PASS|FAIL|SKIP|XFAIL|XPASS|ERROR):' "$dir"/test-suite.log 2>/dev/null || true
+	local skipped
+	skipped=$(grep -h -E '^# SKIP: +[0-9]+' "$dir"/test-suite.log | awk '{s+=$3} END {print s+0}')
+	if [ "$skipped" != 0 ]; then
+		echo "test-all: $skipped test(s) skipped in $dir: nothing may skip here" >&2
+		return 1
+	fi
+}
+
+step "ASan/UBSan build: unit tests and VM scenarios"
+mkdir -p build-asan
+(cd build-asan && ../configure -q --enable-sanitizers && make -j"$jobs" >/dev/null &&
+	make -j1 check VERBOSE=1) || { cat build-asan/test-suite.log 2>/dev/null | tail -n 200; exit 1; }
+summary build-asan
+
+step "libFuzzer build: each harness for ${HUBD_FUZZ_SECONDS:=60} s"
+export HUBD_FUZZ_SECONDS
+mkdir -p build-fuzz
+(cd build-fuzz && CC=clang ../configure -q --enable-fuzzers --enable-sanitizers --disable-vm-tests &&
+	make -j"$jobs" >/dev/null && make -j1 check VERBOSE=1) || exit 1
+summary build-fuzz
+
+step "make distcheck"
+mkdir -p build-dist
+(cd build-dist && ../configure -q --disable-vm-tests && make -j"$jobs" distcheck \
+	DISTCHECK_CONFIGURE_FLAGS=--disable-vm-tests >distcheck.log 2>&1) ||
+	{ tail -n 60 build-dist/distcheck.log; exit 1; }
+grep -E 'archives ready|\.tar\.gz' build-dist/distcheck.log | head -n 3
+
+step "all tests passed in $(($(date +%s) - start)) s"

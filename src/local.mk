@@ -1,0 +1,3 @@
+# The daemon.
+sbin_PROGRAMS += src/hubd
+src_hubd_SOURCES = src/hubd.c
