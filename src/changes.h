@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A list of human-readable changes: what a reconcile did, or what a diff would do. */
+#ifndef HUBD_CHANGES_H
+#define HUBD_CHANGES_H
+
+#include <stddef.h>
+
+/*
+ * Each item may carry the journal event it stands for (SPEC's HUBD_EVENT) and
+ * the peer it concerns, so the daemon can log it once with the right fields.
+ */
+struct hubd_change {
+	char *text;
+	const char *event; /* static string or NULL */
+	char *peer;	   /* NULL when no peer is meant */
+};
+
+struct hubd_changes {
+	struct hubd_change *items;
+	size_t n, cap;
+};
+
+void changes_add(struct hubd_changes *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void changes_add_event(struct hubd_changes *c, const char *event, const char *peer, const char *fmt,
+		       ...) __attribute__((format(printf, 4, 5)));
+void changes_clear(struct hubd_changes *c);
+
+#endif

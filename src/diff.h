@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The diff engine: desired state against kernel state, giving exactly the
+ * operations that turn one into the other. Pure: no I/O, no logging.
+ */
+#ifndef HUBD_DIFF_H
+#define HUBD_DIFF_H
+
+#include "changes.h"
+#include "config.h"
+#include "hubd/wgnl.h"
+
+struct hubd_peer_want {
+	const struct hubd_peer_conf *conf;
+	/* The configured endpoint, resolved; AF 0 when the peer has none (keep what the kernel
+	 * learned). */
+	union wgnl_endpoint endpoint;
+	/* For a peer the kernel lacks: the endpoint last learned from it, to restore; AF 0 if
+	 * unknown. */
+	union wgnl_endpoint restore;
+};
+
+/* Names kernel-only peers in change reports; may return NULL. */
+typedef const char *(*hubd_peer_namer)(const wgnl_key key, void *user);
+
+/*
+ * Compute the set request turning kernel (NULL: a device with nothing set)
+ * into iface + want[0..n). *ret_set gets a device to pass to
+ * wgnl_set_device(), or NULL when nothing differs. Each operation is also
+ * described in ch, with its journal event and peer. Returns the number of
+ * operations or -errno.
+ */
+int hubd_diff_device(const struct hubd_iface_conf *iface, const struct hubd_peer_want *want,
+		     size_t n, const struct wgnl_device *kernel, hubd_peer_namer namer, void *user,
+		     struct wgnl_device **ret_set, struct hubd_changes *ch);
+
+/*
+ * The prefixes to route via the link: every AllowedIPs prefix of peers[0..n)
+ * that none of the interface's own Address prefixes covers, without
+ * duplicates. These are also the LANs behind peers.
+ */
+int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_peer_conf *peers,
+			 size_t n, struct hubd_prefix **ret, size_t *ret_n);
+
+/* Do a and b hold the same endpoint (family, address, port)? */
+bool hubd_endpoint_equal(const union wgnl_endpoint *a, const union wgnl_endpoint *b);
+
+#endif

@@ -1,0 +1,441 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "rtnl.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/addr.h>
+#include <netlink/route/link.h>
+#include <netlink/route/route.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+static int nlerr(int e)
+{
+	switch (e < 0 ? -e : e) {
+	case NLE_EXIST:
+		return -EEXIST;
+	case NLE_OBJ_NOTFOUND:
+	case NLE_NODEV:
+		return -ENOENT;
+	case NLE_PERM:
+		return -EPERM;
+	case NLE_NOMEM:
+		return -ENOMEM;
+	case NLE_INVAL:
+		return -EINVAL;
+	case NLE_OPNOTSUPP:
+		return -EOPNOTSUPP;
+	case NLE_BUSY:
+		return -EBUSY;
+	default:
+		return -EIO;
+	}
+}
+
+struct nl_sock *hubd_rtnl_open(void)
+{
+	struct nl_sock *sk = nl_socket_alloc();
+
+	if (!sk)
+		return NULL;
+	if (nl_connect(sk, NETLINK_ROUTE) < 0) {
+		nl_socket_free(sk);
+		return NULL;
+	}
+	/* Dumps of 10,000 routes must not overrun the default 32 KiB. */
+	nl_socket_set_buffer_size(sk, 4 << 20, 1 << 20);
+	return sk;
+}
+
+void hubd_rtnl_close(struct nl_sock *sk)
+{
+	nl_socket_free(sk);
+}
+
+static bool link_is_wg(struct rtnl_link *l)
+{
+	const char *kind = rtnl_link_get_type(l);
+
+	return kind && !strcmp(kind, "wireguard");
+}
+
+int hubd_link_lookup(struct nl_sock *sk, const char *name, int *ret_ifindex, bool *ret_is_wg)
+{
+	struct rtnl_link *l = NULL;
+	int r = rtnl_link_get_kernel(sk, 0, name, &l);
+
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV) {
+		*ret_ifindex = 0;
+		*ret_is_wg = false;
+		return 0;
+	}
+	if (r < 0)
+		return nlerr(r);
+	*ret_ifindex = rtnl_link_get_ifindex(l);
+	*ret_is_wg = link_is_wg(l);
+	rtnl_link_put(l);
+	return 0;
+}
+
+static int link_create(struct nl_sock *sk, const struct hubd_iface_conf *c)
+{
+	struct rtnl_link *l = rtnl_link_alloc();
+	int r;
+
+	if (!l)
+		return -ENOMEM;
+	rtnl_link_set_name(l, c->name);
+	r = rtnl_link_set_type(l, "wireguard");
+	if (r >= 0) {
+		rtnl_link_set_mtu(l, c->mtu);
+		r = rtnl_link_add(sk, l, NLM_F_CREATE | NLM_F_EXCL);
+	}
+	rtnl_link_put(l);
+	return r < 0 ? nlerr(r) : 0;
+}
+
+/* Bring the MTU and the up flag in line; returns the number of changes. */
+static int link_update(struct nl_sock *sk, struct rtnl_link *cur, const struct hubd_iface_conf *c,
+		       bool dry, struct hubd_changes *ch)
+{
+	struct rtnl_link *want;
+	int n = 0, r = 0;
+
+	if (rtnl_link_get_mtu(cur) != c->mtu) {
+		changes_add(ch, "link %s: mtu %u -> %u", c->name, rtnl_link_get_mtu(cur), c->mtu);
+		n++;
+	}
+	if (!(rtnl_link_get_flags(cur) & IFF_UP)) {
+		changes_add(ch, "link %s: up", c->name);
+		n++;
+	}
+	if (!n || dry)
+		return n;
+	want = rtnl_link_alloc();
+	if (!want)
+		return -ENOMEM;
+	rtnl_link_set_mtu(want, c->mtu);
+	rtnl_link_set_flags(want, IFF_UP);
+	r = rtnl_link_change(sk, cur, want, 0);
+	rtnl_link_put(want);
+	return r < 0 ? nlerr(r) : n;
+}
+
+int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry, int *ret_ifindex,
+		   struct hubd_changes *ch)
+{
+	struct rtnl_link *cur = NULL;
+	int r, created = 0;
+
+	r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV) {
+		changes_add(ch, "link %s: create (wireguard, mtu %u)", c->name, c->mtu);
+		if (dry) {
+			*ret_ifindex = 0;
+			return 1;
+		}
+		r = link_create(sk, c);
+		if (r < 0)
+			return r;
+		created = 1;
+		r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
+	}
+	if (r < 0)
+		return nlerr(r);
+	if (!link_is_wg(cur)) {
+		/* Someone else's link of that name: never take it over. */
+		rtnl_link_put(cur);
+		return -EEXIST;
+	}
+	r = link_update(sk, cur, c, dry, created ? &(struct hubd_changes){0} : ch);
+	if (r >= 0) {
+		*ret_ifindex = rtnl_link_get_ifindex(cur);
+		r += created;
+	}
+	rtnl_link_put(cur);
+	return r;
+}
+
+int hubd_link_delete(struct nl_sock *sk, const char *name)
+{
+	struct rtnl_link *cur = NULL;
+	int r = rtnl_link_get_kernel(sk, 0, name, &cur);
+
+	if (r == -NLE_OBJ_NOTFOUND || r == -NLE_NODEV)
+		return 0;
+	if (r < 0)
+		return nlerr(r);
+	if (!link_is_wg(cur)) {
+		rtnl_link_put(cur);
+		return -EEXIST;
+	}
+	r = rtnl_link_delete(sk, cur);
+	rtnl_link_put(cur);
+	return r < 0 ? nlerr(r) : 1;
+}
+
+static struct nl_addr *prefix_to_nl(const struct hubd_prefix *p)
+{
+	struct nl_addr *a =
+	    nl_addr_build(p->family, &p->addr,
+			  p->family == AF_INET ? sizeof(struct in_addr) : sizeof(struct in6_addr));
+
+	if (a)
+		nl_addr_set_prefixlen(a, p->cidr);
+	return a;
+}
+
+static bool nl_matches(struct nl_addr *a, const struct hubd_prefix *p)
+{
+	size_t len = p->family == AF_INET ? 4 : 16;
+
+	return a && nl_addr_get_family(a) == p->family && nl_addr_get_prefixlen(a) == p->cidr &&
+	       nl_addr_get_len(a) == len && !memcmp(nl_addr_get_binary_addr(a), &p->addr, len);
+}
+
+static void fmt_nl(struct nl_addr *a, char *buf, size_t len)
+{
+	nl_addr2str(a, buf, len);
+}
+
+static struct nl_cache *addr_cache(struct nl_sock *sk, int *ret)
+{
+	struct nl_cache *cache = NULL;
+
+	*ret = rtnl_addr_alloc_cache(sk, &cache);
+	return *ret < 0 ? NULL : cache;
+}
+
+/* IPv6 link-local addresses belong to the kernel, not to the config. */
+static bool addr_is_kernel_owned(struct rtnl_addr *a)
+{
+	return rtnl_addr_get_family(a) == AF_INET6 && rtnl_addr_get_scope(a) == RT_SCOPE_LINK;
+}
+
+static int addr_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p, bool add)
+{
+	struct rtnl_addr *a = rtnl_addr_alloc();
+	struct nl_addr *local = prefix_to_nl(p);
+	int r = -ENOMEM;
+
+	if (a && local) {
+		rtnl_addr_set_ifindex(a, ifindex);
+		rtnl_addr_set_local(a, local);
+		rtnl_addr_set_prefixlen(a, p->cidr);
+		r = add ? rtnl_addr_add(sk, a, NLM_F_CREATE | NLM_F_REPLACE)
+			: rtnl_addr_delete(sk, a, 0);
+		r = r < 0 ? nlerr(r) : 0;
+	}
+	nl_addr_put(local);
+	rtnl_addr_put(a);
+	return r;
+}
+
+static int addr_remove_extra(struct nl_sock *sk, struct nl_cache *cache, int ifindex,
+			     const struct hubd_prefix *addrs, size_t n, bool dry,
+			     struct hubd_changes *ch, bool *present)
+{
+	int changed = 0;
+
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_addr *a = (struct rtnl_addr *)o;
+		struct nl_addr *local = rtnl_addr_get_local(a);
+		bool wanted = false;
+		char buf[INET6_ADDRSTRLEN + 8];
+
+		if (rtnl_addr_get_ifindex(a) != ifindex || addr_is_kernel_owned(a))
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (nl_matches(local, &addrs[i])) {
+				present[i] = wanted = true;
+				break;
+			}
+		}
+		if (wanted)
+			continue;
+		fmt_nl(local, buf, sizeof(buf));
+		changes_add(ch, "address %s: remove", buf);
+		changed++;
+		if (!dry && rtnl_addr_delete(sk, a, 0) < 0)
+			log_warn("cannot remove address %s", buf);
+	}
+	return changed;
+}
+
+int hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *addrs, size_t n,
+		   bool dry, struct hubd_changes *ch)
+{
+	struct nl_cache *cache = NULL;
+	bool *present = calloc(n + 1, sizeof(bool));
+	int r = 0, changed = 0;
+
+	if (!present)
+		return -ENOMEM;
+	if (ifindex > 0) {
+		cache = addr_cache(sk, &r);
+		if (!cache) {
+			free(present);
+			return nlerr(r);
+		}
+		changed = addr_remove_extra(sk, cache, ifindex, addrs, n, dry, ch, present);
+	}
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		char buf[INET6_ADDRSTRLEN + 8];
+
+		if (present[i])
+			continue;
+		hubd_prefix_format(&addrs[i], buf, sizeof(buf));
+		changes_add(ch, "address %s: add", buf);
+		changed++;
+		if (!dry)
+			r = addr_apply(sk, ifindex, &addrs[i], true);
+	}
+	nl_cache_free(cache);
+	free(present);
+	return r < 0 ? r : changed;
+}
+
+static int route_oif(struct rtnl_route *rt)
+{
+	struct rtnl_nexthop *nh =
+	    rtnl_route_get_nnexthops(rt) == 1 ? rtnl_route_nexthop_n(rt, 0) : NULL;
+
+	return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
+}
+
+static int route_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
+{
+	struct rtnl_route *rt = rtnl_route_alloc();
+	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
+	struct nl_addr *dst = prefix_to_nl(p);
+	int r = -ENOMEM;
+
+	if (rt && nh && dst) {
+		rtnl_route_set_family(rt, p->family);
+		rtnl_route_set_table(rt, RT_TABLE_MAIN);
+		rtnl_route_set_protocol(rt, HUBD_RTPROT);
+		rtnl_route_set_scope(rt, RT_SCOPE_LINK);
+		rtnl_route_set_type(rt, RTN_UNICAST);
+		rtnl_route_set_dst(rt, dst);
+		rtnl_route_nh_set_ifindex(nh, ifindex);
+		rtnl_route_add_nexthop(rt, nh);
+		nh = NULL; /* the route owns it now */
+		r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_EXCL);
+		r = r < 0 ? nlerr(r) : 0;
+	}
+	if (nh)
+		rtnl_route_nh_free(nh);
+	nl_addr_put(dst);
+	rtnl_route_put(rt);
+	return r;
+}
+
+static int route_remove_extra(struct nl_sock *sk, struct nl_cache *cache, int ifindex,
+			      const struct hubd_prefix *dsts, size_t n, bool dry,
+			      struct hubd_changes *ch, bool *present)
+{
+	int changed = 0;
+
+	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
+		struct rtnl_route *rt = (struct rtnl_route *)o;
+		struct nl_addr *dst = rtnl_route_get_dst(rt);
+		bool wanted = false;
+		char buf[INET6_ADDRSTRLEN + 8];
+
+		if (rtnl_route_get_protocol(rt) != HUBD_RTPROT ||
+		    rtnl_route_get_table(rt) != RT_TABLE_MAIN || route_oif(rt) != ifindex)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			if (nl_matches(dst, &dsts[i])) {
+				present[i] = wanted = true;
+				break;
+			}
+		}
+		if (wanted)
+			continue;
+		fmt_nl(dst, buf, sizeof(buf));
+		changes_add(ch, "route %s: remove", buf);
+		changed++;
+		if (!dry && rtnl_route_delete(sk, rt, 0) < 0)
+			log_warn("cannot remove route %s", buf);
+	}
+	return changed;
+}
+
+int hubd_route_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *dsts, size_t n,
+		    bool dry, struct hubd_changes *ch)
+{
+	struct nl_cache *cache = NULL;
+	bool *present = calloc(n + 1, sizeof(bool));
+	int r = 0, changed = 0;
+
+	if (!present)
+		return -ENOMEM;
+	if (ifindex > 0) {
+		r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &cache);
+		if (r < 0) {
+			free(present);
+			return nlerr(r);
+		}
+		changed = route_remove_extra(sk, cache, ifindex, dsts, n, dry, ch, present);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[INET6_ADDRSTRLEN + 8];
+		int e;
+
+		if (present[i])
+			continue;
+		hubd_prefix_format(&dsts[i], buf, sizeof(buf));
+		changes_add(ch, "route %s: add", buf);
+		changed++;
+		if (dry)
+			continue;
+		e = route_apply(sk, ifindex, &dsts[i]);
+		if (e == -EEXIST)
+			log_warn("route %s exists and is not hubd's: left alone", buf);
+		else if (e < 0)
+			r = e;
+	}
+	nl_cache_free(cache);
+	free(present);
+	return r < 0 ? r : changed;
+}
+
+static int sysctl_on(const char *path, bool dry, struct hubd_changes *ch)
+{
+	char c = 0;
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (read(fd, &c, 1) == 1 && c == '1')
+		goto out;
+	changes_add(ch, "sysctl %s: 1", path + strlen("/proc/sys/"));
+	r = 1;
+	if (!dry && pwrite(fd, "1\n", 2, 0) != 2)
+		r = -errno;
+out:
+	close(fd);
+	return r;
+}
+
+int hubd_forwarding_sync(bool v6, bool dry, struct hubd_changes *ch)
+{
+	int r = sysctl_on("/proc/sys/net/ipv4/ip_forward", dry, ch);
+
+	if (r >= 0 && v6) {
+		int r6 = sysctl_on("/proc/sys/net/ipv6/conf/all/forwarding", dry, ch);
+
+		r = r6 < 0 ? r6 : r + r6;
+	}
+	return r;
+}
