@@ -2,5 +2,11 @@
 noinst_LIBRARIES += lib/libwgnl.a
 lib_libwgnl_a_SOURCES = \
 	include/hubd/wgnl.h \
-	lib/key.c
+	lib/wgnl-internal.h \
+	lib/key.c \
+	lib/device.c \
+	lib/build.c \
+	lib/parse.c \
+	lib/genl.c \
+	lib/list.c
 lib_libwgnl_a_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
