@@ -1,0 +1,476 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Loading: read hubd.conf, its private key, peers.d/NAME.conf and their
+ * preshared keys, with bounds on every read, then verify. The only I/O here
+ * is reading files and checking who may read the key files.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config-internal.h"
+
+void hubd_iface_conf_clear(struct hubd_iface_conf *c)
+{
+	if (!c)
+		return;
+	free(c->private_key_file);
+	free(c->addresses);
+	free(c->address_lines);
+	for (size_t i = 0; i < c->n_masquerade; i++)
+		free(c->masquerade[i]);
+	free(c->masquerade);
+	free(c->public_endpoint);
+	wgnl_key_wipe(c->private_key);
+	memset(c, 0, sizeof(*c));
+}
+
+void hubd_peer_conf_clear(struct hubd_peer_conf *p)
+{
+	if (!p)
+		return;
+	free(p->name);
+	free(p->path);
+	free(p->psk_file);
+	free(p->allowed_ips);
+	free(p->allowed_ips_lines);
+	free(p->endpoint_host);
+	wgnl_key_wipe(p->psk);
+	memset(p, 0, sizeof(*p));
+}
+
+void hubd_config_free(struct hubd_config *cfg)
+{
+	if (!cfg)
+		return;
+	hubd_iface_conf_clear(&cfg->iface);
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		hubd_peer_conf_clear(&cfg->peers[i]);
+	free(cfg->peers);
+	for (size_t i = 0; i < cfg->n_rejected; i++)
+		free(cfg->rejected[i]);
+	free(cfg->rejected);
+	free(cfg);
+}
+
+/*
+ * Open a file without blocking on a FIFO and without becoming its
+ * controlling terminal. Symbolic links are followed: a Kubernetes ConfigMap
+ * or Secret mount is made of them.
+ */
+static int open_regular(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADFD;
+	}
+	return fd;
+}
+
+/* Read at most max bytes; -EFBIG when there are more. */
+static int read_bounded(int fd, char *buf, size_t max, size_t *ret_len)
+{
+	size_t len = 0;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + len, max + 1 - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > max)
+			return -EFBIG;
+	}
+	*ret_len = len;
+	return 0;
+}
+
+static const char *open_error(int r)
+{
+	switch (r) {
+	case -EISDIR:
+		return "is a directory, not a file";
+	case -EBADFD:
+		return "is not a regular file";
+	case -EFBIG:
+		return "is too large";
+	default:
+		return strerror(-r);
+	}
+}
+
+/* The whole text of a config file, or a diagnostic naming the file. */
+static int read_config_file(const char *path, char **ret, size_t *ret_len, struct hubd_diags *diags)
+{
+	struct stat st;
+	char *buf = NULL;
+	int fd = open_regular(path, &st), r;
+
+	if (fd < 0) {
+		hubd_diag_add(diags, path, 0, false, "cannot read: %s", open_error(fd));
+		return fd;
+	}
+	/* One byte more than the limit tells a file at the limit from a larger one. */
+	buf = malloc(st.st_size < HUBD_CONFIG_MAX_FILE_SIZE ? (size_t)st.st_size + 2
+							    : HUBD_CONFIG_MAX_FILE_SIZE + 1);
+	if (!buf) {
+		close(fd);
+		hubd_diag_add(diags, path, 0, false, "cannot read: out of memory");
+		return -ENOMEM;
+	}
+	r = read_bounded(fd, buf,
+			 st.st_size < HUBD_CONFIG_MAX_FILE_SIZE ? (size_t)st.st_size + 1
+								: HUBD_CONFIG_MAX_FILE_SIZE,
+			 ret_len);
+	close(fd);
+	if (r == -EFBIG && st.st_size < HUBD_CONFIG_MAX_FILE_SIZE)
+		r = -EAGAIN; /* it grew while we read it: an editor is writing it */
+	if (r < 0) {
+		free(buf);
+		if (r == -EFBIG)
+			hubd_diag_add(diags, path, 0, false, "file is larger than %u bytes",
+				      HUBD_CONFIG_MAX_FILE_SIZE);
+		else
+			hubd_diag_add(diags, path, 0, false, "cannot read: %s",
+				      r == -EAGAIN ? "it changed while being read" : strerror(-r));
+		return r;
+	}
+	*ret = buf;
+	return 0;
+}
+
+/* Where a diagnostic about a key file goes: the line naming it, or the file itself. */
+struct key_ref {
+	const char *what;      /* "PrivateKeyFile" or "PresharedKeyFile" */
+	const char *conf_path; /* the config file naming it, NULL for the default */
+	unsigned line;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+key_err(struct hubd_diags *diags, const struct key_ref *ref, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hubd_diag_add(diags, ref->conf_path, ref->line, false, "%s", msg);
+}
+
+/* Only root may own a key file, and only its owner may read it. */
+static bool key_file_safe(const char *file, const struct stat *st, const struct key_ref *ref,
+			  struct hubd_diags *diags)
+{
+	bool ok = true;
+
+	if (st->st_uid != 0) {
+		key_err(diags, ref, "%s %s is owned by uid %u, not root: refused (chown root %s)",
+			ref->what, file, (unsigned)st->st_uid, file);
+		ok = false;
+	}
+	if (st->st_mode & 077) {
+		key_err(diags, ref,
+			"%s %s has mode %04o, which lets group or others read it: refused "
+			"(chmod 600 %s)",
+			ref->what, file, (unsigned)(st->st_mode & 07777), file);
+		ok = false;
+	}
+	return ok;
+}
+
+static int load_key_file(const char *file, wgnl_key key, const struct key_ref *ref,
+			 struct hubd_diags *diags)
+{
+	char buf[HUBD_KEY_FILE_MAX + 1], *s, *e;
+	struct stat st;
+	size_t len = 0;
+	int fd = open_regular(file, &st), r;
+
+	if (fd < 0) {
+		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(fd));
+		return fd;
+	}
+	if (!key_file_safe(file, &st, ref, diags)) {
+		close(fd);
+		return -EPERM;
+	}
+	r = read_bounded(fd, buf, HUBD_KEY_FILE_MAX, &len);
+	close(fd);
+	if (r < 0) {
+		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(r));
+		explicit_bzero(buf, sizeof(buf));
+		return r;
+	}
+	buf[len] = '\0';
+	for (s = buf; *s == ' ' || *s == '\t' || *s == '\n' || *s == '\r'; s++)
+		;
+	for (e = s + strlen(s);
+	     e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n' || e[-1] == '\r');)
+		*--e = '\0';
+	r = wgnl_key_from_base64(key, s);
+	explicit_bzero(buf, sizeof(buf));
+	if (r < 0)
+		key_err(diags, ref,
+			"%s %s does not hold a WireGuard key (44 characters of base64, as 'wg "
+			"genkey' writes)",
+			ref->what, file);
+	return r;
+}
+
+/* A relative key path is relative to the config dir, so a config dir can be moved whole. */
+static char *resolve(const char *dir, const char *file)
+{
+	char *p = NULL;
+
+	if (file[0] == '/')
+		return strdup(file);
+	return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
+}
+
+static void iface_defaults(struct hubd_iface_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->name, HUBD_DEFAULT_IFNAME);
+	c->mtu = HUBD_DEFAULT_MTU;
+	c->forward = HUBD_FORWARD_HUB;
+	c->health_interval = HUBD_DEFAULT_HEALTH;
+	c->stale_after = HUBD_DEFAULT_STALE;
+}
+
+static void load_iface(struct hubd_config *cfg, const char *dir, struct hubd_diags *diags)
+{
+	struct hubd_iface_conf *c = &cfg->iface;
+	struct key_ref ref = {.what = "PrivateKeyFile"};
+	char *path = NULL, *text = NULL, *key = NULL;
+	size_t len;
+
+	iface_defaults(c);
+	if (asprintf(&path, "%s/hubd.conf", dir) < 0) {
+		hubd_diag_add(diags, dir, 0, false, "out of memory");
+		return;
+	}
+	if (read_config_file(path, &text, &len, diags) < 0 ||
+	    hubd_parse_interface(path, text, len, c, diags) < 0) {
+		iface_defaults(c);
+		goto out;
+	}
+	key = resolve(dir, c->private_key_file ? c->private_key_file : "private.key");
+	if (!key) {
+		hubd_diag_add(diags, path, 0, false, "out of memory");
+		goto out;
+	}
+	/* The default key file has no line of its own: name the file itself. */
+	ref.conf_path = c->private_key_file ? path : key;
+	ref.line = c->private_key_file_line;
+	if (load_key_file(key, c->private_key, &ref, diags) < 0)
+		goto out;
+	free(c->private_key_file);
+	c->private_key_file = key;
+	key = NULL;
+	c->has_private_key = true;
+	wgnl_key_public_from_private(c->public_key, c->private_key);
+	cfg->iface_ok = true;
+out:
+	free(key);
+	free(text);
+	free(path);
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The peer file names in dir, sorted; editor leftovers and dotfiles left out. */
+static int list_peer_files(const char *dir, char ***ret, size_t *ret_n)
+{
+	DIR *d = opendir(dir);
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	int r = 0;
+
+	if (!d)
+		return -errno;
+	while ((errno = 0, de = readdir(d))) {
+		char **grown;
+
+		if (!hubd_is_peer_filename(de->d_name))
+			continue;
+		if ((n & (n - 1)) == 0) {
+			grown = realloc(names, (n ? n * 2 : 16) * sizeof(*names));
+			if (!grown) {
+				r = -ENOMEM;
+				break;
+			}
+			names = grown;
+		}
+		names[n] = strdup(de->d_name);
+		if (!names[n]) {
+			r = -ENOMEM;
+			break;
+		}
+		n++;
+	}
+	if (!r && errno)
+		r = -errno;
+	closedir(d);
+	if (r < 0) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+		return r;
+	}
+	qsort(names, n, sizeof(*names), cmp_name);
+	*ret = names;
+	*ret_n = n;
+	return 0;
+}
+
+static int load_psk(const char *dir, struct hubd_peer_conf *p, struct hubd_diags *diags)
+{
+	struct key_ref ref = {"PresharedKeyFile", p->path, p->psk_file_line};
+	char *file;
+	int r;
+
+	if (!p->psk_file)
+		return 0;
+	file = resolve(dir, p->psk_file);
+	if (!file) {
+		hubd_diag_add(diags, p->path, p->psk_file_line, false, "out of memory");
+		return -ENOMEM;
+	}
+	r = load_key_file(file, p->psk, &ref, diags);
+	if (r < 0) {
+		free(file);
+		return r;
+	}
+	free(p->psk_file);
+	p->psk_file = file;
+	p->has_psk = true;
+	return 0;
+}
+
+/* Parse one peer file into *ret; -errno when it is rejected (diagnostics say why). */
+static int load_peer(const char *dir, const char *pdir, const char *file,
+		     struct hubd_peer_conf *ret, struct hubd_diags *diags)
+{
+	char e[HUBD_ESCAPE_LEN], *name, *path = NULL, *text = NULL;
+	size_t len;
+	int r;
+
+	name = strndup(file, strlen(file) - strlen(".conf"));
+	if (!name || asprintf(&path, "%s/%s", pdir, file) < 0) {
+		free(name);
+		hubd_diag_add(diags, pdir, 0, false, "out of memory");
+		return -ENOMEM;
+	}
+	if (!hubd_is_valid_peer_name(name)) {
+		hubd_diag_add(diags, pdir, 0, false,
+			      "peer file '%s' is not NAME.conf with a NAME of 1 to %d letters, "
+			      "digits, '-', '_', '.' or '@'",
+			      hubd_escape(file, e), HUBD_PEER_NAME_MAX);
+		r = -EINVAL;
+		goto out;
+	}
+	r = read_config_file(path, &text, &len, diags);
+	if (r < 0)
+		goto out;
+	r = hubd_parse_peer(path, name, text, len, ret, diags);
+	if (r < 0)
+		goto out;
+	r = load_psk(dir, ret, diags);
+	if (r < 0)
+		hubd_peer_conf_clear(ret);
+out:
+	free(text);
+	free(path);
+	free(name);
+	return r;
+}
+
+static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diags *diags)
+{
+	char **files = NULL, *pdir = NULL;
+	size_t n = 0;
+	int r;
+
+	if (asprintf(&pdir, "%s/peers.d", dir) < 0)
+		return -ENOMEM;
+	r = list_peer_files(pdir, &files, &n);
+	if (r == -ENOENT) {
+		r = 0; /* a hub without peers yet */
+		goto out;
+	}
+	if (r < 0) {
+		hubd_diag_add(diags, pdir, 0, false, "cannot list: %s", strerror(-r));
+		goto out;
+	}
+	cfg->peers = calloc(n ? n : 1, sizeof(*cfg->peers));
+	if (!cfg->peers) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (load_peer(dir, pdir, files[i], &cfg->peers[cfg->n_peers], diags) == 0) {
+			cfg->n_peers++;
+			continue;
+		}
+		files[i][strlen(files[i]) - strlen(".conf")] = '\0';
+		if (hubd_config_add_rejected(cfg, files[i]) < 0)
+			r = -ENOMEM;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(files[i]);
+	free(files);
+	free(pdir);
+	return r;
+}
+
+int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
+{
+	struct hubd_config *cfg;
+	struct stat st;
+	int r;
+
+	r = stat(dir, &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	if (r < 0) {
+		hubd_diag_add(diags, dir, 0, false, "cannot open the config directory: %s",
+			      strerror(-r));
+		return r;
+	}
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return -ENOMEM;
+	load_iface(cfg, dir, diags);
+	r = load_peers(cfg, dir, diags);
+	if (r < 0) {
+		hubd_config_free(cfg);
+		return r;
+	}
+	hubd_config_verify(cfg, diags);
+	*ret = cfg;
+	return 0;
+}

@@ -1,0 +1,822 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The pure parser of hubd.conf and peers.d/NAME.conf: text in, structs out.
+ * The syntax is wg-quick's: "[Section]" headers, "Key = Value" lines, '#'
+ * comments, keys and section names case-insensitive. Every problem is a
+ * diagnostic with its line; parsing goes on after one so that a user sees all
+ * of a file's problems in one run.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "config-internal.h"
+
+enum section { SEC_NONE, SEC_OURS, SEC_SKIP };
+
+struct parser {
+	const char *path;
+	struct hubd_diags *diags;
+	unsigned n_errors;
+	bool gave_up;
+	enum section section;
+	unsigned section_line; /* where our section started, 0 when never */
+	unsigned seen[16];     /* per key: the line it was first set on */
+	const struct key_def *keys;
+	void *conf;
+};
+
+struct key_def {
+	const char *name;
+	void (*set)(struct parser *p, unsigned line, const char *key, char *value);
+	bool list;
+};
+
+static void report(struct parser *p, unsigned line, bool warning, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void report(struct parser *p, unsigned line, bool warning, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	if (p->gave_up)
+		return;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (!warning && ++p->n_errors > HUBD_CONFIG_MAX_ERRORS) {
+		/* A binary file would otherwise yield an error per line. */
+		hubd_diag_add(p->diags, p->path, line, false,
+			      "too many errors, ignoring the rest of the file");
+		p->gave_up = true;
+		return;
+	}
+	hubd_diag_add(p->diags, p->path, line, warning, "%s", msg);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+perr(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(p, line, false, fmt, ap);
+	va_end(ap);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+pwarn(struct parser *p, unsigned line, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(p, line, true, fmt, ap);
+	va_end(ap);
+}
+
+const char *hubd_escape(const char *s, char buf[HUBD_ESCAPE_LEN])
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0, i;
+
+	for (i = 0; s[i] && o + 8 < HUBD_ESCAPE_LEN; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			buf[o++] = (char)c;
+		} else {
+			buf[o++] = '\\';
+			buf[o++] = 'x';
+			buf[o++] = hex[c >> 4];
+			buf[o++] = hex[c & 15];
+		}
+	}
+	if (s[i])
+		memcpy(buf + o, "...", 4);
+	else
+		buf[o] = '\0';
+	return buf;
+}
+
+/* Decimal, or hexadecimal after "0x" when hex is allowed; -ERANGE past UINT32_MAX. */
+int hubd_parse_u32(const char *s, bool hex, uint32_t *ret)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+
+	if (hex && (s[0] == '0') && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+	}
+	if (!*s)
+		return -EINVAL;
+	for (; *s; s++) {
+		unsigned d;
+
+		if (*s >= '0' && *s <= '9')
+			d = (unsigned)(*s - '0');
+		else if (base == 16 && *s >= 'a' && *s <= 'f')
+			d = (unsigned)(*s - 'a' + 10);
+		else if (base == 16 && *s >= 'A' && *s <= 'F')
+			d = (unsigned)(*s - 'A' + 10);
+		else
+			return -EINVAL;
+		v = v * base + d;
+		if (v > UINT32_MAX)
+			return -ERANGE;
+	}
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+/* A number in [min, max], with the key named in the error. */
+static bool parse_ranged(struct parser *p, unsigned line, const char *key, const char *value,
+			 uint32_t min, uint32_t max, uint32_t *ret)
+{
+	char e[HUBD_ESCAPE_LEN];
+	uint32_t v;
+	int r = hubd_parse_u32(value, false, &v);
+
+	if (r == -EINVAL) {
+		perr(p, line, "%s must be a number, not '%s'", key, hubd_escape(value, e));
+		return false;
+	}
+	if (r < 0 || v < min || v > max) {
+		perr(p, line, "%s %s is out of range %u..%u", key, hubd_escape(value, e), min, max);
+		return false;
+	}
+	*ret = v;
+	return true;
+}
+
+static bool utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			k = 1, cp = c & 0x1f;
+		else if (c >= 0xe0 && c <= 0xef)
+			k = 2, cp = c & 0x0f;
+		else if (c >= 0xf0 && c <= 0xf4)
+			k = 3, cp = c & 0x07;
+		else
+			return false;
+		if (i + k >= n)
+			return false;
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = (cp << 6) | (s[i + j] & 0x3f);
+		}
+		/* Overlong forms, surrogates and code points past U+10FFFF. */
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) || cp > 0x10ffff ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
+static char *trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\v' || *s == '\f')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' ||
+			   end[-1] == '\v' || end[-1] == '\f'))
+		*--end = '\0';
+	return s;
+}
+
+/* wg-quick keys that hubd does not take, with what to write instead. */
+static const struct {
+	const char *key, *hint;
+} key_hints[] = {
+    {"PrivateKey", "write the key to a file (mode 0600, owned by root) and name it with "
+		   "PrivateKeyFile"},
+    {"PresharedKey", "write the key to a file (mode 0600, owned by root) and name it with "
+		     "PresharedKeyFile"},
+    {"DNS", "DNS is a client setting: pass it to 'hubctl peer add --dns'"},
+    {"Table", "hubd adds routes for AllowedIPs itself"},
+    {"SaveConfig", "hubd never writes its configuration back"},
+    {"PreUp", "hubd runs no hook commands"},
+    {"PostUp", "hubd runs no hook commands"},
+    {"PreDown", "hubd runs no hook commands"},
+    {"PostDown", "hubd runs no hook commands"},
+};
+
+static void unknown_key(struct parser *p, unsigned line, const char *key, const char *section)
+{
+	char e[HUBD_ESCAPE_LEN];
+
+	for (size_t i = 0; i < sizeof(key_hints) / sizeof(key_hints[0]); i++)
+		if (strcasecmp(key, key_hints[i].key) == 0) {
+			perr(p, line, "%s is not supported in [%s]: %s", key_hints[i].key, section,
+			     key_hints[i].hint);
+			return;
+		}
+	perr(p, line, "unknown key '%s' in [%s]", hubd_escape(key, e), section);
+}
+
+/* Call set once per comma-separated element of a list value. */
+static void set_list(struct parser *p, const struct key_def *k, unsigned line, char *value)
+{
+	char *elem = value;
+
+	for (;;) {
+		char *comma = strchr(elem, ',');
+		char *item;
+
+		if (comma)
+			*comma = '\0';
+		item = trim(elem);
+		if (!*item)
+			perr(p, line, "%s has an empty element", k->name);
+		else
+			k->set(p, line, k->name, item);
+		if (!comma)
+			break;
+		elem = comma + 1;
+	}
+}
+
+static void key_line(struct parser *p, unsigned line, char *text, const char *section)
+{
+	char e[HUBD_ESCAPE_LEN];
+	char *eq = strchr(text, '='), *key, *value;
+	size_t i;
+
+	if (!eq) {
+		perr(p, line, "expected 'Key = Value' or a [Section], not '%s'",
+		     hubd_escape(text, e));
+		return;
+	}
+	*eq = '\0';
+	key = trim(text);
+	value = trim(eq + 1);
+	if (p->section == SEC_NONE) {
+		perr(p, line, "'%s' comes before any section: start the file with [%s]",
+		     hubd_escape(key, e), section);
+		return;
+	}
+	if (p->section == SEC_SKIP)
+		return; /* the section header already got its error */
+	for (i = 0; p->keys[i].name; i++)
+		if (strcasecmp(key, p->keys[i].name) == 0)
+			break;
+	if (!p->keys[i].name) {
+		unknown_key(p, line, key, section);
+		return;
+	}
+	if (!*value) {
+		perr(p, line, "%s has no value", p->keys[i].name);
+		return;
+	}
+	if (p->seen[i] && !p->keys[i].list) {
+		perr(p, line, "%s is already set on line %u", p->keys[i].name, p->seen[i]);
+		return;
+	}
+	if (!p->seen[i])
+		p->seen[i] = line;
+	if (p->keys[i].list)
+		set_list(p, &p->keys[i], line, value);
+	else
+		p->keys[i].set(p, line, p->keys[i].name, value);
+}
+
+static void section_line(struct parser *p, unsigned line, char *text, const char *ours)
+{
+	char e[HUBD_ESCAPE_LEN];
+	size_t n = strlen(text);
+	char *name;
+
+	p->section = SEC_SKIP;
+	if (text[n - 1] != ']') {
+		perr(p, line, "malformed section header '%s'", hubd_escape(text, e));
+		return;
+	}
+	text[n - 1] = '\0';
+	name = trim(text + 1);
+	if (strcasecmp(name, ours) == 0) {
+		if (p->section_line) {
+			perr(p, line, "a second [%s] section (the first is on line %u)%s", ours,
+			     p->section_line,
+			     strcmp(ours, "Peer") == 0
+				 ? ": each peer goes in its own peers.d/NAME.conf"
+				 : "");
+			return;
+		}
+		p->section = SEC_OURS;
+		p->section_line = line;
+	} else if (strcasecmp(name, "Peer") == 0) {
+		perr(p, line,
+		     "[Peer] does not belong in hubd.conf: each peer goes in its own "
+		     "peers.d/NAME.conf");
+	} else if (strcasecmp(name, "Interface") == 0) {
+		perr(p, line, "[Interface] does not belong in a peer file: it goes in hubd.conf");
+	} else {
+		perr(p, line, "unknown section [%s]", hubd_escape(name, e));
+	}
+}
+
+/* Split text into lines and hand each meaningful one to the section or key handler. */
+static void parse_text(struct parser *p, const char *text, size_t len, const char *ours)
+{
+	char buf[HUBD_CONFIG_MAX_LINE + 1];
+	size_t pos = 0;
+	unsigned line = 0;
+
+	if (len > HUBD_CONFIG_MAX_FILE_SIZE) {
+		perr(p, 0, "file is larger than %u bytes", HUBD_CONFIG_MAX_FILE_SIZE);
+		return;
+	}
+	while (pos < len && !p->gave_up) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - text) : len, n = end - pos;
+		char *s, *hash;
+
+		line++;
+		if (n && text[end - 1] == '\r')
+			n--;
+		if (n > HUBD_CONFIG_MAX_LINE)
+			perr(p, line, "line is longer than %u bytes", HUBD_CONFIG_MAX_LINE);
+		else if (memchr(text + pos, '\0', n))
+			perr(p, line, "line contains a NUL byte: not a text file?");
+		else if (!utf8_valid((const unsigned char *)text + pos, n))
+			perr(p, line, "line is not valid UTF-8");
+		else {
+			memcpy(buf, text + pos, n);
+			buf[n] = '\0';
+			hash = strchr(buf, '#');
+			if (hash)
+				*hash = '\0';
+			s = trim(buf);
+			if (*s == '[')
+				section_line(p, line, s, ours);
+			else if (*s)
+				key_line(p, line, s, ours);
+		}
+		pos = end + 1;
+	}
+}
+
+/* Append to an array whose capacity is the next power of two of its length. */
+static bool grow(void **arr, size_t n, size_t size)
+{
+	void *a;
+
+	if (n && (n & (n - 1)))
+		return true;
+	a = realloc(*arr, (n ? n * 2 : 4) * size);
+	if (!a)
+		return false;
+	*arr = a;
+	return true;
+}
+
+static bool push_prefix(struct parser *p, unsigned line, struct hubd_prefix **arr, unsigned **lines,
+			size_t *n, const struct hubd_prefix *pfx)
+{
+	if (!grow((void **)arr, *n, sizeof(**arr)) || !grow((void **)lines, *n, sizeof(**lines))) {
+		perr(p, line, "out of memory");
+		return false;
+	}
+	(*arr)[*n] = *pfx;
+	(*lines)[*n] = line;
+	(*n)++;
+	return true;
+}
+
+static bool parse_prefix_value(struct parser *p, unsigned line, const char *key, const char *value,
+			       struct hubd_prefix *ret, bool *ret_host_bits)
+{
+	char e[HUBD_ESCAPE_LEN];
+	int r = hubd_prefix_parse(value, ret, ret_host_bits);
+
+	if (r == -ERANGE)
+		perr(p, line, "%s %s: the prefix length is over /32 (IPv4) or /128 (IPv6)", key,
+		     hubd_escape(value, e));
+	else if (r < 0)
+		perr(p, line, "%s '%s' is not an IP address or ADDRESS/LENGTH prefix", key,
+		     hubd_escape(value, e));
+	return r >= 0;
+}
+
+static bool check_endpoint(struct parser *p, unsigned line, const char *key, const char *value,
+			   char **ret_host, uint16_t *ret_port)
+{
+	char e[HUBD_ESCAPE_LEN];
+	int r = hubd_endpoint_parse(value, ret_host, ret_port);
+
+	hubd_escape(value, e);
+	if (r == -ERANGE)
+		perr(p, line, "%s '%s': the port must be 1..65535", key, e);
+	else if (r == -ENOMEM)
+		perr(p, line, "out of memory");
+	else if (r < 0 && !strchr(value, ':'))
+		perr(p, line, "%s '%s' has no port: write host:port, or [address]:port for IPv6",
+		     key, e);
+	else if (r < 0 && value[0] != '[' && strchr(value, ':') != strrchr(value, ':'))
+		perr(p, line, "%s '%s': write an IPv6 address in brackets, as [address]:port", key,
+		     e);
+	else if (r < 0)
+		perr(p, line, "%s '%s' is not host:port", key, e);
+	return r >= 0;
+}
+
+/* [Interface] keys. */
+
+static void set_name(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+
+	if (!hubd_is_valid_ifname(value)) {
+		perr(p, line,
+		     "Name '%s' is not a valid interface name (1 to %d characters, no "
+		     "'/', ':' or spaces)",
+		     hubd_escape(value, e), IFNAMSIZ - 1);
+		return;
+	}
+	strcpy(c->name, value);
+}
+
+static void set_strdup(struct parser *p, unsigned line, char **dst, const char *value)
+{
+	free(*dst);
+	*dst = strdup(value);
+	if (!*dst)
+		perr(p, line, "out of memory");
+}
+
+static void set_private_key_file(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+
+	set_strdup(p, line, &c->private_key_file, value);
+	c->private_key_file_line = line;
+}
+
+static void set_listen_port(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	uint32_t v;
+
+	if (parse_ranged(p, line, key, value, 0, 65535, &v))
+		c->listen_port = (uint16_t)v;
+}
+
+static void set_address(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+	struct hubd_prefix a;
+
+	if (!parse_prefix_value(p, line, key, value, &a, NULL))
+		return;
+	if (c->n_addresses >= HUBD_MAX_ADDRESSES) {
+		perr(p, line, "more than %d Address entries", HUBD_MAX_ADDRESSES);
+		return;
+	}
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (c->addresses[i].family == a.family &&
+		    memcmp(&c->addresses[i].addr, &a.addr, sizeof(a.addr)) == 0) {
+			perr(p, line, "Address %s is already given on line %u",
+			     hubd_escape(value, e), c->address_lines[i]);
+			return;
+		}
+	push_prefix(p, line, &c->addresses, &c->address_lines, &c->n_addresses, &a);
+}
+
+static void set_mtu(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+
+	if (parse_ranged(p, line, key, value, HUBD_MTU_MIN, HUBD_MTU_MAX, &c->mtu))
+		c->mtu_line = line;
+}
+
+static void set_fwmark(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+
+	/* wg(8) spells "no mark" as "off". */
+	if (strcasecmp(value, "off") == 0) {
+		c->fwmark = 0;
+		return;
+	}
+	if (hubd_parse_u32(value, true, &c->fwmark) < 0)
+		perr(p, line, "FirewallMark '%s' is not a 32-bit number (decimal or 0x hex) or off",
+		     hubd_escape(value, e));
+}
+
+static void set_masquerade(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+
+	if (!hubd_is_valid_ifname(value)) {
+		perr(p, line, "Masquerade '%s' is not a valid interface name",
+		     hubd_escape(value, e));
+		return;
+	}
+	for (size_t i = 0; i < c->n_masquerade; i++)
+		if (strcmp(c->masquerade[i], value) == 0) {
+			perr(p, line, "Masquerade %s is given twice", value);
+			return;
+		}
+	if (c->n_masquerade >= HUBD_MAX_MASQUERADE) {
+		perr(p, line, "more than %d Masquerade interfaces", HUBD_MAX_MASQUERADE);
+		return;
+	}
+	if (!grow((void **)&c->masquerade, c->n_masquerade, sizeof(char *))) {
+		perr(p, line, "out of memory");
+		return;
+	}
+	c->masquerade[c->n_masquerade] = strdup(value);
+	if (!c->masquerade[c->n_masquerade])
+		perr(p, line, "out of memory");
+	else
+		c->n_masquerade++;
+}
+
+static void set_forward(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+
+	if (strcasecmp(value, "hub") == 0)
+		c->forward = HUBD_FORWARD_HUB;
+	else if (strcasecmp(value, "isolate") == 0)
+		c->forward = HUBD_FORWARD_ISOLATE;
+	else if (strcasecmp(value, "off") == 0)
+		c->forward = HUBD_FORWARD_OFF;
+	else
+		perr(p, line, "Forward must be hub, isolate or off, not '%s'",
+		     hubd_escape(value, e));
+}
+
+static void set_health(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	uint32_t v;
+
+	if (parse_ranged(p, line, key, value, 1, HUBD_HEALTH_MAX, &v))
+		c->health_interval = v;
+}
+
+static void set_stale(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	uint32_t v;
+
+	if (!parse_ranged(p, line, key, value, 1, HUBD_STALE_MAX, &v))
+		return;
+	c->stale_after = v;
+	/* WireGuard re-handshakes only every 2 minutes (REKEY_AFTER_TIME) plus jitter. */
+	if (v < HUBD_STALE_MIN_SANE)
+		pwarn(p, line,
+		      "StaleAfter %u is shorter than WireGuard's %u s between handshakes: "
+		      "healthy peers will be reported stale",
+		      v, HUBD_STALE_MIN_SANE);
+}
+
+static void set_public_endpoint(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char *host = NULL;
+	uint16_t port;
+
+	if (!check_endpoint(p, line, key, value, &host, &port))
+		return;
+	free(host);
+	set_strdup(p, line, &c->public_endpoint, value);
+}
+
+static const struct key_def iface_keys[] = {
+    {"Name", set_name, false},
+    {"PrivateKeyFile", set_private_key_file, false},
+    {"ListenPort", set_listen_port, false},
+    {"Address", set_address, true},
+    {"MTU", set_mtu, false},
+    {"FirewallMark", set_fwmark, false},
+    {"Masquerade", set_masquerade, true},
+    {"Forward", set_forward, false},
+    {"HealthInterval", set_health, false},
+    {"StaleAfter", set_stale, false},
+    {"PublicEndpoint", set_public_endpoint, false},
+    {NULL, NULL, false},
+};
+
+/* [Peer] keys. */
+
+static void set_public_key(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN];
+
+	if (wgnl_key_from_base64(c->public_key, value) < 0) {
+		perr(p, line,
+		     "PublicKey '%s' is not a WireGuard key (44 characters of base64 encoding "
+		     "32 bytes, as 'wg pubkey' prints)",
+		     hubd_escape(value, e));
+		return;
+	}
+	c->public_key_line = line;
+}
+
+static void set_psk_file(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+
+	set_strdup(p, line, &c->psk_file, value);
+	c->psk_file_line = line;
+}
+
+static void set_allowed_ips(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	char e[HUBD_ESCAPE_LEN], masked[HUBD_PREFIX_STRLEN];
+	struct hubd_prefix a;
+	bool host_bits;
+
+	if (!parse_prefix_value(p, line, key, value, &a, &host_bits))
+		return;
+	if (host_bits) {
+		/* The kernel masks it anyway; say so rather than surprise. */
+		hubd_prefix_mask(&a);
+		hubd_prefix_format(&a, masked, sizeof(masked));
+		pwarn(p, line, "AllowedIPs %s has host bits set; using %s", hubd_escape(value, e),
+		      masked);
+	}
+	push_prefix(p, line, &c->allowed_ips, &c->allowed_ips_lines, &c->n_allowed_ips, &a);
+}
+
+static void set_endpoint(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	char *host = NULL;
+
+	if (!check_endpoint(p, line, key, value, &host, &c->endpoint_port))
+		return;
+	free(c->endpoint_host);
+	c->endpoint_host = host;
+}
+
+static void set_keepalive(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	uint32_t v;
+
+	if (strcasecmp(value, "off") == 0)
+		c->keepalive = 0;
+	else if (parse_ranged(p, line, key, value, 0, 65535, &v))
+		c->keepalive = (uint16_t)v;
+}
+
+static const struct key_def peer_keys[] = {
+    {"PublicKey", set_public_key, false},	   {"PresharedKeyFile", set_psk_file, false},
+    {"AllowedIPs", set_allowed_ips, true},	   {"Endpoint", set_endpoint, false},
+    {"PersistentKeepalive", set_keepalive, false}, {NULL, NULL, false},
+};
+
+/* Checks that need the whole [Interface]. */
+static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
+{
+	if (!p->section_line) {
+		if (!p->gave_up)
+			perr(p, 0, "no [Interface] section");
+		return;
+	}
+	if (c->n_addresses == 0)
+		perr(p, p->section_line,
+		     "[Interface] needs at least one Address, such as "
+		     "10.8.0.1/24");
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (c->addresses[i].family == AF_INET6 && c->mtu < HUBD_MTU_MIN_IPV6) {
+			perr(p, c->mtu_line,
+			     "MTU %u is below %u, the minimum for IPv6 (Address on "
+			     "line %u is IPv6)",
+			     c->mtu, HUBD_MTU_MIN_IPV6, c->address_lines[i]);
+			break;
+		}
+}
+
+int hubd_parse_interface(const char *path, const char *text, size_t len,
+			 struct hubd_iface_conf *ret, struct hubd_diags *diags)
+{
+	struct hubd_iface_conf c = {
+	    .name = HUBD_DEFAULT_IFNAME,
+	    .mtu = HUBD_DEFAULT_MTU,
+	    .forward = HUBD_FORWARD_HUB,
+	    .health_interval = HUBD_DEFAULT_HEALTH,
+	    .stale_after = HUBD_DEFAULT_STALE,
+	};
+	struct parser p = {.path = path, .diags = diags, .keys = iface_keys, .conf = &c};
+
+	parse_text(&p, text, len, "Interface");
+	finish_iface(&p, &c);
+	if (p.n_errors) {
+		hubd_iface_conf_clear(&c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}
+
+static int cmp_prefix_entry(const void *a, const void *b)
+{
+	const struct hubd_prefix *x = a, *y = b;
+	int r;
+
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	r = memcmp(&x->addr, &y->addr, x->family == AF_INET ? 4 : 16);
+	if (r)
+		return r;
+	return (int)x->cidr - (int)y->cidr;
+}
+
+/*
+ * A prefix the same file already covers is harmless to the kernel but a sign
+ * of a typo. Sorting puts each prefix right after the one that covers it.
+ */
+static void warn_nested(struct parser *p, struct hubd_peer_conf *c)
+{
+	struct lined {
+		struct hubd_prefix pfx; /* first, so cmp_prefix_entry sorts these */
+		unsigned line;
+	} * s;
+	const struct lined *root = NULL;
+	char a[HUBD_PREFIX_STRLEN], b[HUBD_PREFIX_STRLEN];
+	size_t n = c->n_allowed_ips;
+
+	if (n < 2)
+		return;
+	s = malloc(n * sizeof(*s));
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++)
+		s[i] = (struct lined){c->allowed_ips[i], c->allowed_ips_lines[i]};
+	qsort(s, n, sizeof(*s), cmp_prefix_entry);
+	for (size_t i = 0; i < n; i++) {
+		if (root && hubd_prefix_contains(&root->pfx, &s[i].pfx)) {
+			hubd_prefix_format(&s[i].pfx, a, sizeof(a));
+			hubd_prefix_format(&root->pfx, b, sizeof(b));
+			pwarn(p, s[i].line, "AllowedIPs %s is already covered by %s on line %u", a,
+			      b, root->line);
+		} else {
+			root = &s[i];
+		}
+	}
+	free(s);
+}
+
+static void finish_peer(struct parser *p, struct hubd_peer_conf *c)
+{
+	if (!p->section_line) {
+		if (!p->gave_up)
+			perr(p, 0, "no [Peer] section");
+		return;
+	}
+	if (!c->public_key_line)
+		perr(p, p->section_line, "[Peer] has no PublicKey");
+	if (c->n_allowed_ips == 0)
+		perr(p, p->section_line,
+		     "[Peer] has no AllowedIPs: give at least its tunnel address, such as "
+		     "10.8.0.2/32");
+	if (!p->n_errors)
+		warn_nested(p, c);
+}
+
+int hubd_parse_peer(const char *path, const char *name, const char *text, size_t len,
+		    struct hubd_peer_conf *ret, struct hubd_diags *diags)
+{
+	struct hubd_peer_conf c = {0};
+	struct parser p = {.path = path, .diags = diags, .keys = peer_keys, .conf = &c};
+
+	c.name = strdup(name ? name : "");
+	c.path = strdup(path ? path : "");
+	if (!c.name || !c.path)
+		perr(&p, 0, "out of memory");
+	parse_text(&p, text, len, "Peer");
+	finish_peer(&p, &c);
+	if (p.n_errors) {
+		hubd_peer_conf_clear(&c);
+		return -EINVAL;
+	}
+	*ret = c;
+	return 0;
+}

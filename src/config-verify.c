@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Rules that span files: duplicate public keys, a peer with the interface's
+ * own key, an AllowedIPs prefix over the hub's own address, and AllowedIPs
+ * overlapping between peers. The kernel silently moves an identical prefix
+ * to whichever peer was set last, so an overlap would let one peer file take
+ * another's traffic.
+ *
+ * Peers are taken in name order and a peer is accepted only when it clashes
+ * with no peer accepted before it, so the earlier file wins and the later one
+ * is named. Prefixes are nested or disjoint; sorted by start address, then by
+ * length, every prefix is followed by those it contains, so "contained in an
+ * accepted prefix" and "contains an accepted prefix" are a point and a range
+ * query over that order, kept in Fenwick trees: O(n log n) over all prefixes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "config-internal.h"
+
+#define NONE ((size_t)-1)
+
+struct entry {
+	uint8_t start[17]; /* family, then the masked address (IPv4 zero padded) */
+	uint8_t last[17];  /* the last address the prefix covers */
+	uint8_t cidr;
+	size_t peer, aip;
+};
+
+struct fenwick {
+	uint64_t *t;
+	size_t n;
+};
+
+static void fw_add(struct fenwick *f, size_t i, uint64_t v)
+{
+	for (i++; i <= f->n; i += i & -i)
+		f->t[i] += v;
+}
+
+static uint64_t fw_sum(const struct fenwick *f, size_t i) /* sum of [0, i] */
+{
+	uint64_t s = 0;
+
+	for (i++; i > 0; i -= i & -i)
+		s += f->t[i];
+	return s;
+}
+
+/* Smallest i with fw_sum(i) >= target (target >= 1); the tree holds no negatives. */
+static size_t fw_search(const struct fenwick *f, uint64_t target)
+{
+	size_t pos = 0, step = 1;
+
+	while (step * 2 <= f->n)
+		step *= 2;
+	for (; step; step /= 2)
+		if (pos + step <= f->n && f->t[pos + step] < target) {
+			pos += step;
+			target -= f->t[pos];
+		}
+	return pos; /* 1-based pos + 1 turned 0-based */
+}
+
+static void entry_init(struct entry *e, const struct hubd_prefix *p, size_t peer, size_t aip)
+{
+	size_t len = p->family == AF_INET ? 4 : 16;
+	const uint8_t *a = (const uint8_t *)&p->addr;
+
+	memset(e, 0, sizeof(*e));
+	e->start[0] = e->last[0] = (uint8_t)p->family;
+	memcpy(e->start + 1, a, len);
+	memcpy(e->last + 1, a, len);
+	for (size_t i = 0; i < len; i++) {
+		unsigned first = (unsigned)i * 8;
+
+		if (first + 8 <= p->cidr)
+			continue;
+		e->last[1 + i] |= first >= p->cidr ? 0xff : (uint8_t)(0xff >> (p->cidr - first));
+	}
+	e->cidr = p->cidr;
+	e->peer = peer;
+	e->aip = aip;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	const struct entry *x = a, *y = b;
+	int r = memcmp(x->start, y->start, sizeof(x->start));
+
+	if (r)
+		return r;
+	if (x->cidr != y->cidr)
+		return x->cidr < y->cidr ? -1 : 1;
+	return x->peer < y->peer ? -1 : x->peer > y->peer;
+}
+
+static int cmp_peer_name(const void *a, const void *b)
+{
+	const struct hubd_peer_conf *x = a, *y = b;
+
+	return strcmp(x->name, y->name);
+}
+
+struct verify {
+	struct hubd_config *cfg;
+	struct hubd_diags *diags;
+	struct entry *e; /* every AllowedIPs prefix of every peer, sorted */
+	size_t n;
+	size_t *sub_end;     /* per sorted entry: the last entry it contains */
+	size_t *pos;	     /* per peer: where its first prefix's index starts in pos_of */
+	size_t *pos_of;	     /* per (peer, aip) in input order: its sorted position */
+	size_t *key_group;   /* per peer: the first peer (in key order) with its key */
+	size_t *key_owner;   /* per key group: the accepted peer holding it, or NONE */
+	struct fenwick here; /* accepted prefixes at their position */
+	struct fenwick cover_n, cover_sum; /* per position: accepted prefixes covering it */
+	bool *reject;
+};
+
+static const struct hubd_peer_conf *sort_peers_by_key_ctx;
+
+static int cmp_peer_key(const void *a, const void *b)
+{
+	const struct hubd_peer_conf *p = sort_peers_by_key_ctx;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
+	int r = memcmp(p[x].public_key, p[y].public_key, WGNL_KEY_LEN);
+
+	return r ? r : (x < y ? -1 : x > y);
+}
+
+static int build_key_groups(struct verify *v)
+{
+	size_t n = v->cfg->n_peers;
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+
+	if (!order)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		order[i] = i;
+	/* qsort has no context argument; verification is not re-entered. */
+	sort_peers_by_key_ctx = v->cfg->peers;
+	qsort(order, n, sizeof(*order), cmp_peer_key);
+	for (size_t i = 0, g = 0; i < n; i++) {
+		if (i == 0 || memcmp(v->cfg->peers[order[i]].public_key,
+				     v->cfg->peers[order[i - 1]].public_key, WGNL_KEY_LEN) != 0)
+			g = i;
+		v->key_group[order[i]] = g;
+		v->key_owner[i] = NONE;
+	}
+	free(order);
+	return 0;
+}
+
+/* Last sorted index whose start is <= e[i].last: everything e[i] contains. */
+static size_t find_sub_end(const struct verify *v, size_t i)
+{
+	size_t lo = i, hi = v->n; /* e[lo].start <= last; answer in [lo, hi) */
+
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (memcmp(v->e[mid].start, v->e[i].last, sizeof(v->e[i].last)) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int build_entries(struct verify *v)
+{
+	struct hubd_config *cfg = v->cfg;
+	size_t k = 0;
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		v->pos[i] = v->n;
+		v->n += cfg->peers[i].n_allowed_ips;
+	}
+	v->e = malloc((v->n ? v->n : 1) * sizeof(*v->e));
+	v->sub_end = malloc((v->n ? v->n : 1) * sizeof(size_t));
+	v->pos_of = malloc((v->n ? v->n : 1) * sizeof(size_t));
+	if (!v->e || !v->sub_end || !v->pos_of)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++)
+			entry_init(&v->e[k++], &cfg->peers[i].allowed_ips[j], i, j);
+	qsort(v->e, v->n, sizeof(*v->e), cmp_entry);
+	for (size_t i = 0; i < v->n; i++) {
+		v->sub_end[i] = find_sub_end(v, i);
+		v->pos_of[v->pos[v->e[i].peer] + v->e[i].aip] = i;
+	}
+	return 0;
+}
+
+static int fw_init(struct fenwick *f, size_t n)
+{
+	f->n = n;
+	f->t = calloc(n + 1, sizeof(*f->t));
+	return f->t ? 0 : -ENOMEM;
+}
+
+static int verify_init(struct verify *v)
+{
+	size_t np = v->cfg->n_peers ? v->cfg->n_peers : 1;
+
+	v->pos = malloc(np * sizeof(size_t));
+	v->key_group = malloc(np * sizeof(size_t));
+	v->key_owner = malloc(np * sizeof(size_t));
+	v->reject = calloc(np, sizeof(bool));
+	if (!v->pos || !v->key_group || !v->key_owner || !v->reject)
+		return -ENOMEM;
+	if (build_key_groups(v) < 0 || build_entries(v) < 0)
+		return -ENOMEM;
+	if (fw_init(&v->here, v->n) < 0 || fw_init(&v->cover_n, v->n) < 0 ||
+	    fw_init(&v->cover_sum, v->n) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
+static void verify_done(struct verify *v)
+{
+	free(v->e);
+	free(v->sub_end);
+	free(v->pos);
+	free(v->pos_of);
+	free(v->key_group);
+	free(v->key_owner);
+	free(v->here.t);
+	free(v->cover_n.t);
+	free(v->cover_sum.t);
+	free(v->reject);
+}
+
+static void __attribute__((format(printf, 5, 6)))
+verr(struct verify *v, const struct hubd_peer_conf *p, unsigned line, unsigned *errs,
+     const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (++*errs > HUBD_CONFIG_MAX_ERRORS)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	hubd_diag_add(v->diags, p->path, line, false, "%s", msg);
+}
+
+static void check_key(struct verify *v, size_t i, unsigned *errs)
+{
+	const struct hubd_iface_conf *ic = &v->cfg->iface;
+	const struct hubd_peer_conf *p = &v->cfg->peers[i];
+	size_t owner = v->key_owner[v->key_group[i]];
+
+	if (ic->has_private_key && memcmp(p->public_key, ic->public_key, WGNL_KEY_LEN) == 0)
+		verr(v, p, p->public_key_line, errs,
+		     "PublicKey is the hub's own public key (from its PrivateKeyFile)");
+	if (owner != NONE)
+		verr(v, p, p->public_key_line, errs, "PublicKey is already used by peer %s (%s:%u)",
+		     v->cfg->peers[owner].name, v->cfg->peers[owner].path,
+		     v->cfg->peers[owner].public_key_line);
+}
+
+static void check_hub_address(struct verify *v, const struct hubd_peer_conf *p, size_t j,
+			      unsigned *errs)
+{
+	const struct hubd_iface_conf *ic = &v->cfg->iface;
+	char a[HUBD_PREFIX_STRLEN], h[INET6_ADDRSTRLEN];
+
+	for (size_t k = 0; k < ic->n_addresses; k++) {
+		struct hubd_prefix host = ic->addresses[k];
+
+		host.cidr = host.family == AF_INET ? 32 : 128;
+		if (!hubd_prefix_contains(&p->allowed_ips[j], &host))
+			continue;
+		hubd_prefix_format(&p->allowed_ips[j], a, sizeof(a));
+		inet_ntop(host.family, &host.addr, h, sizeof(h));
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s contains the hub's own address %s: the hub would send its "
+		     "own traffic to this peer",
+		     a, h);
+		return;
+	}
+}
+
+/* Which of peer q's prefixes overlaps pfx? Scanned only for small peers. */
+static size_t find_aip(const struct hubd_peer_conf *q, const struct hubd_prefix *pfx)
+{
+	if (q->n_allowed_ips > 64)
+		return NONE;
+	for (size_t j = 0; j < q->n_allowed_ips; j++)
+		if (hubd_prefix_overlap(&q->allowed_ips[j], pfx))
+			return j;
+	return NONE;
+}
+
+static void report_overlap(struct verify *v, const struct hubd_peer_conf *p, size_t j, size_t q,
+			   size_t qj, unsigned *errs)
+{
+	const struct hubd_peer_conf *o = &v->cfg->peers[q];
+	char a[HUBD_PREFIX_STRLEN], b[HUBD_PREFIX_STRLEN];
+	const char *tail = "the kernel would route it to only one of them";
+
+	hubd_prefix_format(&p->allowed_ips[j], a, sizeof(a));
+	if (qj == NONE) {
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s overlaps the AllowedIPs of peer %s (%s): %s", a, o->name,
+		     o->path, tail);
+		return;
+	}
+	hubd_prefix_format(&o->allowed_ips[qj], b, sizeof(b));
+	if (strcmp(a, b) == 0)
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s is already given to peer %s (%s:%u)", a, o->name, o->path,
+		     o->allowed_ips_lines[qj]);
+	else
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s overlaps %s of peer %s (%s:%u): %s", a, b, o->name, o->path,
+		     o->allowed_ips_lines[qj], tail);
+}
+
+static void check_overlap(struct verify *v, size_t i, size_t j, unsigned *errs)
+{
+	const struct hubd_peer_conf *p = &v->cfg->peers[i];
+	size_t pos = v->pos_of[v->pos[i] + j];
+	uint64_t n = fw_sum(&v->cover_n, pos), below, inside;
+	size_t q, k;
+
+	if (n) {
+		/* Accepted prefixes covering one point all belong to one peer,
+		 * as accepted peers never overlap: the sum names it. */
+		q = (size_t)(fw_sum(&v->cover_sum, pos) / n) - 1;
+		report_overlap(v, p, j, q, find_aip(&v->cfg->peers[q], &p->allowed_ips[j]), errs);
+		return;
+	}
+	below = pos ? fw_sum(&v->here, pos - 1) : 0;
+	inside = fw_sum(&v->here, v->sub_end[pos]) - below;
+	if (!inside)
+		return;
+	k = fw_search(&v->here, below + 1);
+	report_overlap(v, p, j, v->e[k].peer, v->e[k].aip, errs);
+}
+
+static void accept_peer(struct verify *v, size_t i)
+{
+	const struct hubd_peer_conf *p = &v->cfg->peers[i];
+
+	for (size_t j = 0; j < p->n_allowed_ips; j++) {
+		size_t pos = v->pos_of[v->pos[i] + j], end = v->sub_end[pos];
+
+		fw_add(&v->here, pos, 1);
+		fw_add(&v->cover_n, pos, 1);
+		fw_add(&v->cover_sum, pos, i + 1);
+		/* Unsigned wrap-around makes these the subtractions they mean. */
+		if (end + 1 < v->n) {
+			fw_add(&v->cover_n, end + 1, (uint64_t)-1);
+			fw_add(&v->cover_sum, end + 1, -(uint64_t)(i + 1));
+		}
+	}
+	v->key_owner[v->key_group[i]] = i;
+}
+
+int hubd_config_add_rejected(struct hubd_config *cfg, const char *name)
+{
+	char **r;
+
+	if ((cfg->n_rejected & (cfg->n_rejected - 1)) == 0) {
+		r = realloc(cfg->rejected,
+			    (cfg->n_rejected ? cfg->n_rejected * 2 : 4) * sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		cfg->rejected = r;
+	}
+	cfg->rejected[cfg->n_rejected] = strdup(name);
+	if (!cfg->rejected[cfg->n_rejected])
+		return -ENOMEM;
+	cfg->n_rejected++;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Move the rejected peers out of cfg->peers, keeping the name order. */
+static void compact(struct hubd_config *cfg, const bool *reject)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		if (!reject[i]) {
+			if (k != i)
+				cfg->peers[k] = cfg->peers[i];
+			k++;
+			continue;
+		}
+		/* Without memory for the name the peer is still dropped. */
+		(void)hubd_config_add_rejected(cfg, cfg->peers[i].name);
+		hubd_peer_conf_clear(&cfg->peers[i]);
+	}
+	cfg->n_peers = k;
+	qsort(cfg->rejected, cfg->n_rejected, sizeof(char *), cmp_str);
+}
+
+static void reject_all(struct hubd_config *cfg, struct hubd_diags *diags)
+{
+	bool *reject = calloc(cfg->n_peers ? cfg->n_peers : 1, sizeof(bool));
+
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		hubd_diag_add(diags, cfg->peers[i].path, 0, false,
+			      "out of memory while verifying; peer not applied");
+	if (reject) {
+		memset(reject, 1, cfg->n_peers * sizeof(bool));
+		compact(cfg, reject);
+		free(reject);
+	} else {
+		/* Not even that: drop every peer rather than apply unverified ones. */
+		for (size_t i = 0; i < cfg->n_peers; i++)
+			hubd_peer_conf_clear(&cfg->peers[i]);
+		cfg->n_peers = 0;
+	}
+}
+
+void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags)
+{
+	struct verify v = {.cfg = cfg, .diags = diags};
+
+	qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), cmp_peer_name);
+	if (verify_init(&v) < 0) {
+		verify_done(&v);
+		reject_all(cfg, diags);
+		return;
+	}
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct hubd_peer_conf *p = &cfg->peers[i];
+		unsigned errs = 0;
+
+		check_key(&v, i, &errs);
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			check_hub_address(&v, p, j, &errs);
+			check_overlap(&v, i, j, &errs);
+		}
+		if (errs > HUBD_CONFIG_MAX_ERRORS)
+			hubd_diag_add(diags, p->path, 0, false, "%u more errors not shown",
+				      errs - HUBD_CONFIG_MAX_ERRORS);
+		if (errs)
+			v.reject[i] = true;
+		else
+			accept_peer(&v, i);
+	}
+	compact(cfg, v.reject);
+	verify_done(&v);
+}

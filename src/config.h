@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Configuration: /etc/hubd/hubd.conf and /etc/hubd/peers.d/NAME.conf.
+ *
+ * Parse, then verify. Parsing is pure (text in, structs out). Loading reads
+ * files and stats key files, nothing more. Every problem becomes a diagnostic
+ * "path:line: message"; a file with an error is rejected whole and the others
+ * are kept (see ../shared/SPEC.md).
+ */
+#ifndef HUBD_CONFIG_H
+#define HUBD_CONFIG_H
+
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "hubd/wgnl.h"
+
+#define HUBD_DEFAULT_CONFIG_DIR "/etc/hubd"
+#define HUBD_DEFAULT_IFNAME	"wg0"
+#define HUBD_DEFAULT_MTU	1420
+#define HUBD_DEFAULT_HEALTH	10
+#define HUBD_DEFAULT_STALE	180
+
+/* Bounds that keep memory and time finite on hostile input. */
+#define HUBD_CONFIG_MAX_FILE_SIZE (1024 * 1024) /* bytes per config file */
+#define HUBD_CONFIG_MAX_LINE	  4096		/* bytes per line, without the newline */
+#define HUBD_CONFIG_MAX_ERRORS	  20		/* errors reported per file before giving up */
+#define HUBD_PEER_NAME_MAX	  64		/* bytes in a peer name (file name without .conf) */
+#define HUBD_MTU_MIN		  576
+#define HUBD_MTU_MIN_IPV6	  1280 /* the kernel drops IPv6 from a link below this */
+#define HUBD_MTU_MAX		  65535
+#define HUBD_HEALTH_MAX		  3600	/* seconds */
+#define HUBD_STALE_MAX		  86400 /* seconds */
+
+struct hubd_prefix {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t cidr;
+	union {
+		struct in_addr in;
+		struct in6_addr in6;
+	} addr; /* for Address: the host address as written; for AllowedIPs: masked */
+};
+
+enum hubd_forward { HUBD_FORWARD_HUB, HUBD_FORWARD_ISOLATE, HUBD_FORWARD_OFF };
+
+struct hubd_iface_conf {
+	char name[IFNAMSIZ];
+	char *private_key_file;
+	wgnl_key private_key; /* loaded from private_key_file by hubd_config_load */
+	wgnl_key public_key;  /* derived from private_key when has_private_key */
+	bool has_private_key;
+	uint16_t listen_port; /* 0 = kernel picks */
+	struct hubd_prefix *addresses;
+	size_t n_addresses;
+	uint32_t mtu;
+	uint32_t fwmark;
+	char **masquerade;
+	size_t n_masquerade;
+	enum hubd_forward forward;
+	unsigned health_interval; /* seconds */
+	unsigned stale_after;	  /* seconds */
+	char *public_endpoint;	  /* NULL when unset */
+	/* Where each value was written, for diagnostics (0 = not written). */
+	unsigned *address_lines; /* parallel to addresses */
+	unsigned private_key_file_line;
+	unsigned mtu_line;
+};
+
+struct hubd_peer_conf {
+	char *name; /* file name without .conf */
+	char *path; /* the file it came from */
+	wgnl_key public_key;
+	char *psk_file; /* NULL when unset */
+	wgnl_key psk;
+	bool has_psk;
+	struct hubd_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	char *endpoint_host; /* NULL when unset; a literal address or a host name, no brackets */
+	uint16_t endpoint_port;
+	uint16_t keepalive; /* 0 = off */
+	/* Where each value was written, for diagnostics (0 = not written). */
+	unsigned public_key_line;
+	unsigned psk_file_line;
+	unsigned *allowed_ips_lines; /* parallel to allowed_ips */
+};
+
+struct hubd_diag {
+	char *path;
+	unsigned line; /* 0 when the message is about the file as a whole */
+	bool warning;  /* warnings do not reject the file */
+	char *message;
+};
+
+struct hubd_diags {
+	struct hubd_diag *items;
+	size_t n, cap;
+};
+
+struct hubd_config {
+	struct hubd_iface_conf iface;
+	bool iface_ok;		      /* false: hubd.conf or its key is unusable */
+	struct hubd_peer_conf *peers; /* accepted peers only, sorted by name */
+	size_t n_peers;
+	char **rejected; /* names of peers whose file was rejected */
+	size_t n_rejected;
+};
+
+/* Diagnostics. */
+void hubd_diag_add(struct hubd_diags *d, const char *path, unsigned line, bool warning,
+		   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+size_t hubd_diags_errors(const struct hubd_diags *d);
+void hubd_diags_print(const struct hubd_diags *d, FILE *f); /* "path:line: message" lines */
+void hubd_diags_free(struct hubd_diags *d);
+
+/* Pure parsers: text (not necessarily NUL terminated) in, struct out. Return 0 or -EINVAL. */
+int hubd_parse_interface(const char *path, const char *text, size_t len,
+			 struct hubd_iface_conf *ret, struct hubd_diags *diags);
+int hubd_parse_peer(const char *path, const char *name, const char *text, size_t len,
+		    struct hubd_peer_conf *ret, struct hubd_diags *diags);
+
+/*
+ * Is this peers.d entry meant as a peer file? True for any name ending in
+ * ".conf" that is not a dotfile; editor leftovers ("x.conf~", ".#x", "x.swp")
+ * are false. The name before ".conf" must still pass hubd_is_valid_peer_name,
+ * or the loader reports the file as an error rather than ignoring it.
+ */
+bool hubd_is_peer_filename(const char *filename);
+
+/* A sane peer name: 1..HUBD_PEER_NAME_MAX of [A-Za-z0-9_.@-], not starting with '.'. */
+bool hubd_is_valid_peer_name(const char *name);
+
+/* A name the kernel accepts for a network interface (1..15 bytes, no '/', ':' or spaces). */
+bool hubd_is_valid_ifname(const char *name);
+
+/*
+ * Cross-file verification: duplicate public keys, overlapping AllowedIPs,
+ * duplicate tunnel addresses, a peer with the interface's own key or address.
+ * Offending peers are moved from cfg->peers to cfg->rejected.
+ */
+void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
+
+/*
+ * Read dir/hubd.conf, its private key, dir/peers.d/\*.conf and their PSKs,
+ * then verify. Returns 0 with *ret set even when files were rejected (see
+ * diags and (*ret)->iface_ok); -errno only when nothing could be read.
+ */
+int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
+void hubd_config_free(struct hubd_config *cfg);
+void hubd_iface_conf_clear(struct hubd_iface_conf *c);
+void hubd_peer_conf_clear(struct hubd_peer_conf *p);
+
+/*
+ * Helpers shared with hubctl.
+ *
+ * hubd_prefix_parse: "ADDR" or "ADDR/CIDR" (no CIDR: /32 or /128). The
+ * address is kept as written (not masked); *ret_host_bits (may be NULL) says
+ * whether bits beyond CIDR are set. Returns -EINVAL for a malformed address or
+ * length, -ERANGE for a length over /32 or /128.
+ *
+ * hubd_prefix_mask clears the host bits. hubd_prefix_contains compares the
+ * masked prefixes, so an Address such as 10.8.0.1/24 contains 10.8.0.7/32.
+ *
+ * hubd_endpoint_parse: "host:port" or "[v6]:port" into a malloc'd host without
+ * brackets and a port 1..65535. Returns -EINVAL when malformed, -ERANGE for a
+ * port out of range, -ENOMEM.
+ */
+int hubd_prefix_parse(const char *s, struct hubd_prefix *ret, bool *ret_host_bits);
+void hubd_prefix_mask(struct hubd_prefix *p);
+#define HUBD_PREFIX_STRLEN (INET6_ADDRSTRLEN + 4) /* "ADDR/CIDR" and the NUL */
+void hubd_prefix_format(const struct hubd_prefix *p, char *buf, size_t len);
+bool hubd_prefix_contains(const struct hubd_prefix *outer, const struct hubd_prefix *inner);
+bool hubd_prefix_overlap(const struct hubd_prefix *a, const struct hubd_prefix *b);
+int hubd_endpoint_parse(const char *s, char **ret_host, uint16_t *ret_port);
+
+#endif
