@@ -10,3 +10,9 @@ lib_libwgnl_a_SOURCES = \
 	lib/genl.c \
 	lib/list.c
 lib_libwgnl_a_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
+
+check_PROGRAMS += tests/unit/test-wgnl
+TESTS += tests/unit/test-wgnl
+tests_unit_test_wgnl_SOURCES = tests/unit/test-wgnl.c
+tests_unit_test_wgnl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBMNL_CFLAGS)
+tests_unit_test_wgnl_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS) $(CHECK_LIBS)

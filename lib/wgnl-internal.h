@@ -8,13 +8,13 @@
 /* Free what a peer owns and wipe it; the peer itself stays in its array. */
 void wgnl_peer_clear(struct wgnl_peer *peer);
 
-/* Largest payload of a nested attribute: nla_len is a u16 and attributes
+/* Largest length of a nested attribute: nla_len is a u16 and attributes
  * are padded to 4 bytes. */
 #define WGNL_NEST_MAX 65532u
 
-/* Each set message: a header, device attributes and a WGDEVICE_A_PEERS nest
+/* WGNL_SET_BUF_SIZE (wgnl.h): a header, device attributes and a peers nest
  * that may not exceed WGNL_NEST_MAX. */
-#define WGNL_SET_BUF_SIZE (WGNL_NEST_MAX + 1024u)
+
 
 /* Receive buffer: the kernel's dump messages are at most 32 KiB; twice that
  * leaves room for the NLMSG_DONE it may append and for future kernels. */

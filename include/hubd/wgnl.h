@@ -46,7 +46,8 @@ enum {
 	WGNL_PEER_REMOVE	     = 1U << 0, /* WGPEER_F_REMOVE_ME */
 	WGNL_PEER_REPLACE_ALLOWEDIPS = 1U << 1, /* WGPEER_F_REPLACE_ALLOWEDIPS */
 	WGNL_PEER_UPDATE_ONLY	     = 1U << 2, /* WGPEER_F_UPDATE_ONLY */
-	WGNL_PEER_HAS_PSK	     = 1U << 3, /* send/received preshared_key (all zero clears) */
+	WGNL_PEER_HAS_PSK	     = 1U << 3, /* send preshared_key (all zero clears); a get sets
+					       it only for a non-zero key */
 	WGNL_PEER_HAS_ENDPOINT	     = 1U << 4, /* send/received endpoint */
 	WGNL_PEER_HAS_KEEPALIVE	     = 1U << 5, /* send/received persistent_keepalive */
 };
@@ -99,7 +100,8 @@ struct wgnl; /* an open generic netlink socket with WireGuard's family resolved 
 
 /*
  * Open a NETLINK_GENERIC socket and resolve the "wireguard" family.
- * Returns -ENOENT... or -EPROTONOSUPPORT when the kernel has no WireGuard.
+ * Returns -EPROTONOSUPPORT when the kernel has no WireGuard (the controller's
+ * -ENOENT is mapped to it), or the -errno of the socket calls.
  */
 int wgnl_open(struct wgnl **ret);
 void wgnl_close(struct wgnl *nl);
@@ -107,8 +109,9 @@ void wgnl_close(struct wgnl *nl);
 /*
  * Dump the device named ifname (WG_CMD_GET_DEVICE with NLM_F_DUMP) into a new
  * wgnl_device. Peers and allowed IPs continued across messages are merged;
- * an NLM_F_DUMP_INTR dump is restarted from scratch. Free with
- * wgnl_device_free().
+ * an NLM_F_DUMP_INTR dump is restarted from scratch, and after 64 interrupted
+ * dumps in a row -EAGAIN is returned. -ENODEV: no such link; -EOPNOTSUPP: the
+ * link is not WireGuard. Free with wgnl_device_free().
  */
 int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret);
 
@@ -118,8 +121,11 @@ int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **re
  * The request is split across as many messages as needed, each as large as
  * the kernel accepts, each acknowledged; a peer whose allowed IPs do not fit
  * continues in the next message without REPLACE_ALLOWEDIPS. Removals are
- * sent together so the kernel pays synchronize_net() as few times as it can.
- * stats may be NULL.
+ * sent first and together, in as few messages as possible (the kernel still
+ * pays one synchronize_net() per removed peer; only WGNL_DEV_REPLACE_PEERS
+ * pays one for all). The device attributes and REPLACE_PEERS go in the first
+ * message only. Stops at the first message the kernel refuses and returns its
+ * error: earlier messages stay applied. stats may be NULL.
  */
 int wgnl_set_device(struct wgnl *nl, const struct wgnl_device *dev, struct wgnl_set_stats *stats);
 
@@ -127,7 +133,15 @@ int wgnl_set_device(struct wgnl *nl, const struct wgnl_device *dev, struct wgnl_
 int wgnl_list_devices(char ***ret_names, size_t *ret_n);
 void wgnl_names_free(char **names, size_t n);
 
-/* Object helpers. Free functions accept NULL and wipe keys. */
+/*
+ * Object helpers. Free functions accept NULL and wipe keys.
+ * wgnl_device_new: NULL if ifname is not shorter than IFNAMSIZ or on ENOMEM.
+ * wgnl_device_add_peer: the returned pointer (and any earlier peer pointer)
+ * stays valid only until the next wgnl_device_add_peer on dev: the peer array
+ * grows by copying (the old block is wiped, not left to realloc).
+ * wgnl_peer_add_allowedip: -EINVAL for a family other than AF_INET/AF_INET6
+ * or a cidr longer than the address; -ENOMEM.
+ */
 struct wgnl_device *wgnl_device_new(const char *ifname);
 struct wgnl_peer *wgnl_device_add_peer(struct wgnl_device *dev); /* zeroed peer, or NULL */
 int wgnl_peer_add_allowedip(struct wgnl_peer *peer, const struct wgnl_allowedip *aip);
@@ -137,19 +151,34 @@ void wgnl_device_free(struct wgnl_device *dev);
  * Message building and parsing, exposed for tests and fuzzing.
  *
  * wgnl_build_set: build the messages for dev, each at most buf_size bytes,
- * calling emit(msg, user) for each; emit returns >= 0 to go on. family_id is
- * the resolved generic netlink family, seq the first sequence number.
+ * calling emit(msg, user) for each; emit returns >= 0 to go on, and a negative
+ * return stops the build and is returned. family_id is the resolved generic
+ * netlink family, seq the first sequence number (each message gets the next).
+ * Each message carries NLM_F_REQUEST|NLM_F_ACK and is wiped after emit.
+ * Returns the number of messages; -EINVAL for an invalid dev (no name nor
+ * ifindex, bad allowed IP), -EAFNOSUPPORT for an endpoint that is neither
+ * IPv4 nor IPv6, -EMSGSIZE when buf_size cannot hold one peer.
+ * wgnl_set_device uses WGNL_SET_BUF_SIZE.
  *
  * wgnl_parse_dump_msg: parse one WG_CMD_GET_DEVICE reply message into dev,
  * merging with what earlier messages of the same dump added. Returns
- * -EINTR when the message has NLM_F_DUMP_INTR set; -EINVAL on malformed input.
+ * -EINTR when the message has NLM_F_DUMP_INTR set; -EINVAL on malformed input
+ * (then dev holds a partial result and should be freed). The caller checks
+ * that msg->nlmsg_len lies within its buffer (mnl_nlmsg_ok) and that
+ * nlmsg_type is the family; msg must be 4-byte aligned.
  */
+#define WGNL_SET_BUF_SIZE (65532u + 1024u) /* a full WGDEVICE_A_PEERS nest + headers */
 typedef int (*wgnl_emit_fn)(const struct nlmsghdr *msg, void *user);
 int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t seq,
 		   size_t buf_size, wgnl_emit_fn emit, void *user);
 int wgnl_parse_dump_msg(const struct nlmsghdr *msg, struct wgnl_device *dev);
 
-/* Keys (libsodium). */
+/*
+ * Keys (libsodium). wgnl_key_from_base64 accepts only the canonical 44-char
+ * spelling (padding '=' and zero padding bits) and writes key only on success.
+ * wgnl_key_generate_private returns -EIO if libsodium cannot initialise.
+ * wgnl_key_public_from_private clamps as Curve25519 does (like `wg pubkey`).
+ */
 void wgnl_key_to_base64(char out[WGNL_KEY_B64_LEN + 1], const wgnl_key key);
 int wgnl_key_from_base64(wgnl_key key, const char *b64); /* -EINVAL unless 44 chars of 32 bytes */
 int wgnl_key_generate_private(wgnl_key key);
