@@ -1,7 +1,321 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hubd: the WireGuard hub daemon. main is linear: parse arguments, open the
+ * kernel interfaces, reconcile once, send READY=1, then run one sd-event loop
+ * whose sources all end in a (debounced) reconcile.
+ */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <signal.h>
 #include <stdio.h>
-int main(void)
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+
+#define DEFAULT_SOCKET "/run/hubd/control.sock"
+
+struct options {
+	const char *config_dir;
+	const char *socket_path;
+	gid_t gid;
+	bool foreground;
+	bool down;
+	bool debug;
+};
+
+static void usage(FILE *f)
 {
-	fputs("hubd: not yet\n", stderr);
-	return 1;
+	fputs(
+	    "Usage: hubd [OPTIONS]\n"
+	    "  --config-dir DIR   configuration directory (default /etc/hubd)\n"
+	    "  --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+	    "  --group NAME       group allowed on the control socket besides root\n"
+	    "  --foreground       log to stderr even under systemd\n"
+	    "  --down             remove the link and the nftables table hubd created, then exit\n"
+	    "  --debug            log debug messages\n"
+	    "  --help, --version\n",
+	    f);
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	static const struct option longopts[] = {
+	    {"config-dir", required_argument, NULL, 'c'},
+	    {"socket", required_argument, NULL, 's'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"down", no_argument, NULL, 'd'},
+	    {"debug", no_argument, NULL, 'D'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {},
+	};
+	struct group *gr;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) >= 0) {
+		switch (c) {
+		case 'c':
+			o->config_dir = optarg;
+			break;
+		case 's':
+			o->socket_path = optarg;
+			break;
+		case 'g':
+			gr = getgrnam(optarg);
+			if (!gr) {
+				fprintf(stderr, "hubd: unknown group '%s'\n", optarg);
+				return -EINVAL;
+			}
+			o->gid = gr->gr_gid;
+			break;
+		case 'f':
+			o->foreground = true;
+			break;
+		case 'd':
+			o->down = true;
+			break;
+		case 'D':
+			o->debug = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case 'V':
+			puts(PACKAGE_STRING);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "hubd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void notify_status(struct hubd_loop *l)
+{
+	size_t up, stale;
+
+	if (!l->h->cfg) {
+		sd_notify(0, "STATUS=waiting for a usable configuration");
+		return;
+	}
+	hubd_health_counts(l->h, &up, &stale);
+	sd_notifyf(0, "STATUS=%zu peers, %zu up, %zu stale", l->h->cfg->n_peers, up, stale);
+}
+
+int loop_reconcile_now(struct hubd_loop *l, unsigned flags, struct hubd_changes *ch,
+		       struct hubd_diags *diags)
+{
+	bool reload = (flags & RECONCILE_CONFIG) && !(flags & RECONCILE_DRY) && l->ready;
+	int r;
+
+	if (reload)
+		sd_notify(0, "RELOADING=1");
+	r = hubd_reconcile(l->h, flags, ch, diags);
+	if (r < 0 && r != -EINVAL)
+		log_err("reconcile: %s", strerror(-r));
+	if (!(flags & RECONCILE_DRY) && r > 0)
+		log_event(LOG_INFO, "reconcile", NULL, "reconcile: %d change%s", r,
+			  r == 1 ? "" : "s");
+	if (reload)
+		sd_notify(0, "READY=1");
+	notify_status(l);
+	return r;
+}
+
+static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+	unsigned flags = l->pending;
+	struct hubd_changes ch = {0};
+	struct hubd_diags diags = {0};
+
+	l->pending = 0;
+	/* A config reload compares everything anyway; drift alone must not re-read files. */
+	if (flags & RECONCILE_CONFIG)
+		flags &= ~RECONCILE_DRIFT;
+	loop_reconcile_now(l, flags, &ch, &diags);
+	changes_clear(&ch);
+	hubd_diags_free(&diags);
+	return 0;
+}
+
+void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec)
+{
+	int enabled = SD_EVENT_OFF;
+
+	l->pending |= flags;
+	sd_event_source_get_enabled(l->debounce, &enabled);
+	/* Armed already: that deadline stands, so a storm of events cannot postpone it forever. */
+	if (enabled != SD_EVENT_OFF && delay_usec)
+		return;
+	sd_event_source_set_time_relative(l->debounce, delay_usec);
+	sd_event_source_set_enabled(l->debounce, SD_EVENT_ONESHOT);
+}
+
+static uint64_t health_usec(const struct hubd *h)
+{
+	return (uint64_t)(h->cfg ? h->cfg->iface.health_interval : HUBD_DEFAULT_HEALTH) *
+	       1000000ULL;
+}
+
+/* WireGuard sends no notifications: a periodic dump is the only way to see its drift. */
+static int on_health(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+	struct hubd_changes ch = {0};
+	struct hubd_diags diags = {0};
+
+	if (l->h->cfg) {
+		hubd_reconcile(l->h, RECONCILE_DRIFT, &ch, &diags);
+		if (hubd_health_check(l->h) > 0)
+			hubd_reconcile(l->h, RECONCILE_DRIFT, &ch, &diags);
+	}
+	changes_clear(&ch);
+	hubd_diags_free(&diags);
+	notify_status(l);
+	sd_event_source_set_time_relative(s, health_usec(l->h));
+	sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+	return 0;
+}
+
+static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+
+	if (si->ssi_signo == SIGHUP) {
+		loop_schedule(l, RECONCILE_CONFIG, 0);
+		return 0;
+	}
+	/* SIGTERM leaves the kernel as it is, so sessions survive a restart or upgrade. */
+	sd_notify(0, "STOPPING=1");
+	return sd_event_exit(sd_event_source_get_event(s), 0);
+}
+
+static int run_down(struct hubd *h)
+{
+	struct hubd_config *cfg = NULL;
+	struct hubd_diags diags = {0};
+	const char *name = HUBD_DEFAULT_IFNAME;
+	int r;
+
+	/* The name comes from hubd.conf; a broken config still names its interface if it parsed
+	 * that far. */
+	if (hubd_config_load(h->config_dir, &cfg, &diags) >= 0 && cfg && cfg->iface.name[0])
+		name = cfg->iface.name;
+	r = hubd_down(h, name);
+	hubd_config_free(cfg);
+	hubd_diags_free(&diags);
+	return r < 0 ? 1 : 0;
+}
+
+static int setup_loop(struct hubd_loop *l, const struct options *o)
+{
+	sigset_t mask;
+	int r;
+
+	r = sd_event_default(&l->event);
+	if (r < 0)
+		return r;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	sd_event_add_signal(l->event, NULL, SIGTERM, on_signal, l);
+	sd_event_add_signal(l->event, NULL, SIGINT, on_signal, l);
+	sd_event_add_signal(l->event, NULL, SIGHUP, on_signal, l);
+	/* With WatchdogSec= set, sd-event pings the watchdog for us as long as the loop turns. */
+	sd_event_set_watchdog(l->event, true);
+	r = sd_event_add_time_relative(l->event, &l->debounce, CLOCK_MONOTONIC, 0, 0, on_debounce,
+				       l);
+	if (r < 0)
+		return r;
+	sd_event_source_set_enabled(l->debounce, SD_EVENT_OFF);
+	r = control_start(l, o->socket_path, o->gid);
+	if (r < 0) {
+		log_err("control socket %s: %s", o->socket_path, strerror(-r));
+		return r;
+	}
+	r = watch_start(l);
+	if (r < 0)
+		log_warn("config directory watch: %s; use hubctl reload", strerror(-r));
+	r = monitor_start(l);
+	if (r < 0)
+		log_warn("kernel notifications: %s; relying on the health timer", strerror(-r));
+	return 0;
+}
+
+static int run_daemon(struct hubd *h, const struct options *o)
+{
+	struct hubd_loop l = {.h = h, .inotify_fd = -1, .control_fd = -1};
+	struct hubd_changes ch = {0};
+	struct hubd_diags diags = {0};
+	sd_event_source *health = NULL;
+	int r;
+
+	r = setup_loop(&l, o);
+	if (r < 0)
+		goto out;
+	r = loop_reconcile_now(&l, RECONCILE_CONFIG, &ch, &diags);
+	if (r < 0 && !h->cfg)
+		log_err("no usable configuration in %s: waiting for one", h->config_dir);
+	hubd_health_check(h);
+	l.ready = true;
+	log_event(LOG_INFO, "ready", NULL, "ready: %zu peers on %s", h->cfg ? h->cfg->n_peers : 0,
+		  h->cfg ? h->cfg->iface.name : "(none)");
+	sd_notify(0, "READY=1");
+	notify_status(&l);
+	changes_clear(&ch);
+	hubd_diags_free(&diags);
+	r = sd_event_add_time_relative(l.event, &health, CLOCK_MONOTONIC, health_usec(h), 0,
+				       on_health, &l);
+	if (r >= 0)
+		r = sd_event_loop(l.event);
+out:
+	sd_event_source_disable_unref(health);
+	sd_event_source_disable_unref(l.debounce);
+	control_stop(&l, o->socket_path);
+	monitor_stop(&l);
+	watch_stop(&l);
+	sd_event_unref(l.event);
+	return r < 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {.config_dir = HUBD_DEFAULT_CONFIG_DIR, .socket_path = DEFAULT_SOCKET};
+	struct hubd h = {0};
+	int r;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	log_setup(o.foreground);
+	log_set_debug(o.debug);
+	h.config_dir = o.config_dir;
+	h.socket_path = o.socket_path;
+	h.socket_gid = o.gid;
+	r = hubd_init(&h);
+	if (r < 0) {
+		log_err("cannot open the kernel interfaces: %s%s", strerror(-r),
+			r == -ENOENT || r == -EPROTONOSUPPORT ? " (no WireGuard in this kernel?)"
+							      : "");
+		hubd_done(&h);
+		return 1;
+	}
+	r = o.down ? run_down(&h) : run_daemon(&h, &o);
+	hubd_done(&h);
+	return r;
 }

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The control socket for hubctl (docs/control-protocol.md). It trusts
+ * nobody: SO_PEERCRED must show root or a member of the socket's group, a
+ * request is at most 4096 bytes and one of three commands, and no reply ever
+ * carries a private or preshared key, though the kernel's dump holds both.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <json-c/json.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define REQUEST_MAX    4096
+#define CLIENT_TIMEOUT (2 * 1000 * 1000ULL)
+
+struct conn {
+	struct hubd_loop *l;
+	int fd;
+	sd_event_source *io, *timer;
+	size_t len;
+	char buf[REQUEST_MAX + 1];
+};
+
+static void conn_free(struct conn *c)
+{
+	sd_event_source_disable_unref(c->io);
+	sd_event_source_disable_unref(c->timer);
+	close(c->fd);
+	free(c);
+}
+
+static bool in_group(uid_t uid, gid_t gid, gid_t want)
+{
+	struct passwd *pw;
+	gid_t groups[256];
+	int n = 256;
+
+	if (gid == want)
+		return true;
+	pw = getpwuid(uid);
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (groups[i] == want)
+			return true;
+	return false;
+}
+
+static bool allowed(struct conn *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	if (cred.uid == 0)
+		return true;
+	return c->l->h->socket_gid && in_group(cred.uid, cred.gid, c->l->h->socket_gid);
+}
+
+static void reply(struct conn *c, json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+	size_t len = strlen(text), off = 0;
+	struct timeval tv = {.tv_sec = 2};
+	int flags = fcntl(c->fd, F_GETFL);
+
+	/* A slow reader may stall us two seconds at most. */
+	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
+	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	while (off < len) {
+		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			break;
+		off += n;
+	}
+	send(c->fd, "\n", 1, MSG_NOSIGNAL);
+	json_object_put(o);
+}
+
+static json_object *error_reply(const char *msg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(false));
+	json_object_object_add(o, "error", json_object_new_string(msg));
+	return o;
+}
+
+static json_object *strings(const struct hubd_changes *ch)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < ch->n; i++)
+		json_object_array_add(a, json_object_new_string(ch->items[i].text));
+	return a;
+}
+
+static json_object *diag_strings(const struct hubd_diags *d, bool warnings)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct hubd_diag *g = &d->items[i];
+		char *s;
+		int k;
+
+		if (g->warning != warnings)
+			continue;
+		k = g->line ? asprintf(&s, "%s:%u: %s", g->path, g->line, g->message)
+			    : asprintf(&s, "%s: %s", g->path, g->message);
+		if (k < 0)
+			continue;
+		json_object_array_add(a, json_object_new_string(s));
+		free(s);
+	}
+	return a;
+}
+
+static json_object *do_reconcile(struct conn *c, bool dry)
+{
+	struct hubd_changes ch = {0};
+	struct hubd_diags diags = {0};
+	unsigned flags = RECONCILE_CONFIG | (dry ? RECONCILE_DRY : 0);
+	int r = loop_reconcile_now(c->l, flags, &ch, &diags);
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "ok", json_object_new_boolean(r >= 0));
+	if (r < 0)
+		json_object_object_add(o, "error", json_object_new_string(strerror(-r)));
+	json_object_object_add(o, "changes", strings(&ch));
+	json_object_object_add(o, "errors", diag_strings(&diags, false));
+	json_object_object_add(o, "warnings", diag_strings(&diags, true));
+	changes_clear(&ch);
+	hubd_diags_free(&diags);
+	return o;
+}
+
+static json_object *prefixes(const struct hubd_prefix *p, size_t n)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < n; i++) {
+		char buf[INET6_ADDRSTRLEN + 8];
+
+		hubd_prefix_format(&p[i], buf, sizeof(buf));
+		json_object_array_add(a, json_object_new_string(buf));
+	}
+	return a;
+}
+
+static json_object *endpoint(const union wgnl_endpoint *ep)
+{
+	char host[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 10];
+
+	if (ep->addr.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &ep->addr4.sin_addr, host, sizeof(host));
+		snprintf(buf, sizeof(buf), "%s:%u", host, ntohs(ep->addr4.sin_port));
+	} else if (ep->addr.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &ep->addr6.sin6_addr, host, sizeof(host));
+		snprintf(buf, sizeof(buf), "[%s]:%u", host, ntohs(ep->addr6.sin6_port));
+	} else {
+		return NULL;
+	}
+	return json_object_new_string(buf);
+}
+
+static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_peer_state *s,
+			      int64_t now)
+{
+	json_object *o = json_object_new_object();
+	char b64[WGNL_KEY_B64_LEN + 1];
+
+	wgnl_key_to_base64(b64, p->public_key);
+	json_object_object_add(o, "name", json_object_new_string(p->name));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "endpoint", s ? endpoint(&s->learned) : NULL);
+	json_object_object_add(o, "allowed_ips", prefixes(p->allowed_ips, p->n_allowed_ips));
+	json_object_object_add(o, "persistent_keepalive", json_object_new_int(p->keepalive));
+	json_object_object_add(o, "latest_handshake",
+			       json_object_new_int64(s ? s->last_handshake : 0));
+	json_object_object_add(
+	    o, "handshake_age",
+	    s && s->last_handshake ? json_object_new_int64(now - s->last_handshake) : NULL);
+	json_object_object_add(o, "rx_bytes", json_object_new_uint64(s ? s->rx_bytes : 0));
+	json_object_object_add(o, "tx_bytes", json_object_new_uint64(s ? s->tx_bytes : 0));
+	json_object_object_add(
+	    o, "health", json_object_new_string(hubd_health_name(s ? s->health : HEALTH_NEVER)));
+	return o;
+}
+
+static const char *forward_name(enum hubd_forward f)
+{
+	return f == HUBD_FORWARD_HUB ? "hub" : f == HUBD_FORWARD_ISOLATE ? "isolate" : "off";
+}
+
+static json_object *iface_json(const struct hubd *h)
+{
+	const struct hubd_iface_conf *c = &h->cfg->iface;
+	json_object *o = json_object_new_object();
+	char b64[WGNL_KEY_B64_LEN + 1];
+	wgnl_key pub;
+	size_t up, stale;
+
+	wgnl_key_public_from_private(pub, c->private_key);
+	wgnl_key_to_base64(b64, pub);
+	hubd_health_counts(h, &up, &stale);
+	json_object_object_add(o, "name", json_object_new_string(c->name));
+	json_object_object_add(o, "public_key", json_object_new_string(b64));
+	json_object_object_add(o, "listen_port", json_object_new_int(c->listen_port));
+	json_object_object_add(o, "addresses", prefixes(c->addresses, c->n_addresses));
+	json_object_object_add(o, "mtu", json_object_new_int(c->mtu));
+	json_object_object_add(o, "fwmark", json_object_new_int64(c->fwmark));
+	json_object_object_add(o, "forward", json_object_new_string(forward_name(c->forward)));
+	json_object_object_add(o, "peers_total", json_object_new_int64(h->cfg->n_peers));
+	json_object_object_add(o, "peers_up", json_object_new_int64(up));
+	json_object_object_add(o, "peers_stale", json_object_new_int64(stale));
+	return o;
+}
+
+static json_object *do_status(struct conn *c)
+{
+	struct hubd *h = c->l->h;
+	json_object *o, *peers, *counters;
+	int64_t now = time(NULL);
+
+	if (!h->cfg)
+		return error_reply("no usable configuration yet");
+	hubd_refresh(h);
+	o = json_object_new_object();
+	peers = json_object_new_array();
+	for (size_t i = 0; i < h->cfg->n_peers; i++) {
+		const struct hubd_peer_conf *p = &h->cfg->peers[i];
+
+		json_object_array_add(peers, peer_json(p, hubd_peer_find(h, p->public_key), now));
+	}
+	counters = json_object_new_object();
+	json_object_object_add(counters, "reconciles",
+			       json_object_new_uint64(h->counters.reconciles));
+	json_object_object_add(counters, "drift_repairs",
+			       json_object_new_uint64(h->counters.drift_repairs));
+	json_object_object_add(counters, "netlink_messages",
+			       json_object_new_uint64(h->counters.netlink_messages));
+	json_object_object_add(counters, "config_errors",
+			       json_object_new_uint64(h->counters.config_errors));
+	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	json_object_object_add(o, "interface", iface_json(h));
+	json_object_object_add(o, "peers", peers);
+	json_object_object_add(o, "counters", counters);
+	return o;
+}
+
+static json_object *dispatch(struct conn *c)
+{
+	json_tokener *tok = json_tokener_new_ex(8);
+	json_object *req, *cmd, *out;
+	const char *name;
+
+	if (!tok)
+		return error_reply("out of memory");
+	req = json_tokener_parse_ex(tok, c->buf, c->len);
+	json_tokener_free(tok);
+	if (!req || !json_object_is_type(req, json_type_object) ||
+	    !json_object_object_get_ex(req, "command", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string)) {
+		json_object_put(req);
+		return error_reply("malformed request");
+	}
+	name = json_object_get_string(cmd);
+	if (!strcmp(name, "reload"))
+		out = do_reconcile(c, false);
+	else if (!strcmp(name, "diff"))
+		out = do_reconcile(c, true);
+	else if (!strcmp(name, "status"))
+		out = do_status(c);
+	else
+		out = error_reply("unknown command");
+	json_object_put(req);
+	return out;
+}
+
+static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct conn *c = userdata;
+	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	if (n > 0) {
+		c->len += n;
+		c->buf[c->len] = '\0';
+		if (!memchr(c->buf, '\n', c->len) && c->len < sizeof(c->buf) - 1)
+			return 0;
+		if (!memchr(c->buf, '\n', c->len)) {
+			reply(c, error_reply("request too large"));
+			conn_free(c);
+			return 0;
+		}
+	}
+	if (n < 0 || c->len == 0) {
+		conn_free(c);
+		return 0;
+	}
+	reply(c, dispatch(c));
+	conn_free(c);
+	return 0;
+}
+
+static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	conn_free(userdata);
+	return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+	struct conn *c;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return 0;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(cfd);
+		return 0;
+	}
+	c->l = l;
+	c->fd = cfd;
+	if (!allowed(c)) {
+		reply(c, error_reply("permission denied"));
+		conn_free(c);
+		return 0;
+	}
+	if (sd_event_add_io(l->event, &c->io, cfd, EPOLLIN, on_conn, c) < 0 ||
+	    sd_event_add_time_relative(l->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT, 0,
+				       on_conn_timeout, c) < 0)
+		conn_free(c);
+	return 0;
+}
+
+int control_start(struct hubd_loop *l, const char *path, gid_t gid)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	char dir[sizeof(sa.sun_path)];
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	snprintf(dir, sizeof(dir), "%s", path);
+	if (strrchr(dir, '/')) {
+		*strrchr(dir, '/') = '\0';
+		if (*dir)
+			mkdir(dir, 0755);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	unlink(path); /* a stale socket from a previous run */
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+		int e = -errno;
+
+		umask(old);
+		close(fd);
+		return e;
+	}
+	umask(old);
+	if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0)
+		log_warn("%s: cannot set owner and mode: %s", path, strerror(errno));
+	l->control_fd = fd;
+	return sd_event_add_io(l->event, NULL, fd, EPOLLIN, on_accept, l);
+}
+
+void control_stop(struct hubd_loop *l, const char *path)
+{
+	if (l->control_fd >= 0) {
+		close(l->control_fd);
+		unlink(path);
+	}
+	l->control_fd = -1;
+}

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "daemon.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "diff.h"
+#include "log.h"
+#include "nft.h"
+#include "rtnl.h"
+
+static int state_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct hubd_peer_state *)a)->key,
+		      ((const struct hubd_peer_state *)b)->key, WGNL_KEY_LEN);
+}
+
+static struct hubd_peer_state *state_find(struct hubd_peer_state *v, size_t n, const wgnl_key key)
+{
+	struct hubd_peer_state probe;
+
+	memcpy(probe.key, key, WGNL_KEY_LEN);
+	return n ? bsearch(&probe, v, n, sizeof(*v), state_cmp) : NULL;
+}
+
+struct hubd_peer_state *hubd_peer_find(const struct hubd *h, const wgnl_key key)
+{
+	return state_find(h->peers, h->n_peers, key);
+}
+
+static void states_free(struct hubd_peer_state *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].ep_host);
+	}
+	free(v);
+}
+
+static int dup_str(char **dst, const char *src)
+{
+	*dst = NULL;
+	if (src && !(*dst = strdup(src)))
+		return -ENOMEM;
+	return 0;
+}
+
+/* A deep copy, so that the last good version of a rejected peer outlives the config it came from.
+ */
+static int peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src)
+{
+	size_t n = src->n_allowed_ips;
+
+	*dst = *src;
+	dst->name = dst->path = dst->psk_file = dst->endpoint_host = NULL;
+	dst->allowed_ips = NULL;
+	dst->allowed_ips_lines = NULL;
+	if (dup_str(&dst->name, src->name) < 0 || dup_str(&dst->path, src->path) < 0 ||
+	    dup_str(&dst->psk_file, src->psk_file) < 0 ||
+	    dup_str(&dst->endpoint_host, src->endpoint_host) < 0)
+		goto fail;
+	dst->allowed_ips = calloc(n + 1, sizeof(*dst->allowed_ips));
+	dst->allowed_ips_lines = calloc(n + 1, sizeof(*dst->allowed_ips_lines));
+	if (!dst->allowed_ips || !dst->allowed_ips_lines)
+		goto fail;
+	memcpy(dst->allowed_ips, src->allowed_ips, n * sizeof(*dst->allowed_ips));
+	if (src->allowed_ips_lines)
+		memcpy(dst->allowed_ips_lines, src->allowed_ips_lines,
+		       n * sizeof(*dst->allowed_ips_lines));
+	return 0;
+fail:
+	hubd_peer_conf_clear(dst);
+	return -ENOMEM;
+}
+
+static const struct hubd_peer_conf *conf_by_name(const struct hubd_config *cfg, const char *name)
+{
+	for (size_t i = 0; cfg && i < cfg->n_peers; i++)
+		if (!strcmp(cfg->peers[i].name, name))
+			return &cfg->peers[i];
+	return NULL;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct hubd_peer_conf *)a)->name,
+		      ((const struct hubd_peer_conf *)b)->name);
+}
+
+/* A rejected file's peer keeps the configuration it had when its file was last good. */
+static int keep_last_good(const struct hubd_config *old, struct hubd_config *cfg)
+{
+	struct hubd_peer_conf *peers;
+	size_t add = 0;
+
+	for (size_t i = 0; i < cfg->n_rejected; i++)
+		add += conf_by_name(old, cfg->rejected[i]) != NULL;
+	if (!add)
+		return 0;
+	peers = realloc(cfg->peers, (cfg->n_peers + add) * sizeof(*peers));
+	if (!peers)
+		return -ENOMEM;
+	cfg->peers = peers;
+	for (size_t i = 0; i < cfg->n_rejected; i++) {
+		const struct hubd_peer_conf *good = conf_by_name(old, cfg->rejected[i]);
+
+		if (!good)
+			continue;
+		if (peer_conf_dup(&cfg->peers[cfg->n_peers], good) < 0)
+			return -ENOMEM;
+		cfg->n_peers++;
+	}
+	qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), name_cmp);
+	return 0;
+}
+
+static bool in_list(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+/* Each distinct diagnostic is logged once, not on every reload while the file stays broken. */
+static void report_diags(struct hubd *h, const struct hubd_diags *d)
+{
+	char **now = calloc(d->n + 1, sizeof(*now));
+	size_t n = 0;
+
+	if (!now)
+		return;
+	for (size_t i = 0; i < d->n; i++) {
+		const struct hubd_diag *g = &d->items[i];
+		char *key;
+
+		if (asprintf(&key, "%s:%u:%d:%s", g->path, g->line, g->warning, g->message) < 0)
+			continue;
+		if (!in_list(h->reported, h->n_reported, key)) {
+			log_config_error(g->warning ? LOG_WARNING : LOG_ERR, g->path, g->line,
+					 g->message);
+			if (!g->warning)
+				h->counters.config_errors++;
+		}
+		now[n++] = key;
+	}
+	for (size_t i = 0; i < h->n_reported; i++)
+		free(h->reported[i]);
+	free(h->reported);
+	h->reported = now;
+	h->n_reported = n;
+}
+
+/*
+ * Load the configuration and merge in the last good version of rejected
+ * peers. *ret is NULL when hubd.conf is unusable and the running state must
+ * be kept as it is.
+ */
+static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_config **ret)
+{
+	struct hubd_config *cfg = NULL;
+	int r = hubd_config_load(h->config_dir, &cfg, diags);
+
+	*ret = NULL;
+	if (r < 0)
+		return r;
+	if (!cfg->iface_ok) {
+		hubd_config_free(cfg);
+		return h->cfg ? 0 : -EINVAL;
+	}
+	r = keep_last_good(h->cfg, cfg);
+	if (r < 0) {
+		hubd_config_free(cfg);
+		return r;
+	}
+	*ret = cfg;
+	return 0;
+}
+
+static int resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
+{
+	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
+	struct addrinfo *res = NULL;
+	char service[8];
+	int r;
+
+	snprintf(service, sizeof(service), "%u", port);
+	r = getaddrinfo(host, service, &hints, &res);
+	if (r != 0)
+		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
+	memset(ret, 0, sizeof(*ret));
+	memcpy(ret, res->ai_addr, res->ai_addrlen < sizeof(*ret) ? res->ai_addrlen : sizeof(*ret));
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
+		      const struct hubd_peer_state *old)
+{
+	bool same_host;
+
+	if (old)
+		*s = *old;
+	else
+		memset(s, 0, sizeof(*s));
+	memcpy(s->key, c->public_key, WGNL_KEY_LEN);
+	s->keepalive = c->keepalive != 0;
+	same_host = old && old->ep_host && c->endpoint_host &&
+		    !strcmp(old->ep_host, c->endpoint_host) && old->ep_port == c->endpoint_port;
+	if (dup_str(&s->name, c->name) < 0 || dup_str(&s->ep_host, c->endpoint_host) < 0)
+		return -ENOMEM;
+	s->ep_port = c->endpoint_port;
+	if (!c->endpoint_host) {
+		memset(&s->resolved, 0, sizeof(s->resolved));
+	} else if (!same_host || !s->resolved.addr.sa_family) {
+		int r = resolve(c->endpoint_host, c->endpoint_port, &s->resolved);
+
+		if (r < 0) {
+			log_event(LOG_WARNING, "endpoint-resolved", c->name,
+				  "peer %s: cannot resolve %s, will retry", c->name,
+				  c->endpoint_host);
+			memset(&s->resolved, 0, sizeof(s->resolved));
+		}
+	}
+	return 0;
+}
+
+/* New per-peer states for cfg, carrying over what was known by key. */
+static int states_build(const struct hubd *h, const struct hubd_config *cfg,
+			struct hubd_peer_state **ret, size_t *ret_n)
+{
+	struct hubd_peer_state *v = calloc(cfg->n_peers + 1, sizeof(*v));
+	size_t n = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct hubd_peer_state *old = hubd_peer_find(h, cfg->peers[i].public_key);
+
+		if (state_init(&v[n], &cfg->peers[i], old) < 0) {
+			states_free(v, n + 1);
+			return -ENOMEM;
+		}
+		n++;
+	}
+	qsort(v, n, sizeof(*v), state_cmp);
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+/* What the kernel reports is remembered: the learned endpoint is restored if the peer is ever
+ * re-added. */
+static void states_observe(struct hubd_peer_state *v, size_t n, const struct wgnl_device *dev)
+{
+	for (size_t i = 0; dev && i < dev->n_peers; i++) {
+		const struct wgnl_peer *p = &dev->peers[i];
+		struct hubd_peer_state *s = state_find(v, n, p->public_key);
+
+		if (!s)
+			continue;
+		if (p->endpoint.addr.sa_family)
+			s->learned = p->endpoint;
+		s->last_handshake = p->last_handshake_sec;
+		s->rx_bytes = p->rx_bytes;
+		s->tx_bytes = p->tx_bytes;
+	}
+}
+
+struct namer_ctx {
+	struct hubd_peer_state *v;
+	size_t n;
+};
+
+static const char *namer(const wgnl_key key, void *user)
+{
+	struct namer_ctx *c = user;
+	struct hubd_peer_state *s = state_find(c->v, c->n, key);
+
+	return s ? s->name : NULL;
+}
+
+static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
+		   size_t nst, int ifindex, bool dry, struct hubd_changes *ch)
+{
+	struct wgnl_device *kernel = NULL, *set = NULL;
+	struct hubd_peer_want *want = calloc(cfg->n_peers + 1, sizeof(*want));
+	struct namer_ctx names = {h->peers, h->n_peers};
+	int r = 0;
+
+	if (!want)
+		return -ENOMEM;
+	if (ifindex > 0)
+		r = wgnl_get_device(h->wg, cfg->iface.name, &kernel);
+	if (r < 0)
+		goto out;
+	states_observe(st, nst, kernel);
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		struct hubd_peer_state *s = state_find(st, nst, cfg->peers[i].public_key);
+
+		want[i].conf = &cfg->peers[i];
+		if (s) {
+			want[i].endpoint = s->resolved;
+			want[i].restore = s->learned;
+		}
+	}
+	r = hubd_diff_device(&cfg->iface, want, cfg->n_peers, kernel, namer, &names, &set, ch);
+	if (r > 0 && !dry) {
+		struct wgnl_set_stats stats = {0};
+		int e = wgnl_set_device(h->wg, set, &stats);
+
+		h->counters.netlink_messages += stats.messages;
+		if (e < 0)
+			r = e;
+	}
+out:
+	wgnl_device_free(set);
+	wgnl_device_free(kernel);
+	free(want);
+	return r;
+}
+
+static bool has_ipv6(const struct hubd_iface_conf *c)
+{
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (c->addresses[i].family == AF_INET6)
+			return true;
+	return false;
+}
+
+static int net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
+		    struct hubd_changes *ch)
+{
+	const struct hubd_iface_conf *c = &cfg->iface;
+	struct hubd_prefix *lans = NULL;
+	size_t n_lans = 0;
+	char *table;
+	int r, first = 0;
+
+	r = hubd_addr_sync(h->rtnl, ifindex, c->addresses, c->n_addresses, dry, ch);
+	if (r < 0)
+		log_err("addresses on %s: %s", c->name, strerror(-r)), first = first ?: r;
+	r = hubd_routed_prefixes(c, cfg->peers, cfg->n_peers, &lans, &n_lans);
+	if (r < 0)
+		return r;
+	r = hubd_route_sync(h->rtnl, ifindex, lans, n_lans, dry, ch);
+	if (r < 0)
+		log_err("routes via %s: %s", c->name, strerror(-r)), first = first ?: r;
+	r = hubd_forwarding_sync(has_ipv6(c), dry, ch);
+	if (r < 0)
+		log_err("forwarding sysctls: %s", strerror(-r)), first = first ?: r;
+	table = hubd_nft_render(c, lans, n_lans);
+	r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
+	if (r < 0)
+		log_err("nftables table inet %s: %s", HUBD_NFT_TABLE, strerror(-r)),
+		    first = first ?: r;
+	free(table);
+	free(lans);
+	return first;
+}
+
+static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
+		     size_t nst, bool dry, struct hubd_changes *ch)
+{
+	int ifindex = 0, r, first;
+
+	r = hubd_link_sync(h->rtnl, &cfg->iface, dry, &ifindex, ch);
+	if (r == -EEXIST) {
+		log_err("%s exists and is not a WireGuard link: not touching it", cfg->iface.name);
+		return r;
+	}
+	if (r < 0) {
+		log_err("link %s: %s", cfg->iface.name, strerror(-r));
+		return r;
+	}
+	if (!dry)
+		h->ifindex = ifindex;
+	first = wg_sync(h, cfg, st, nst, ifindex, dry, ch);
+	if (first < 0)
+		log_err("WireGuard device %s: %s", cfg->iface.name, strerror(-first));
+	r = net_sync(h, cfg, ifindex, dry, ch);
+	return first < 0 ? first : (r < 0 ? r : 0);
+}
+
+static void log_changes(const struct hubd_changes *ch, size_t from, bool drift)
+{
+	for (size_t i = from; i < ch->n; i++) {
+		const struct hubd_change *c = &ch->items[i];
+
+		if (drift)
+			log_event(LOG_NOTICE, "drift-repaired", c->peer, "repaired: %s", c->text);
+		else
+			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s",
+				  c->text);
+	}
+}
+
+int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
+		   struct hubd_diags *diags)
+{
+	bool dry = flags & RECONCILE_DRY;
+	struct hubd_config *fresh = NULL;
+	const struct hubd_config *cfg;
+	struct hubd_peer_state *st = NULL;
+	size_t nst = 0, before = ch->n;
+	int r;
+
+	if (flags & RECONCILE_CONFIG) {
+		r = load_effective(h, diags, &fresh);
+		if (!dry)
+			report_diags(h, diags);
+		if (r < 0)
+			return r;
+	}
+	cfg = fresh ? fresh : h->cfg;
+	if (!cfg)
+		return -EINVAL;
+	r = states_build(h, cfg, &st, &nst);
+	if (r < 0) {
+		hubd_config_free(fresh);
+		return r;
+	}
+	r = apply_all(h, cfg, st, nst, dry, ch);
+	if (dry) {
+		states_free(st, nst);
+		hubd_config_free(fresh);
+		return r < 0 ? r : (int)(ch->n - before);
+	}
+	/* A valid configuration becomes the running one even if part of it failed: the next
+	 * reconcile retries. */
+	if (fresh) {
+		hubd_config_free(h->cfg);
+		h->cfg = fresh;
+		log_set_interface(fresh->iface.name);
+	}
+	states_free(h->peers, h->n_peers);
+	h->peers = st;
+	h->n_peers = nst;
+	h->counters.reconciles++;
+	if ((flags & RECONCILE_DRIFT) && ch->n > before)
+		h->counters.drift_repairs += ch->n - before;
+	log_changes(ch, before, (flags & RECONCILE_DRIFT) && !(flags & RECONCILE_CONFIG));
+	return r < 0 ? r : (int)(ch->n - before);
+}
+
+const char *hubd_health_name(enum hubd_health s)
+{
+	static const char *const names[] = {
+	    [HEALTH_NEVER] = "never",
+	    [HEALTH_UP] = "up",
+	    [HEALTH_STALE] = "stale",
+	    [HEALTH_IDLE] = "idle",
+	};
+
+	return names[s];
+}
+
+/*
+ * The next health state. A peer must be seen stale on two checks in a row
+ * before it is called stale, so a single late handshake does not flap.
+ */
+static enum hubd_health health_next(struct hubd_peer_state *s, int64_t now, unsigned stale_after)
+{
+	if (!s->last_handshake)
+		return HEALTH_NEVER;
+	if (now - s->last_handshake <= (int64_t)stale_after) {
+		s->stale_seen = 0;
+		return HEALTH_UP;
+	}
+	if (!s->keepalive)
+		return HEALTH_IDLE;
+	if (++s->stale_seen < 2 && s->health == HEALTH_UP)
+		return HEALTH_UP;
+	return HEALTH_STALE;
+}
+
+/* reresolve-dns: a stale peer whose Endpoint is a name may have moved. */
+static bool reresolve(struct hubd_peer_state *s)
+{
+	union wgnl_endpoint ep;
+
+	if (!s->ep_host || resolve(s->ep_host, s->ep_port, &ep) < 0)
+		return false;
+	if (hubd_endpoint_equal(&ep, &s->resolved))
+		return false;
+	s->resolved = ep;
+	log_event(LOG_INFO, "endpoint-resolved", s->name, "peer %s: %s resolved anew", s->name,
+		  s->ep_host);
+	return true;
+}
+
+int hubd_health_check(struct hubd *h)
+{
+	int64_t now = time(NULL);
+	unsigned stale_after = h->cfg ? h->cfg->iface.stale_after : HUBD_DEFAULT_STALE;
+	int moved = 0;
+
+	for (size_t i = 0; i < h->n_peers; i++) {
+		struct hubd_peer_state *s = &h->peers[i];
+		enum hubd_health next = health_next(s, now, stale_after);
+
+		if (next != s->health && s->keepalive) {
+			if (next == HEALTH_UP)
+				log_event(LOG_INFO, "peer-up", s->name, "peer %s: up", s->name);
+			else if (next == HEALTH_STALE)
+				log_event(LOG_WARNING, "peer-stale", s->name,
+					  "peer %s: stale, last handshake %llds ago", s->name,
+					  (long long)(now - s->last_handshake));
+		}
+		s->health = next;
+		if (next == HEALTH_STALE)
+			moved += reresolve(s);
+	}
+	return moved;
+}
+
+void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale)
+{
+	*up = *stale = 0;
+	for (size_t i = 0; i < h->n_peers; i++) {
+		*up += h->peers[i].health == HEALTH_UP;
+		*stale += h->peers[i].health == HEALTH_STALE;
+	}
+}
+
+int hubd_refresh(struct hubd *h)
+{
+	struct wgnl_device *dev = NULL;
+	int r;
+
+	if (!h->cfg)
+		return -EINVAL;
+	r = wgnl_get_device(h->wg, h->cfg->iface.name, &dev);
+	if (r < 0)
+		return r;
+	states_observe(h->peers, h->n_peers, dev);
+	wgnl_device_free(dev);
+	return 0;
+}
+
+int hubd_init(struct hubd *h)
+{
+	int r;
+
+	if (sodium_init() < 0)
+		return -EIO;
+	r = wgnl_open(&h->wg);
+	if (r < 0)
+		return r;
+	h->rtnl = hubd_rtnl_open();
+	if (!h->rtnl)
+		return -EIO;
+	return hubd_nft_open(&h->nft);
+}
+
+void hubd_done(struct hubd *h)
+{
+	wgnl_close(h->wg);
+	hubd_rtnl_close(h->rtnl);
+	hubd_nft_close(h->nft);
+	hubd_config_free(h->cfg);
+	states_free(h->peers, h->n_peers);
+	for (size_t i = 0; i < h->n_reported; i++)
+		free(h->reported[i]);
+	free(h->reported);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Routes go with the link; forwarding sysctls stay, as hubd did not create them. */
+int hubd_down(struct hubd *h, const char *ifname)
+{
+	int r = hubd_nft_delete(h->nft);
+	int l;
+
+	if (r < 0)
+		log_err("cannot delete table inet %s", HUBD_NFT_TABLE);
+	else if (r > 0)
+		log_info("deleted table inet %s", HUBD_NFT_TABLE);
+	l = hubd_link_delete(h->rtnl, ifname);
+	if (l == -EEXIST)
+		log_err("%s is not a WireGuard link: left alone", ifname);
+	else if (l < 0)
+		log_err("cannot delete %s: %s", ifname, strerror(-l));
+	else if (l > 0)
+		log_info("deleted link %s", ifname);
+	return r < 0 ? r : (l < 0 ? l : 0);
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The one sd-event loop and its sources: the config directory watch, the
+ * kernel monitors, the health timer, signals and the control socket. Every
+ * trigger ends in loop_schedule(), which merges bursts into one reconcile.
+ */
+#ifndef HUBD_LOOP_H
+#define HUBD_LOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <systemd/sd-event.h>
+
+#include "daemon.h"
+
+struct mnl_socket;
+
+struct hubd_loop {
+	struct hubd *h;
+	sd_event *event;
+	sd_event_source *debounce;
+	unsigned pending; /* RECONCILE_* flags waiting for the debounce timer */
+	bool ready;
+
+	int inotify_fd;
+	int wd_parent, wd_dir, wd_peers;
+
+	struct mnl_socket *rtmon;
+	struct mnl_socket *nfmon;
+
+	int control_fd;
+};
+
+/* Config changes wait ~100 ms so an editor's or kubelet's burst becomes one reconcile. */
+#define DEBOUNCE_CONFIG_USEC (100 * 1000)
+#define DEBOUNCE_KERNEL_USEC (50 * 1000)
+
+void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);
+
+/* Run a reconcile now, as the debounce timer does; used by the control socket. */
+int loop_reconcile_now(struct hubd_loop *l, unsigned flags, struct hubd_changes *ch,
+		       struct hubd_diags *diags);
+
+int watch_start(struct hubd_loop *l);
+void watch_refresh(struct hubd_loop *l);
+void watch_stop(struct hubd_loop *l);
+
+int monitor_start(struct hubd_loop *l);
+void monitor_stop(struct hubd_loop *l);
+
+int control_start(struct hubd_loop *l, const char *path, gid_t gid);
+void control_stop(struct hubd_loop *l, const char *path);
+
+#endif

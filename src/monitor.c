@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Kernel change notifications: rtnetlink (links, addresses, routes) and
+ * nftables. A change someone else makes to what hubd owns schedules a drift
+ * reconcile; hubd's own changes come back here too, and the reconcile they
+ * cause finds nothing to do. An overrun socket (ENOBUFS) means notifications
+ * were lost, so it schedules a full resync instead of trusting what it saw.
+ * WireGuard itself sends no notifications: the health timer covers it.
+ */
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/rtnetlink.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "log.h"
+#include "loop.h"
+#include "rtnl.h"
+
+static bool link_relevant(struct hubd_loop *l, const struct nlmsghdr *nlh)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*ifi)))
+		return false;
+	if (l->h->ifindex && ifi->ifi_index == l->h->ifindex)
+		return true;
+	/* A link of our name appearing (or our link gone before we knew its index). */
+	mnl_attr_for_each(a, nlh, sizeof(*ifi))
+	{
+		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
+		    mnl_attr_validate(a, MNL_TYPE_STRING) >= 0 && l->h->cfg &&
+		    !strcmp(mnl_attr_get_str(a), l->h->cfg->iface.name))
+			return true;
+	}
+	return false;
+}
+
+static bool rt_relevant(struct hubd_loop *l, const struct nlmsghdr *nlh)
+{
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+	case RTM_DELLINK:
+		return link_relevant(l, nlh);
+	case RTM_NEWADDR:
+	case RTM_DELADDR: {
+		const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+
+		return nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(*ifa)) &&
+		       (int)ifa->ifa_index == l->h->ifindex;
+	}
+	case RTM_NEWROUTE:
+	case RTM_DELROUTE: {
+		const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
+
+		return nlh->nlmsg_len >= mnl_nlmsg_size(sizeof(*rtm)) &&
+		       rtm->rtm_protocol == HUBD_RTPROT;
+	}
+	default:
+		return false;
+	}
+}
+
+static int rt_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct hubd_loop *l = data;
+
+	if (rt_relevant(l, nlh))
+		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	return MNL_CB_OK;
+}
+
+static int nf_cb(const struct nlmsghdr *nlh, void *data)
+{
+	/* Our table's listing is compared on reconcile; any ruleset change may have touched it. */
+	loop_schedule(data, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	return MNL_CB_STOP;
+}
+
+static int drain(struct mnl_socket *nl, mnl_cb_t cb, struct hubd_loop *l)
+{
+	char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return 0;
+			if (errno == ENOBUFS) {
+				log_warn("kernel notifications overran: full resync");
+				loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+				continue;
+			}
+			return -errno;
+		}
+		mnl_cb_run(buf, n, 0, 0, cb, l);
+	}
+}
+
+static int on_rt(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+
+	drain(l->rtmon, rt_cb, l);
+	return 0;
+}
+
+static int on_nf(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+
+	drain(l->nfmon, nf_cb, l);
+	return 0;
+}
+
+static struct mnl_socket *open_monitor(int bus, unsigned groups)
+{
+	struct mnl_socket *nl = mnl_socket_open2(bus, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	int size = 4 << 20;
+
+	if (!nl)
+		return NULL;
+	if (mnl_socket_bind(nl, groups, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(nl);
+		return NULL;
+	}
+	/* A generous buffer makes overruns rare; SO_RCVBUFFORCE needs CAP_NET_ADMIN, which we have.
+	 */
+	if (setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	return nl;
+}
+
+int monitor_start(struct hubd_loop *l)
+{
+	unsigned rt_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR |
+			     RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+	int r;
+
+	l->rtmon = open_monitor(NETLINK_ROUTE, rt_groups);
+	if (!l->rtmon)
+		return -errno;
+	r = sd_event_add_io(l->event, NULL, mnl_socket_get_fd(l->rtmon), EPOLLIN, on_rt, l);
+	if (r < 0)
+		return r;
+	l->nfmon = open_monitor(NETLINK_NETFILTER, 1U << (NFNLGRP_NFTABLES - 1));
+	if (!l->nfmon) {
+		log_warn("no nftables notifications: %s; the health timer still checks the table",
+			 strerror(errno));
+		return 0;
+	}
+	return sd_event_add_io(l->event, NULL, mnl_socket_get_fd(l->nfmon), EPOLLIN, on_nf, l);
+}
+
+void monitor_stop(struct hubd_loop *l)
+{
+	if (l->rtmon)
+		mnl_socket_close(l->rtmon);
+	if (l->nfmon)
+		mnl_socket_close(l->nfmon);
+	l->rtmon = l->nfmon = NULL;
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * inotify on the config directory, peers.d and the directory above them.
+ *
+ * Watches follow the current inode of each path and are re-established after
+ * every event batch: an atomic rename, a Kubernetes ConfigMap "..data" symlink
+ * swap or a deleted and recreated directory all leave us watching what the
+ * paths now name. The parent watch only exists to see the config directory
+ * itself come back.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "loop.h"
+
+#define DIR_MASK                                                                                   \
+	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_CLOSE_WRITE | IN_ATTRIB |        \
+	 IN_DELETE_SELF | IN_MOVE_SELF)
+#define PARENT_MASK (IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)
+
+static void rewatch(int fd, int *wd, const char *path, uint32_t mask)
+{
+	int nwd = inotify_add_watch(fd, path, mask);
+
+	if (*wd >= 0 && nwd != *wd)
+		inotify_rm_watch(fd, *wd); /* the path names another inode now */
+	*wd = nwd;
+}
+
+void watch_refresh(struct hubd_loop *l)
+{
+	char parent[PATH_MAX], peers[PATH_MAX];
+
+	snprintf(parent, sizeof(parent), "%s", l->h->config_dir);
+	snprintf(peers, sizeof(peers), "%s/peers.d", l->h->config_dir);
+	rewatch(l->inotify_fd, &l->wd_parent, dirname(parent), PARENT_MASK | IN_ONLYDIR);
+	rewatch(l->inotify_fd, &l->wd_dir, l->h->config_dir, DIR_MASK | IN_ONLYDIR);
+	rewatch(l->inotify_fd, &l->wd_peers, peers, DIR_MASK | IN_ONLYDIR);
+}
+
+/* Does an event on the parent directory concern the config directory? */
+static bool parent_event_relevant(struct hubd_loop *l, const struct inotify_event *ev)
+{
+	char copy[PATH_MAX];
+
+	snprintf(copy, sizeof(copy), "%s", l->h->config_dir);
+	return ev->len && !strcmp(ev->name, basename(copy));
+}
+
+static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool relevant = false;
+	ssize_t n;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->mask & IN_Q_OVERFLOW)
+				relevant = true; /* events were lost: reload to be sure */
+			else if (ev->wd == l->wd_parent)
+				relevant |= parent_event_relevant(l, ev);
+			else
+				relevant = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (relevant) {
+		watch_refresh(l);
+		loop_schedule(l, RECONCILE_CONFIG, DEBOUNCE_CONFIG_USEC);
+	}
+	return 0;
+}
+
+int watch_start(struct hubd_loop *l)
+{
+	l->wd_parent = l->wd_dir = l->wd_peers = -1;
+	l->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (l->inotify_fd < 0)
+		return -errno;
+	watch_refresh(l);
+	if (l->wd_dir < 0)
+		log_warn("cannot watch %s: %s", l->h->config_dir, strerror(errno));
+	return sd_event_add_io(l->event, NULL, l->inotify_fd, EPOLLIN, on_inotify, l);
+}
+
+void watch_stop(struct hubd_loop *l)
+{
+	if (l->inotify_fd >= 0)
+		close(l->inotify_fd);
+	l->inotify_fd = -1;
+}
