@@ -1,0 +1,315 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The diff engine, table-driven: a desired state and a kernel state give
+ * exactly the operations expected. Also the routed-prefix computation and
+ * the nftables rendering.
+ */
+#include <arpa/inet.h>
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "diff.h"
+#include "nft.h"
+
+#define MAX_AIPS 4
+
+/* A peer in a test row: key byte, allowed IPs, psk byte (0 none), keepalive, endpoint. */
+struct tpeer {
+	uint8_t key;
+	const char *aips[MAX_AIPS];
+	uint8_t psk;
+	uint16_t keepalive;
+	const char *endpoint; /* "a.b.c.d:port" or NULL */
+};
+
+struct expect_peer {
+	uint8_t key;
+	uint32_t flags;
+	size_t n_aips; /* allowed IPs sent */
+};
+
+struct row {
+	const char *name;
+	struct tpeer want[3];
+	size_t n_want;
+	struct tpeer kernel[3];
+	size_t n_kernel;
+	const char *restore[3]; /* learned endpoint per wanted peer */
+	bool kernel_absent;	/* no device yet */
+	int ops;
+	struct expect_peer out[3];
+	size_t n_out;
+	const char *event; /* first peer change's event, NULL if none */
+};
+
+static const struct row rows[] = {
+    {"fresh device, no peers", .kernel_absent = true, .ops = 2},
+    {"identical", .want = {{1, {"10.8.0.2/32"}}}, .n_want = 1, .kernel = {{1, {"10.8.0.2/32"}}},
+     .n_kernel = 1, .ops = 0},
+    {"new peer", .want = {{1, {"10.8.0.2/32", "192.168.1.0/24"}, 0, 25}}, .n_want = 1, .ops = 1,
+     .out = {{1, WGNL_PEER_REPLACE_ALLOWEDIPS | WGNL_PEER_HAS_KEEPALIVE, 2}}, .n_out = 1,
+     .event = "peer-added"},
+    {"peer gone from config", .kernel = {{1, {"10.8.0.2/32"}}}, .n_kernel = 1, .ops = 1,
+     .out = {{1, WGNL_PEER_REMOVE, 0}}, .n_out = 1, .event = "peer-removed"},
+    {"allowed IPs changed only",
+     .want = {{1, {"10.8.0.2/32", "10.9.0.0/16"}, 7, 25, "192.0.2.1:51820"}}, .n_want = 1,
+     .kernel = {{1, {"10.8.0.2/32"}, 7, 25, "192.0.2.1:51820"}}, .n_kernel = 1, .ops = 1,
+     .out = {{1, WGNL_PEER_UPDATE_ONLY | WGNL_PEER_REPLACE_ALLOWEDIPS, 2}}, .n_out = 1,
+     .event = "peer-changed"},
+    {"same allowed IPs in another order", .want = {{1, {"10.9.0.0/16", "10.8.0.2/32"}}},
+     .n_want = 1, .kernel = {{1, {"10.8.0.2/32", "10.9.0.0/16"}}}, .n_kernel = 1, .ops = 0},
+    {"preshared key removed", .want = {{1, {"10.8.0.2/32"}}}, .n_want = 1,
+     .kernel = {{1, {"10.8.0.2/32"}, 9}}, .n_kernel = 1, .ops = 1,
+     .out = {{1, WGNL_PEER_UPDATE_ONLY | WGNL_PEER_HAS_PSK, 0}}, .n_out = 1},
+    {"keepalive changed", .want = {{1, {"10.8.0.2/32"}, 0, 25}}, .n_want = 1,
+     .kernel = {{1, {"10.8.0.2/32"}, 0, 0}}, .n_kernel = 1, .ops = 1,
+     .out = {{1, WGNL_PEER_UPDATE_ONLY | WGNL_PEER_HAS_KEEPALIVE, 0}}, .n_out = 1},
+    {"configured endpoint moved", .want = {{1, {"10.8.0.2/32"}, 0, 0, "192.0.2.9:51820"}},
+     .n_want = 1, .kernel = {{1, {"10.8.0.2/32"}, 0, 0, "192.0.2.1:51820"}}, .n_kernel = 1,
+     .ops = 1, .out = {{1, WGNL_PEER_UPDATE_ONLY | WGNL_PEER_HAS_ENDPOINT, 0}}, .n_out = 1},
+    {"learned endpoint is left alone", .want = {{1, {"10.8.0.2/32"}}}, .n_want = 1,
+     .kernel = {{1, {"10.8.0.2/32"}, 0, 0, "198.51.100.7:40000"}}, .n_kernel = 1, .ops = 0},
+    {"re-added peer gets its learned endpoint back", .want = {{1, {"10.8.0.2/32"}}}, .n_want = 1,
+     .restore = {"198.51.100.7:40000"}, .ops = 1,
+     .out = {{1, WGNL_PEER_REPLACE_ALLOWEDIPS | WGNL_PEER_HAS_ENDPOINT, 1}}, .n_out = 1},
+    {"one of three changed",
+     .want = {{1, {"10.8.0.2/32"}}, {2, {"10.8.0.3/32"}}, {3, {"10.8.0.4/32"}}}, .n_want = 3,
+     .kernel = {{3, {"10.8.0.4/32"}}, {2, {"10.8.0.30/32"}}, {1, {"10.8.0.2/32"}}}, .n_kernel = 3,
+     .ops = 1, .out = {{2, WGNL_PEER_UPDATE_ONLY | WGNL_PEER_REPLACE_ALLOWEDIPS, 1}}, .n_out = 1},
+};
+
+static void fill_key(wgnl_key k, uint8_t b)
+{
+	memset(k, b, WGNL_KEY_LEN);
+}
+
+static void parse_ep(const char *s, union wgnl_endpoint *ep)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+
+	memset(ep, 0, sizeof(*ep));
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - s), s);
+	ep->addr4.sin_family = AF_INET;
+	ep->addr4.sin_port = htons(atoi(colon + 1));
+	ck_assert_int_eq(inet_pton(AF_INET, host, &ep->addr4.sin_addr), 1);
+}
+
+static void make_conf(const struct tpeer *t, struct hubd_peer_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = strdup("p");
+	fill_key(c->public_key, t->key);
+	if (t->psk) {
+		c->has_psk = true;
+		fill_key(c->psk, t->psk);
+	}
+	c->keepalive = t->keepalive;
+	c->allowed_ips = calloc(MAX_AIPS, sizeof(*c->allowed_ips));
+	for (size_t i = 0; i < MAX_AIPS && t->aips[i]; i++)
+		ck_assert_int_eq(
+		    hubd_prefix_parse(t->aips[i], &c->allowed_ips[c->n_allowed_ips++], NULL), 0);
+}
+
+static void make_kernel_peer(const struct tpeer *t, struct wgnl_device *dev)
+{
+	struct wgnl_peer *p = wgnl_device_add_peer(dev);
+
+	ck_assert_ptr_nonnull(p);
+	fill_key(p->public_key, t->key);
+	if (t->psk)
+		fill_key(p->preshared_key, t->psk);
+	p->persistent_keepalive = t->keepalive;
+	if (t->endpoint)
+		parse_ep(t->endpoint, &p->endpoint);
+	for (size_t i = 0; i < MAX_AIPS && t->aips[i]; i++) {
+		struct hubd_prefix pf;
+		struct wgnl_allowedip a = {0};
+
+		ck_assert_int_eq(hubd_prefix_parse(t->aips[i], &pf, NULL), 0);
+		a.family = pf.family;
+		a.cidr = pf.cidr;
+		memcpy(&a.ip6, &pf.addr, pf.family == AF_INET ? 4 : 16);
+		ck_assert_int_ge(wgnl_peer_add_allowedip(p, &a), 0);
+	}
+}
+
+static void make_iface(struct hubd_iface_conf *c)
+{
+	memset(c, 0, sizeof(*c));
+	strcpy(c->name, "wg0");
+	fill_key(c->private_key, 0xaa);
+	c->listen_port = 51820;
+	c->mtu = 1420;
+}
+
+START_TEST(test_diff_rows)
+{
+	const struct row *r = &rows[_i];
+	struct hubd_iface_conf iface;
+	struct hubd_peer_conf conf[3];
+	struct hubd_peer_want want[3] = {0};
+	struct wgnl_device *kernel = NULL, *set = NULL;
+	struct hubd_changes ch = {0};
+	int ops;
+
+	make_iface(&iface);
+	for (size_t i = 0; i < r->n_want; i++) {
+		make_conf(&r->want[i], &conf[i]);
+		want[i].conf = &conf[i];
+		if (r->want[i].endpoint)
+			parse_ep(r->want[i].endpoint, &want[i].endpoint);
+		if (r->restore[i])
+			parse_ep(r->restore[i], &want[i].restore);
+	}
+	if (!r->kernel_absent) {
+		/* The device fields already match, so only peer operations count. */
+		kernel = wgnl_device_new("wg0");
+		kernel->flags = WGNL_DEV_HAS_PRIVATE_KEY;
+		memcpy(kernel->private_key, iface.private_key, WGNL_KEY_LEN);
+		kernel->listen_port = 51820;
+		for (size_t i = 0; i < r->n_kernel; i++)
+			make_kernel_peer(&r->kernel[i], kernel);
+	}
+	ops = hubd_diff_device(&iface, want, r->n_want, kernel, NULL, NULL, &set, &ch);
+	ck_assert_msg(ops == r->ops, "%s: %d ops, expected %d", r->name, ops, r->ops);
+	if (!r->ops) {
+		ck_assert_ptr_null(set);
+	} else {
+		ck_assert_ptr_nonnull(set);
+		ck_assert_uint_eq(set->n_peers, r->n_out);
+		for (size_t i = 0; i < r->n_out; i++) {
+			ck_assert_uint_eq(set->peers[i].public_key[0], r->out[i].key);
+			ck_assert_msg(set->peers[i].flags == r->out[i].flags,
+				      "%s: flags 0x%x, expected 0x%x", r->name, set->peers[i].flags,
+				      r->out[i].flags);
+			ck_assert_uint_eq(set->peers[i].n_allowedips, r->out[i].n_aips);
+		}
+	}
+	if (r->event) {
+		ck_assert_uint_ge(ch.n, 1);
+		ck_assert_str_eq(ch.items[ch.n - 1].event, r->event);
+	}
+	changes_clear(&ch);
+	wgnl_device_free(set);
+	wgnl_device_free(kernel);
+	for (size_t i = 0; i < r->n_want; i++)
+		hubd_peer_conf_clear(&conf[i]);
+}
+END_TEST
+
+START_TEST(test_device_fields)
+{
+	struct hubd_iface_conf iface;
+	struct wgnl_device *kernel = wgnl_device_new("wg0"), *set = NULL;
+	struct hubd_changes ch = {0};
+
+	make_iface(&iface);
+	iface.fwmark = 0x51;
+	kernel->flags = WGNL_DEV_HAS_PRIVATE_KEY;
+	memcpy(kernel->private_key, iface.private_key, WGNL_KEY_LEN);
+	kernel->listen_port = 4000;
+	ck_assert_int_eq(hubd_diff_device(&iface, NULL, 0, kernel, NULL, NULL, &set, &ch), 2);
+	ck_assert_uint_eq(set->flags, WGNL_DEV_HAS_LISTEN_PORT | WGNL_DEV_HAS_FWMARK);
+	ck_assert_uint_eq(set->listen_port, 51820);
+	ck_assert_uint_eq(set->fwmark, 0x51);
+	/* ListenPort omitted: the kernel's choice stands. */
+	wgnl_device_free(set);
+	iface.listen_port = 0;
+	iface.fwmark = 0;
+	kernel->fwmark = 0;
+	ck_assert_int_eq(hubd_diff_device(&iface, NULL, 0, kernel, NULL, NULL, &set, &ch), 0);
+	ck_assert_ptr_null(set);
+	changes_clear(&ch);
+	wgnl_device_free(kernel);
+}
+END_TEST
+
+static struct hubd_iface_conf iface_with(const char *addr)
+{
+	struct hubd_iface_conf c;
+
+	make_iface(&c);
+	c.addresses = calloc(1, sizeof(*c.addresses));
+	c.n_addresses = 1;
+	ck_assert_int_eq(hubd_prefix_parse(addr, &c.addresses[0], NULL), 0);
+	return c;
+}
+
+START_TEST(test_routed_prefixes)
+{
+	struct hubd_iface_conf iface = iface_with("10.8.0.1/24");
+	struct tpeer home = {3, {"10.8.0.3/32", "192.168.1.0/24", "fd00:1::/64"}};
+	struct tpeer phone = {2, {"10.8.0.2/32", "192.168.1.0/24"}};
+	struct hubd_peer_conf peers[2];
+	struct hubd_prefix *out;
+	size_t n;
+	char buf[64];
+
+	make_conf(&home, &peers[0]);
+	make_conf(&phone, &peers[1]);
+	ck_assert_int_eq(hubd_routed_prefixes(&iface, peers, 2, &out, &n), 0);
+	ck_assert_uint_eq(n, 2); /* tunnel addresses covered, the LAN once */
+	hubd_prefix_format(&out[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.168.1.0/24");
+	hubd_prefix_format(&out[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fd00:1::/64");
+	free(out);
+	hubd_peer_conf_clear(&peers[0]);
+	hubd_peer_conf_clear(&peers[1]);
+	free(iface.addresses);
+}
+END_TEST
+
+START_TEST(test_nft_render)
+{
+	struct hubd_iface_conf iface = iface_with("10.8.0.1/24");
+	struct hubd_prefix lan;
+	char *masq[] = {"eth0"};
+	char *t;
+
+	ck_assert_int_eq(hubd_prefix_parse("192.168.1.0/24", &lan, NULL), 0);
+	iface.forward = HUBD_FORWARD_ISOLATE;
+	iface.masquerade = masq;
+	iface.n_masquerade = 1;
+	t = hubd_nft_render(&iface, &lan, 1);
+	ck_assert_ptr_nonnull(strstr(t, "table inet hubd {"));
+	ck_assert_ptr_nonnull(strstr(t, "elements = { 192.168.1.0/24 }"));
+	ck_assert_ptr_nonnull(strstr(t, "iifname \"wg0\" oifname \"wg0\" ip daddr @lan4 accept"));
+	ck_assert_ptr_nonnull(strstr(t, "iifname \"wg0\" oifname \"wg0\" counter drop"));
+	ck_assert_ptr_nonnull(strstr(t, "iifname \"wg0\" oifname \"eth0\" masquerade"));
+	ck_assert_ptr_null(strstr(t, "lan6"));
+	free(t);
+	iface.forward = HUBD_FORWARD_HUB;
+	t = hubd_nft_render(&iface, &lan, 1);
+	ck_assert_ptr_null(strstr(t, "drop"));
+	ck_assert_ptr_nonnull(strstr(t, "chain forward"));
+	free(t);
+	iface.forward = HUBD_FORWARD_OFF;
+	iface.n_masquerade = 0;
+	t = hubd_nft_render(&iface, &lan, 1);
+	ck_assert_ptr_null(strstr(t, "chain"));
+	free(t);
+	free(iface.addresses);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("diff");
+	TCase *tc = tcase_create("core");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_diff_rows, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_test(tc, test_device_fields);
+	tcase_add_test(tc, test_routed_prefixes);
+	tcase_add_test(tc, test_nft_render);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
