@@ -16,3 +16,19 @@ TESTS += tests/unit/test-wgnl
 tests_unit_test_wgnl_SOURCES = tests/unit/test-wgnl.c
 tests_unit_test_wgnl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBMNL_CFLAGS)
 tests_unit_test_wgnl_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS) $(CHECK_LIBS)
+
+# A CLI over the library for the VM scenarios and the benchmark.
+noinst_PROGRAMS += tests/tools/wgnl-tool
+tests_tools_wgnl_tool_SOURCES = tests/tools/wgnl-tool.c
+tests_tools_wgnl_tool_CFLAGS = $(AM_CFLAGS) $(LIBSODIUM_CFLAGS)
+tests_tools_wgnl_tool_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
+
+if FUZZERS
+check_PROGRAMS += tests/fuzz/fuzz-dump
+TESTS += tests/fuzz/dump.fuzz
+tests_fuzz_fuzz_dump_SOURCES = tests/fuzz/fuzz-dump.c
+tests_fuzz_fuzz_dump_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS) $(LIBMNL_CFLAGS)
+tests_fuzz_fuzz_dump_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_dump_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
+endif
+EXTRA_DIST += tests/fuzz/dump.fuzz tests/fuzz/corpus/dump

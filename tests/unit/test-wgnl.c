@@ -551,6 +551,27 @@ static void assert_same_device(const struct wgnl_device *a, const struct wgnl_de
 	}
 }
 
+/* With WGNL_SEED_DIR set, each dump is also written there as one file of
+ * concatenated messages: the fuzzer's seed corpus (tests/fuzz/corpus/dump). */
+static void write_seed(const char *name, const struct kmsgs *k)
+{
+	const char *dir = getenv("WGNL_SEED_DIR");
+	char path[512];
+	FILE *f;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/model-%s", dir, name);
+	for (char *s = path + strlen(dir) + 1; *s; s++)
+		if (*s == ' ')
+			*s = '-';
+	f = fopen(path, "we");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < k->n; i++)
+		ck_assert_uint_eq(fwrite(k->m[i], k->m[i]->nlmsg_len, 1, f), 1);
+	fclose(f);
+}
+
 struct parse_case {
 	const char *name;
 	size_t n_peers, n_aips, big_aips, max_msg;
@@ -580,6 +601,7 @@ START_TEST(test_parse)
 		src->peers[i].last_handshake_nsec = (int64_t)i;
 	}
 	kernel_dump(src, c->max_msg, k);
+	write_seed(c->name, k);
 	for (size_t i = 0; i < k->n; i++)
 		ck_assert_int_eq(wgnl_parse_dump_msg(k->m[i], got), 0);
 	/* more messages than peers: some peer really did continue */
