@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* What hubctl's verb files share beyond the contract in hubctl.h. */
+#ifndef HUBD_HUBCTL_INTERNAL_H
+#define HUBD_HUBCTL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hubctl.h"
+
+#define HUBCTL_REPLY_MAX   (16U << 20) /* a status of many thousand peers fits */
+#define HUBCTL_TIMEOUT_SEC 60	       /* a reload of a large peer set is not instant */
+
+/* The verbs, each in hubctl-VERB.c. */
+int hubctl_reload(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_diff(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_status(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_metrics(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_peer(const struct hubctl_opts *o, int argc, char **argv);
+
+/*
+ * hubctl_request() for a verb: on failure print why (the daemon not running
+ * names `systemctl start hubd`) and return the exit code; on success return
+ * 0 with *ret_reply set. A reply {"ok":false,"error":...} without changes or
+ * errors arrays is printed and exits 1 too.
+ */
+int hubctl_call(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply);
+
+/* Refuse arguments a verb does not take: prints usage, returns true when there were any. */
+bool hubctl_extra_args(int argc, char **argv, const char *usage);
+
+/* Tolerant accessors: a field the daemon left out reads as def / NULL. */
+const char *hubctl_json_str(struct json_object *o, const char *key);
+int64_t hubctl_json_int(struct json_object *o, const char *key, int64_t def);
+bool hubctl_json_is_null(struct json_object *o, const char *key);
+struct json_object *hubctl_json_array(struct json_object *o, const char *key);
+
+/* Pretty JSON of o on stdout, without its "ok" member. */
+void hubctl_print_json(struct json_object *o);
+
+/*
+ * reload and diff: print "changes" on stdout and "errors" on stderr (or the
+ * reply as JSON). Sets the counts; returns 0 or an exit code on a bad reply.
+ */
+int hubctl_print_changes(const struct hubctl_opts *o, struct json_object *reply,
+			 size_t *ret_changes, size_t *ret_errors);
+
+#endif

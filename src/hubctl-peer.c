@@ -1,0 +1,780 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * hubctl peer add|remove|list: manage peers.d/ directly, so onboarding works
+ * whether or not the daemon runs; a running hubd sees the new file through
+ * inotify. The client's private key exists only in this process, on stdout
+ * (or --output / --qr png files the user names) and is wiped before exit.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "alloc.h"
+#include "config.h"
+#include "hubctl-internal.h"
+#include "qr.h"
+#include "render.h"
+
+#define PEER_FILE_MAX HUBD_CONFIG_MAX_FILE_SIZE
+
+static const char add_usage[] =
+    "peer add NAME [--address IP] [--allowed-ips LIST] [--dns IP] [--endpoint HOST:PORT]\n"
+    "                 [--qr ansi|png FILE|none] [--output FILE]";
+
+static int check_name(const char *name)
+{
+	if (hubd_is_valid_peer_name(name))
+		return 0;
+	fprintf(
+	    stderr,
+	    "hubctl: invalid peer name '%s': use 1 to %d letters, digits, '-', '_', '.' or '@', "
+	    "not starting with '.'\n",
+	    name, HUBD_PEER_NAME_MAX);
+	return -EINVAL;
+}
+
+static char *peers_path(const struct hubctl_opts *o, const char *name)
+{
+	char *p = NULL;
+
+	if (asprintf(&p, "%s/peers.d%s%s%s", o->config_dir, name ? "/" : "", name ? name : "",
+		     name ? ".conf" : "") < 0)
+		return NULL;
+	return p;
+}
+
+static int read_text(const char *path, char **ret, size_t *ret_len)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	buf = malloc(PEER_FILE_MAX + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	n = fread(buf, 1, PEER_FILE_MAX + 1, f);
+	if (ferror(f))
+		r = -EIO;
+	else if (n > PEER_FILE_MAX)
+		r = -EFBIG;
+	fclose(f);
+	if (r < 0) {
+		free(buf);
+		return r;
+	}
+	buf[n] = '\0';
+	*ret = buf;
+	*ret_len = n;
+	return 0;
+}
+
+/* Parse one peers.d file on its own, whether or not the daemon would accept it. */
+static int load_peer_file(const struct hubctl_opts *o, const char *name, struct hubd_peer_conf *ret,
+			  struct hubd_diags *diags)
+{
+	char *path = peers_path(o, name), *text = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = read_text(path, &text, &len);
+	if (r < 0)
+		hubd_diag_add(diags, path, 0, false, "%s", strerror(-r));
+	else
+		r = hubd_parse_peer(path, name, text, len, ret, diags);
+	free(text);
+	free(path);
+	return r;
+}
+
+/* ---- peer list ---- */
+
+static int peer_filter(const struct dirent *d)
+{
+	return hubd_is_peer_filename(d->d_name);
+}
+
+static void list_one(const struct hubctl_opts *o, const char *name, struct json_object *arr)
+{
+	struct hubd_peer_conf p = {0};
+	struct hubd_diags diags = {0};
+	struct json_object *ips = json_object_new_array();
+	char s[INET6_ADDRSTRLEN + 5];
+	int r = load_peer_file(o, name, &p, &diags);
+
+	if (!o->json)
+		printf("%-20s ", name);
+	for (size_t i = 0; r >= 0 && i < p.n_allowed_ips; i++) {
+		hubctl_prefix_str(&p.allowed_ips[i], true, s, sizeof(s));
+		if (!o->json)
+			printf("%s%s", i ? ", " : "", s);
+		json_object_array_add(ips, json_object_new_string(s));
+	}
+	if (!o->json)
+		puts(r < 0 ? "(invalid: see hubctl check)" : "");
+	if (o->json) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "name", json_object_new_string(name));
+		json_object_object_add(e, "allowed_ips", ips);
+		json_object_object_add(e, "valid", json_object_new_boolean(r >= 0));
+		json_object_array_add(arr, e);
+	} else {
+		json_object_put(ips);
+	}
+	hubd_peer_conf_clear(&p);
+	hubd_diags_free(&diags);
+}
+
+static int peer_list(const struct hubctl_opts *o, int argc, char **argv)
+{
+	struct dirent **ents = NULL;
+	struct json_object *arr = json_object_new_array();
+	char *dir = peers_path(o, NULL);
+	int n;
+
+	if (hubctl_extra_args(argc, argv, "peer list") || !dir || !arr) {
+		free(dir);
+		json_object_put(arr);
+		return HUBCTL_EXIT_ERROR;
+	}
+	n = scandir(dir, &ents, peer_filter, alphasort);
+	if (n < 0 && errno != ENOENT) {
+		fprintf(stderr, "hubctl: %s: %s\n", dir, strerror(errno));
+		free(dir);
+		json_object_put(arr);
+		return HUBCTL_EXIT_ERROR;
+	}
+	if (!o->json && n > 0)
+		printf("%-20s %s\n", "NAME", "ALLOWED IPS");
+	for (int i = 0; i < n; i++) {
+		char *name = strndup(ents[i]->d_name, strlen(ents[i]->d_name) - strlen(".conf"));
+
+		if (name)
+			list_one(o, name, arr);
+		free(name);
+		free(ents[i]);
+	}
+	free(ents);
+	if (o->json)
+		puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY |
+							     JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(arr);
+	free(dir);
+	return HUBCTL_EXIT_OK;
+}
+
+/* ---- peer remove ---- */
+
+static int fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
+static int peer_remove(const struct hubctl_opts *o, int argc, char **argv)
+{
+	char *path, *dir;
+	int r = HUBCTL_EXIT_OK;
+
+	if (argc != 2) {
+		fputs("usage: hubctl peer remove NAME\n", stderr);
+		return HUBCTL_EXIT_ERROR;
+	}
+	if (check_name(argv[1]) < 0)
+		return HUBCTL_EXIT_ERROR;
+	path = peers_path(o, argv[1]);
+	dir = peers_path(o, NULL);
+	if (!path || !dir) {
+		r = HUBCTL_EXIT_ERROR;
+	} else if (unlink(path) < 0) {
+		if (errno == ENOENT)
+			fprintf(stderr, "hubctl: no peer named '%s' (%s)\n", argv[1], path);
+		else
+			fprintf(stderr, "hubctl: %s: %s\n", path, strerror(errno));
+		r = HUBCTL_EXIT_ERROR;
+	} else {
+		fsync_dir(dir); /* the removal is done either way; this only makes it durable */
+		fprintf(stderr, "hubctl: removed peer '%s'\n", argv[1]);
+	}
+	free(path);
+	free(dir);
+	return r;
+}
+
+/* ---- peer add ---- */
+
+struct add_args {
+	const char *name, *address, *allowed_ips, *dns, *endpoint, *qr, *qr_file, *output;
+};
+
+/* Addresses already taken, with who holds each (NULL: the hub itself). */
+struct used_list {
+	struct hubd_prefix *p;
+	char **owner;
+	size_t n;
+};
+
+struct add_state {
+	struct hubd_config *cfg;
+	struct hubd_diags diags;
+	struct used_list used;
+	struct hubd_prefix addrs[2]; /* at most one IPv4 and one IPv6 address */
+	size_t n_addrs;
+	struct hubd_prefix *allowed;
+	size_t n_allowed;
+	char *dns;
+	const char *endpoint;
+	wgnl_key priv, pub;
+	char priv_b64[WGNL_KEY_B64_LEN + 1], pub_b64[WGNL_KEY_B64_LEN + 1];
+	char hub_pub_b64[WGNL_KEY_B64_LEN + 1];
+	char *client; /* the rendered client config: secret */
+	char *peer_file;
+};
+
+static void add_state_free(struct add_state *s)
+{
+	wgnl_key_wipe(s->priv);
+	sodium_memzero(s->priv_b64, sizeof(s->priv_b64));
+	hubctl_secret_free(s->client);
+	for (size_t i = 0; i < s->used.n; i++)
+		free(s->used.owner[i]);
+	free(s->used.owner);
+	free(s->used.p);
+	free(s->allowed);
+	free(s->dns);
+	free(s->peer_file);
+	hubd_diags_free(&s->diags);
+	hubd_config_free(s->cfg);
+}
+
+static bool take_value(int argc, char **argv, int *i, const char *opt, const char **ret)
+{
+	size_t n = strlen(opt);
+	const char *a = argv[*i];
+
+	if (strncmp(a, opt, n) != 0 || (a[n] && a[n] != '='))
+		return false;
+	if (a[n] == '=')
+		*ret = a + n + 1;
+	else
+		*ret = *i + 1 < argc ? argv[++*i] : NULL;
+	return true;
+}
+
+static int parse_add_args(int argc, char **argv, struct add_args *a)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *arg = argv[i], *v = NULL;
+
+		if (arg[0] != '-' && !a->name) {
+			a->name = arg;
+			continue;
+		}
+		if (take_value(argc, argv, &i, "--address", &v))
+			a->address = v;
+		else if (take_value(argc, argv, &i, "--allowed-ips", &v))
+			a->allowed_ips = v;
+		else if (take_value(argc, argv, &i, "--dns", &v))
+			a->dns = v;
+		else if (take_value(argc, argv, &i, "--endpoint", &v))
+			a->endpoint = v;
+		else if (take_value(argc, argv, &i, "--output", &v))
+			a->output = v;
+		else if (take_value(argc, argv, &i, "--qr", &v)) {
+			a->qr = v;
+			if (v && !strcmp(v, "png"))
+				v = a->qr_file = i + 1 < argc ? argv[++i] : NULL;
+			else if (v && strcmp(v, "ansi") && strcmp(v, "none"))
+				v = NULL;
+		} else {
+			fprintf(stderr, "hubctl: unexpected argument '%s'\n", arg);
+			goto usage;
+		}
+		if (!v || !*v) {
+			fprintf(stderr, "hubctl: %s needs a value\n", arg);
+			goto usage;
+		}
+	}
+	if (a->name)
+		return 0;
+usage:
+	fprintf(stderr, "usage: hubctl %s\n", add_usage);
+	return -EINVAL;
+}
+
+static int used_add(struct used_list *u, const struct hubd_prefix *p, const char *owner)
+{
+	struct hubd_prefix *np = realloc(u->p, (u->n + 1) * sizeof(*np));
+	char **no;
+
+	if (!np)
+		return -ENOMEM;
+	u->p = np;
+	no = realloc(u->owner, (u->n + 1) * sizeof(*no));
+	if (!no)
+		return -ENOMEM;
+	u->owner = no;
+	u->owner[u->n] = owner ? strdup(owner) : NULL;
+	if (owner && !u->owner[u->n])
+		return -ENOMEM;
+	u->p[u->n++] = *p;
+	return 0;
+}
+
+/*
+ * Everything taken: the hub's own addresses, every accepted peer's
+ * AllowedIPs, and those of peer files the daemon rejects but that still
+ * parse (a name clash fixed tomorrow must not become an address clash).
+ */
+static int collect_used(const struct hubctl_opts *o, struct add_state *s)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < ifc->n_addresses; i++) {
+		struct hubd_prefix host = ifc->addresses[i];
+
+		host.cidr = host.family == AF_INET ? 32 : 128;
+		r = used_add(&s->used, &host, NULL);
+	}
+	for (size_t i = 0; r >= 0 && i < s->cfg->n_peers; i++)
+		for (size_t j = 0; r >= 0 && j < s->cfg->peers[i].n_allowed_ips; j++)
+			r = used_add(&s->used, &s->cfg->peers[i].allowed_ips[j],
+				     s->cfg->peers[i].name);
+	for (size_t i = 0; r >= 0 && i < s->cfg->n_rejected; i++) {
+		struct hubd_peer_conf p = {0};
+		struct hubd_diags ignored = {0};
+
+		if (load_peer_file(o, s->cfg->rejected[i], &p, &ignored) >= 0)
+			for (size_t j = 0; r >= 0 && j < p.n_allowed_ips; j++)
+				r = used_add(&s->used, &p.allowed_ips[j], s->cfg->rejected[i]);
+		hubd_peer_conf_clear(&p);
+		hubd_diags_free(&ignored);
+	}
+	return r;
+}
+
+static void address_error(const struct add_state *s, const char *text, int r, size_t conflict)
+{
+	if (r == -EEXIST && s->used.owner[conflict])
+		fprintf(stderr, "hubctl: address %s is already used by peer '%s'\n", text,
+			s->used.owner[conflict]);
+	else if (r == -EEXIST)
+		fprintf(stderr, "hubctl: address %s is the hub's own address\n", text);
+	else if (r == -EADDRNOTAVAIL)
+		fprintf(stderr, "hubctl: address %s is its subnet's network or broadcast address\n",
+			text);
+	else
+		fprintf(stderr, "hubctl: address %s is not inside the hub's subnet%s\n", text,
+			s->cfg->iface.n_addresses > 1 ? "s" : "");
+}
+
+/* --address: each one a host address inside a hub subnet, and free. */
+static int check_given_address(struct add_state *s, const char *text)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	struct hubd_prefix a;
+	size_t conflict = 0;
+	int r = -EDOM;
+
+	if (hubctl_prefix_parse(text, &a) < 0 || a.cidr != (a.family == AF_INET ? 32 : 128)) {
+		fprintf(stderr, "hubctl: --address %s is not an IP address\n", text);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < s->n_addrs; i++)
+		if (s->addrs[i].family == a.family) {
+			fprintf(stderr,
+				"hubctl: --address takes one IPv4 and one IPv6 address at most\n");
+			return -EINVAL;
+		}
+	for (size_t i = 0; i < ifc->n_addresses && r == -EDOM; i++)
+		r = hubctl_alloc_check(&ifc->addresses[i], s->used.p, s->used.n, &a, &conflict);
+	if (r < 0) {
+		address_error(s, text, r, conflict);
+		return r;
+	}
+	s->addrs[s->n_addrs++] = a;
+	return 0;
+}
+
+/* Without --address: the next free address in the first subnet of each family. */
+static int allocate_addresses(struct add_state *s)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	static const int families[] = {AF_INET, AF_INET6};
+	char text[INET6_ADDRSTRLEN + 5];
+
+	for (size_t f = 0; f < 2; f++)
+		for (size_t i = 0; i < ifc->n_addresses; i++) {
+			const struct hubd_prefix *subnet = &ifc->addresses[i];
+			struct hubd_prefix m;
+
+			if (subnet->family != families[f])
+				continue;
+			if (hubctl_alloc_next(subnet, s->used.p, s->used.n, &s->addrs[s->n_addrs]) <
+			    0) {
+				m = hubctl_prefix_masked(subnet);
+				hubctl_prefix_str(&m, true, text, sizeof(text));
+				fprintf(stderr, "hubctl: no free address left in %s\n", text);
+				return -ENOSPC;
+			}
+			s->n_addrs++;
+			break;
+		}
+	if (s->n_addrs == 0) {
+		fputs("hubctl: hubd.conf has no Address to take a peer address from\n", stderr);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int choose_addresses(struct add_state *s, const char *option)
+{
+	char *copy, *save = NULL;
+	int r = 0;
+
+	if (!option)
+		return allocate_addresses(s);
+	copy = strdup(option);
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ", ", &save); t && r >= 0; t = strtok_r(NULL, ", ", &save))
+		r = check_given_address(s, t);
+	free(copy);
+	if (r >= 0 && s->n_addrs == 0) {
+		fputs("hubctl: --address needs an address\n", stderr);
+		r = -EINVAL;
+	}
+	return r;
+}
+
+/* AllowedIPs, DNS and Endpoint of the client config. */
+static int client_options(struct add_state *s, const struct add_args *a)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	struct used_list peer_ips = {0};
+	int r;
+
+	if (a->allowed_ips) {
+		r = hubctl_parse_prefix_list(a->allowed_ips, &s->allowed, &s->n_allowed);
+		if (r == -EINVAL)
+			fprintf(stderr, "hubctl: --allowed-ips %s: not a list of IP prefixes\n",
+				a->allowed_ips);
+	} else {
+		/* Only accepted peers: their LANs are the ones the hub really routes. */
+		r = 0;
+		for (size_t i = 0; r >= 0 && i < s->cfg->n_peers; i++)
+			for (size_t j = 0; r >= 0 && j < s->cfg->peers[i].n_allowed_ips; j++)
+				r = used_add(&peer_ips, &s->cfg->peers[i].allowed_ips[j], NULL);
+		if (r >= 0)
+			r = hubctl_default_allowed_ips(ifc->addresses, ifc->n_addresses, peer_ips.p,
+						       peer_ips.n, &s->allowed, &s->n_allowed);
+		free(peer_ips.p);
+		free(peer_ips.owner);
+	}
+	if (r < 0)
+		return r;
+	if (a->dns && (r = hubctl_normalize_dns(a->dns, &s->dns)) < 0) {
+		fprintf(stderr, "hubctl: --dns %s: not a list of IP addresses\n", a->dns);
+		return r;
+	}
+	r = hubctl_client_endpoint(a->endpoint, ifc->public_endpoint, &s->endpoint);
+	if (r == -ENOENT)
+		fputs("hubctl: no Endpoint for the client: pass --endpoint HOST:PORT or set "
+		      "PublicEndpoint in hubd.conf\n",
+		      stderr);
+	else if (r < 0)
+		fprintf(stderr, "hubctl: endpoint '%s' is not HOST:PORT\n",
+			a->endpoint ? a->endpoint : ifc->public_endpoint);
+	return r;
+}
+
+static int make_client(struct add_state *s)
+{
+	struct hubctl_client_conf c;
+	int r = wgnl_key_generate_private(s->priv);
+
+	if (r < 0) {
+		fprintf(stderr, "hubctl: cannot generate a key: %s\n", strerror(-r));
+		return r;
+	}
+	wgnl_key_public_from_private(s->pub, s->priv);
+	wgnl_key_to_base64(s->priv_b64, s->priv);
+	wgnl_key_to_base64(s->pub_b64, s->pub);
+	wgnl_key_to_base64(s->hub_pub_b64, s->cfg->iface.public_key);
+	c = (struct hubctl_client_conf){
+	    .private_key = s->priv_b64,
+	    .addresses = s->addrs,
+	    .n_addresses = s->n_addrs,
+	    .dns = s->dns,
+	    .hub_public_key = s->hub_pub_b64,
+	    .endpoint = s->endpoint,
+	    .allowed_ips = s->allowed,
+	    .n_allowed_ips = s->n_allowed,
+	    .keepalive = HUBCTL_CLIENT_KEEPALIVE,
+	};
+	r = hubctl_render_client(&c, &s->client);
+	/* The config text holds the key now; the raw forms are no longer needed. */
+	wgnl_key_wipe(s->priv);
+	sodium_memzero(s->priv_b64, sizeof(s->priv_b64));
+	return r;
+}
+
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static char *peer_file_text(const struct add_state *s)
+{
+	char a[INET6_ADDRSTRLEN + 5], *text = NULL;
+	char addrs[2 * sizeof(a) + 2] = "";
+
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		hubctl_prefix_str(&s->addrs[i], true, a, sizeof(a));
+		if (i)
+			strcat(addrs, ", ");
+		strcat(addrs, a);
+	}
+	if (asprintf(&text,
+		     "# Added by hubctl peer add.\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n",
+		     s->pub_b64, addrs) < 0)
+		return NULL;
+	return text;
+}
+
+/* Put tmp in place as path unless path exists: a concurrent add of the same name must fail. */
+static int rename_noreplace(const char *tmp, const char *path)
+{
+	if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -errno;
+	/* File systems without RENAME_NOREPLACE: link() fails on an existing name too. */
+	if (link(tmp, path) < 0)
+		return -errno;
+	unlink(tmp);
+	return 0;
+}
+
+/*
+ * Write peers.d/NAME.conf so that hubd never reads half a file: a dotfile
+ * (which hubd ignores) in the same directory, fsync, then rename.
+ */
+static int write_peer_file(const struct hubctl_opts *o, struct add_state *s, const char *name)
+{
+	char *dir = peers_path(o, NULL), *tmp = NULL, *text = peer_file_text(s);
+	int fd = -1, r = -ENOMEM;
+
+	s->peer_file = peers_path(o, name);
+	if (!dir || !text || !s->peer_file ||
+	    asprintf(&tmp, "%s/.%s.conf.tmpXXXXXX", dir, name) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		r = -errno;
+		goto out;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = fchmod(fd, 0644) < 0 ? -errno : 0; /* it holds only a public key */
+	if (r >= 0)
+		r = write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	if (r >= 0)
+		r = rename_noreplace(tmp, s->peer_file);
+	if (r < 0)
+		unlink(tmp);
+	else
+		fsync_dir(dir);
+out:
+	if (r < 0)
+		fprintf(stderr, "hubctl: %s: %s\n", s->peer_file ? s->peer_file : name,
+			r == -EEXIST ? "a peer of that name exists" : strerror(-r));
+	free(dir);
+	free(tmp);
+	free(text);
+	return r;
+}
+
+/* --output FILE: created 0600, as it holds the client's private key. */
+static int write_secret_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), r;
+
+	if (fd < 0)
+		return -errno;
+	r = fchmod(fd, 0600) < 0 ? -errno : 0;
+	if (r >= 0)
+		r = write_all(fd, text, strlen(text));
+	if (r >= 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r >= 0)
+		r = -errno;
+	return r;
+}
+
+static int write_outputs(const struct add_state *s, const struct add_args *a)
+{
+	const char *qr = a->qr ? a->qr : isatty(STDOUT_FILENO) ? "ansi" : "none";
+	int r;
+
+	if (a->output) {
+		r = write_secret_file(a->output, s->client);
+		if (r < 0) {
+			fprintf(stderr, "hubctl: %s: %s\n", a->output, strerror(-r));
+			return r;
+		}
+	} else {
+		/* write(2), not stdio: no copy of the key left in a stdio buffer. */
+		r = write_all(STDOUT_FILENO, s->client, strlen(s->client));
+		if (r < 0) {
+			fprintf(stderr, "hubctl: stdout: %s\n", strerror(-r));
+			return r;
+		}
+	}
+	if (!strcmp(qr, "png"))
+		r = hubctl_qr_write_png_file(s->client, a->qr_file);
+	else if (!strcmp(qr, "ansi")) {
+		if (!a->output)
+			putchar('\n');
+		r = hubctl_qr_write_ansi(s->client, stdout);
+		if (fflush(stdout) != 0 && r >= 0)
+			r = -errno;
+	}
+	if (r < 0)
+		fprintf(stderr, "hubctl: QR code%s%s: %s\n", a->qr_file ? " " : "",
+			a->qr_file ? a->qr_file : "", strerror(-r));
+	return r;
+}
+
+static int load_hub(const struct hubctl_opts *o, struct add_state *s, const char *name)
+{
+	char *path = peers_path(o, name);
+	int r;
+
+	if (!path)
+		return -ENOMEM;
+	r = access(path, F_OK) == 0 ? -EEXIST : 0;
+	if (r < 0)
+		fprintf(stderr, "hubctl: a peer named '%s' exists (%s)\n", name, path);
+	free(path);
+	if (r < 0)
+		return r;
+	r = hubd_config_load(o->config_dir, &s->cfg, &s->diags);
+	if (r < 0) {
+		fprintf(stderr, "hubctl: %s: %s\n", o->config_dir, strerror(-r));
+		return r;
+	}
+	/* The daemon's view of the files: the user should know before onboarding a phone. */
+	hubd_diags_print(&s->diags, stderr);
+	if (!s->cfg->iface_ok || !s->cfg->iface.has_private_key) {
+		fprintf(stderr, "hubctl: %s/hubd.conf or its private key is unusable\n",
+			o->config_dir);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void report_added(const struct add_state *s, const char *name)
+{
+	char a[INET6_ADDRSTRLEN + 5];
+
+	fprintf(stderr, "hubctl: added peer '%s' with address", name);
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		hubctl_prefix_str(&s->addrs[i], false, a, sizeof(a));
+		fprintf(stderr, "%s %s", i ? "," : "", a);
+	}
+	fprintf(stderr, " to %s\n", s->peer_file);
+}
+
+static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
+{
+	struct add_args a = {0};
+	struct add_state s = {0};
+	int r;
+
+	if (o->json) {
+		fputs("hubctl: peer add prints a wg-quick config, not JSON\n", stderr);
+		return HUBCTL_EXIT_ERROR;
+	}
+	if (parse_add_args(argc, argv, &a) < 0 || check_name(a.name) < 0)
+		return HUBCTL_EXIT_ERROR;
+	r = load_hub(o, &s, a.name);
+	if (r >= 0)
+		r = collect_used(o, &s);
+	if (r >= 0)
+		r = choose_addresses(&s, a.address);
+	if (r >= 0)
+		r = client_options(&s, &a);
+	if (r >= 0)
+		r = make_client(&s);
+	if (r >= 0)
+		r = write_peer_file(o, &s, a.name);
+	if (r >= 0) {
+		r = write_outputs(&s, &a);
+		/* Nobody got the private key: a peer nobody can use must not stay. */
+		if (r < 0 && unlink(s.peer_file) == 0)
+			fprintf(stderr, "hubctl: removed %s again\n", s.peer_file);
+	}
+	if (r == -ENOMEM)
+		fputs("hubctl: out of memory\n", stderr);
+	if (r >= 0)
+		report_added(&s, a.name);
+	add_state_free(&s);
+	return r < 0 ? HUBCTL_EXIT_ERROR : HUBCTL_EXIT_OK;
+}
+
+int hubctl_peer(const struct hubctl_opts *o, int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "add"))
+		return peer_add(o, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "remove"))
+		return peer_remove(o, argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "list"))
+		return peer_list(o, argc - 1, argv + 1);
+	if (argc >= 2)
+		fprintf(stderr, "hubctl: unknown peer command '%s'\n", argv[1]);
+	fprintf(stderr,
+		"usage: hubctl %s\n       hubctl peer remove NAME\n       hubctl peer list\n",
+		add_usage);
+	return HUBCTL_EXIT_ERROR;
+}

@@ -1,0 +1,278 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sodium.h>
+
+#include "alloc.h"
+#include "render.h"
+
+#define PREFIX_STR_MAX (INET6_ADDRSTRLEN + 5)
+
+/*
+ * A buffer sized once from an upper bound: growing it would leave copies of
+ * the private key in freed heap memory.
+ */
+struct textbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void tb_printf(struct textbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void tb_printf(struct textbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		b->len += (size_t)n;
+	if (b->len >= b->cap) /* cannot happen with the bound below; keep the string terminated */
+		b->len = b->cap - 1;
+}
+
+static void tb_prefixes(struct textbuf *b, const char *key, const struct hubd_prefix *p, size_t n)
+{
+	char s[PREFIX_STR_MAX];
+
+	tb_printf(b, "%s = ", key);
+	for (size_t i = 0; i < n; i++) {
+		hubctl_prefix_str(&p[i], true, s, sizeof(s));
+		tb_printf(b, "%s%s", i ? ", " : "", s);
+	}
+	tb_printf(b, "\n");
+}
+
+int hubctl_render_client(const struct hubctl_client_conf *c, char **ret)
+{
+	struct textbuf b = {0};
+
+	if (!c->n_addresses || !c->n_allowed_ips || !c->private_key || !c->hub_public_key ||
+	    !c->endpoint)
+		return -EINVAL;
+	b.cap = 256 + strlen(c->private_key) + strlen(c->hub_public_key) + strlen(c->endpoint) +
+		(c->dns ? strlen(c->dns) : 0) +
+		(c->n_addresses + c->n_allowed_ips) * (PREFIX_STR_MAX + 2);
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	b.p[0] = '\0';
+	tb_printf(&b, "[Interface]\nPrivateKey = %s\n", c->private_key);
+	/* Host addresses: routing on the client then follows AllowedIPs alone. */
+	tb_prefixes(&b, "Address", c->addresses, c->n_addresses);
+	if (c->dns)
+		tb_printf(&b, "DNS = %s\n", c->dns);
+	tb_printf(&b, "\n[Peer]\nPublicKey = %s\nEndpoint = %s\n", c->hub_public_key, c->endpoint);
+	tb_prefixes(&b, "AllowedIPs", c->allowed_ips, c->n_allowed_ips);
+	if (c->keepalive)
+		tb_printf(&b, "PersistentKeepalive = %u\n", c->keepalive);
+	*ret = b.p;
+	return 0;
+}
+
+void hubctl_secret_free(char *s)
+{
+	if (!s)
+		return;
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+static bool list_covers(const struct hubd_prefix *list, size_t n, const struct hubd_prefix *p)
+{
+	for (size_t i = 0; i < n; i++)
+		if (hubctl_prefix_covers(&list[i], p))
+			return true;
+	return false;
+}
+
+/* Add p unless the list covers it already; drop entries p covers. */
+static void list_merge(struct hubd_prefix *list, size_t *n, const struct hubd_prefix *p)
+{
+	size_t k = 0;
+
+	if (list_covers(list, *n, p))
+		return;
+	for (size_t i = 0; i < *n; i++)
+		if (!hubctl_prefix_covers(p, &list[i]))
+			list[k++] = list[i];
+	list[k++] = *p;
+	*n = k;
+}
+
+int hubctl_default_allowed_ips(const struct hubd_prefix *hub, size_t n_hub,
+			       const struct hubd_prefix *peer_ips, size_t n_peer_ips,
+			       struct hubd_prefix **ret, size_t *ret_n)
+{
+	struct hubd_prefix *list = calloc(n_hub + n_peer_ips + 1, sizeof(*list));
+	size_t n = 0;
+
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < n_hub; i++) {
+		struct hubd_prefix m = hubctl_prefix_masked(&hub[i]);
+
+		list_merge(list, &n, &m);
+	}
+	for (size_t i = 0; i < n_peer_ips; i++) {
+		struct hubd_prefix m = hubctl_prefix_masked(&peer_ips[i]);
+
+		if (!list_covers(hub, n_hub, &m))
+			list_merge(list, &n, &m);
+	}
+	*ret = list;
+	*ret_n = n;
+	return 0;
+}
+
+int hubctl_endpoint_valid(const char *e)
+{
+	const char *colon = strrchr(e, ':');
+	size_t host_len = colon ? (size_t)(colon - e) : 0;
+	char v6[INET6_ADDRSTRLEN + 1];
+	struct in6_addr a;
+	unsigned long port;
+	char *end;
+
+	if (!colon || host_len == 0)
+		return -EINVAL;
+	for (const char *p = e; *p; p++)
+		if (isspace((unsigned char)*p) || iscntrl((unsigned char)*p) || *p == ',')
+			return -EINVAL;
+	if (e[0] == '[') {
+		/* An IPv6 literal needs brackets, or its last colon would read as the port. */
+		if (host_len < 3 || colon[-1] != ']' || host_len - 2 >= sizeof(v6))
+			return -EINVAL;
+		memcpy(v6, e + 1, host_len - 2);
+		v6[host_len - 2] = '\0';
+		if (inet_pton(AF_INET6, v6, &a) != 1)
+			return -EINVAL;
+	} else if (memchr(e, ':', host_len) || memchr(e, '[', host_len) ||
+		   memchr(e, ']', host_len)) {
+		return -EINVAL;
+	}
+	if (!isdigit((unsigned char)colon[1]))
+		return -EINVAL;
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || port == 0 || port > 65535)
+		return -EINVAL;
+	return 0;
+}
+
+int hubctl_client_endpoint(const char *option, const char *public_endpoint, const char **ret)
+{
+	const char *e = option ? option : public_endpoint;
+
+	if (!e)
+		return -ENOENT;
+	if (hubctl_endpoint_valid(e) < 0)
+		return -EINVAL;
+	*ret = e;
+	return 0;
+}
+
+/* Split on commas and white space; calls fn for each token. */
+static int for_each_token(const char *list, int (*fn)(const char *tok, void *user), void *user)
+{
+	char *copy = strdup(list), *save = NULL;
+	int r = 0, count = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		r = fn(t, user);
+		if (r < 0)
+			break;
+		count++;
+	}
+	free(copy);
+	if (r >= 0 && count == 0)
+		r = -EINVAL;
+	return r;
+}
+
+struct prefix_list {
+	struct hubd_prefix *items;
+	size_t n;
+};
+
+static int add_prefix(const char *tok, void *user)
+{
+	struct prefix_list *l = user;
+	struct hubd_prefix p, *items;
+
+	if (hubctl_prefix_parse(tok, &p) < 0)
+		return -EINVAL;
+	items = realloc(l->items, (l->n + 1) * sizeof(*items));
+	if (!items)
+		return -ENOMEM;
+	l->items = items;
+	l->items[l->n++] = hubctl_prefix_masked(&p);
+	return 0;
+}
+
+int hubctl_parse_prefix_list(const char *list, struct hubd_prefix **ret, size_t *ret_n)
+{
+	struct prefix_list l = {0};
+	int r = for_each_token(list, add_prefix, &l);
+
+	if (r < 0) {
+		free(l.items);
+		return r;
+	}
+	*ret = l.items;
+	*ret_n = l.n;
+	return 0;
+}
+
+static bool is_domain(const char *s)
+{
+	if (!*s || *s == '.' || *s == '-' || strlen(s) > 253)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '.' && *s != '-')
+			return false;
+	return true;
+}
+
+static int add_dns(const char *tok, void *user)
+{
+	FILE *f = user;
+	struct hubd_prefix p;
+
+	bool ip = !strchr(tok, '/') && hubctl_prefix_parse(tok, &p) == 0;
+
+	/* "10.0.0.300" is a mistyped server, not a search domain. */
+	if (!ip && (!is_domain(tok) || strspn(tok, "0123456789.") == strlen(tok)))
+		return -EINVAL;
+	fprintf(f, "%s%s", ftell(f) ? ", " : "", tok);
+	return 0;
+}
+
+int hubctl_normalize_dns(const char *list, char **ret)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	r = for_each_token(list, add_dns, f);
+	if (fclose(f) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0) {
+		free(out);
+		return r;
+	}
+	*ret = out;
+	return 0;
+}
