@@ -246,14 +246,14 @@ void hubctl_print_json(struct json_object *o)
 	json_object_put(copy);
 }
 
-static size_t print_strings(struct json_object *arr, FILE *f)
+static size_t print_strings(struct json_object *arr, FILE *f, const char *prefix)
 {
 	size_t n = arr ? json_object_array_length(arr) : 0;
 
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(arr, i);
 
-		fprintf(f, "%s\n", s ? json_object_get_string(s) : "null");
+		fprintf(f, "%s%s\n", prefix, s ? json_object_get_string(s) : "null");
 	}
 	return n;
 }
@@ -263,6 +263,8 @@ int hubctl_print_changes(const struct hubctl_opts *o, struct json_object *reply,
 {
 	struct json_object *changes = hubctl_json_array(reply, "changes");
 	struct json_object *errors = hubctl_json_array(reply, "errors");
+	struct json_object *ok = NULL;
+	const char *error = hubctl_json_str(reply, "error");
 
 	if (o->json) {
 		hubctl_print_json(reply);
@@ -270,7 +272,11 @@ int hubctl_print_changes(const struct hubctl_opts *o, struct json_object *reply,
 		*ret_errors = errors ? json_object_array_length(errors) : 0;
 		return 0;
 	}
-	*ret_changes = print_strings(changes, stdout);
-	*ret_errors = print_strings(errors, stderr);
+	*ret_changes = print_strings(changes, stdout, "");
+	*ret_errors = print_strings(errors, stderr, "");
+	print_strings(hubctl_json_array(reply, "warnings"), stderr, "warning: ");
+	/* A reconcile that failed as a whole (say, netlink refused) says so besides its lists. */
+	if (json_object_object_get_ex(reply, "ok", &ok) && !json_object_get_boolean(ok) && error)
+		fprintf(stderr, "hubctl: hubd: %s\n", error);
 	return 0;
 }
