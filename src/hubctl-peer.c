@@ -303,10 +303,12 @@ static int parse_add_args(int argc, char **argv, struct add_args *a)
 			a->output = v;
 		else if (take_value(argc, argv, &i, "--qr", &v)) {
 			a->qr = v;
-			if (v && !strcmp(v, "png"))
+			if (v && !strcmp(v, "png")) {
 				v = a->qr_file = i + 1 < argc ? argv[++i] : NULL;
-			else if (v && strcmp(v, "ansi") && strcmp(v, "none"))
-				v = NULL;
+			} else if (v && strcmp(v, "ansi") && strcmp(v, "none")) {
+				fprintf(stderr, "hubctl: --qr takes ansi, png FILE or none\n");
+				goto usage;
+			}
 		} else {
 			fprintf(stderr, "hubctl: unexpected argument '%s'\n", arg);
 			goto usage;
@@ -652,18 +654,31 @@ static int write_secret_file(const char *path, const char *text)
 	return r;
 }
 
+/* The files first: when one cannot be written, nothing has been printed yet. */
+static int write_output_files(const struct add_state *s, const struct add_args *a)
+{
+	int r = 0;
+
+	if (a->output && (r = write_secret_file(a->output, s->client)) < 0) {
+		fprintf(stderr, "hubctl: %s: %s\n", a->output, strerror(-r));
+		return r;
+	}
+	if (a->qr_file && (r = hubctl_qr_write_png_file(s->client, a->qr_file)) < 0) {
+		fprintf(stderr, "hubctl: %s: %s\n", a->qr_file, strerror(-r));
+		if (a->output)
+			unlink(a->output); /* a key for a peer that is about to be removed again */
+	}
+	return r;
+}
+
 static int write_outputs(const struct add_state *s, const struct add_args *a)
 {
 	const char *qr = a->qr ? a->qr : isatty(STDOUT_FILENO) ? "ansi" : "none";
-	int r;
+	int r = write_output_files(s, a);
 
-	if (a->output) {
-		r = write_secret_file(a->output, s->client);
-		if (r < 0) {
-			fprintf(stderr, "hubctl: %s: %s\n", a->output, strerror(-r));
-			return r;
-		}
-	} else {
+	if (r < 0)
+		return r;
+	if (!a->output) {
 		/* write(2), not stdio: no copy of the key left in a stdio buffer. */
 		r = write_all(STDOUT_FILENO, s->client, strlen(s->client));
 		if (r < 0) {
@@ -671,18 +686,15 @@ static int write_outputs(const struct add_state *s, const struct add_args *a)
 			return r;
 		}
 	}
-	if (!strcmp(qr, "png"))
-		r = hubctl_qr_write_png_file(s->client, a->qr_file);
-	else if (!strcmp(qr, "ansi")) {
+	if (!strcmp(qr, "ansi")) {
 		if (!a->output)
 			putchar('\n');
 		r = hubctl_qr_write_ansi(s->client, stdout);
 		if (fflush(stdout) != 0 && r >= 0)
 			r = -errno;
+		if (r < 0)
+			fprintf(stderr, "hubctl: QR code: %s\n", strerror(-r));
 	}
-	if (r < 0)
-		fprintf(stderr, "hubctl: QR code%s%s: %s\n", a->qr_file ? " " : "",
-			a->qr_file ? a->qr_file : "", strerror(-r));
 	return r;
 }
 

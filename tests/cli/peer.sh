@@ -60,6 +60,27 @@ priv=$(field PrivateKey "$tmp/out/phone.conf")
 	fail "the QR code does not decode to the printed config"
 [ "$(cksum <"$conf/private.key")" = "$key_sum" ] || fail "the hub's private key changed"
 
+echo "# the terminal QR code decodes to the config too"
+# Half blocks back to pixels: each character is a module column of two rows, 4 pixels a module.
+ansi_to_pbm() {
+	esc=$(printf '\033')
+	grep "$esc\[97;40m" "$1" | sed "s/$esc\[[0-9;]*m//g; s/█/A/g; s/▀/B/g; s/▄/C/g; s/ /D/g" | awk -v s=4 '
+	function px(str,   out, i, j) {
+		out = ""
+		for (i = 1; i <= length(str); i++) for (j = 0; j < s; j++) out = out substr(str, i, 1) " "
+		return out
+	}
+	{ t = $0; b = $0; gsub(/[AB]/, "0", t); gsub(/[CD]/, "1", t); gsub(/[AC]/, "0", b); gsub(/[BD]/, "1", b)
+	  rows[n++] = t; rows[n++] = b; w = length($0) }
+	END { print "P1"; print w * s, n * s; for (r = 0; r < n; r++) for (k = 0; k < s; k++) print px(rows[r]) }'
+}
+hc peer add tty --qr ansi >"$tmp/out/tty.out" 2>/dev/null || fail "peer add --qr ansi"
+sed -n '/^\[Interface\]/,/^PersistentKeepalive/p' "$tmp/out/tty.out" >"$tmp/out/tty.conf"
+ansi_to_pbm "$tmp/out/tty.out" >"$tmp/out/tty.pbm"
+[ "$(zbarimg --raw -q "$tmp/out/tty.pbm" 2>/dev/null)" = "$(cat "$tmp/out/tty.conf")" ] ||
+	fail "the terminal QR code does not decode to the printed config"
+hc peer remove tty 2>/dev/null || fail "peer remove tty"
+
 echo "# the client config is what wg-quick and wg accept"
 install -m 600 "$tmp/out/phone.conf" "$tmp/out/wgc0.conf"
 wg-quick strip "$tmp/out/wgc0.conf" >"$tmp/out/stripped" 2>/dev/null || fail "wg-quick strip refuses the config"
