@@ -1,0 +1,82 @@
+# shellcheck shell=bash
+# Helpers for scenarios that run hubd: a config directory, a daemon in a
+# namespace, and kernel state read back with the real wg(8), ip(8) and nft(8).
+# Source after lib.sh.
+
+# hub_config DIR NAME ADDRESS [EXTRA...]: a hubd.conf with a fresh key (mode 0600).
+hub_config() {
+	local dir=$1 name=$2 addr=$3
+	shift 3
+	mkdir -p "$dir/peers.d"
+	(umask 077 && wg genkey >"$dir/private.key")
+	{
+		echo "[Interface]"
+		echo "Name = $name"
+		echo "PrivateKeyFile = $dir/private.key"
+		echo "Address = $addr"
+		local l
+		for l; do echo "$l"; done
+	} >"$dir/hubd.conf"
+}
+
+# peer_file DIR NAME PUBKEY ALLOWEDIPS [EXTRA...]: write peers.d/NAME.conf atomically.
+peer_file() {
+	local dir=$1 name=$2 pub=$3 aips=$4
+	shift 4
+	{
+		echo "[Peer]"
+		echo "PublicKey = $pub"
+		echo "AllowedIPs = $aips"
+		local l
+		for l; do echo "$l"; done
+	} >"$dir/peers.d/.$name.tmp"
+	mv "$dir/peers.d/.$name.tmp" "$dir/peers.d/$name.conf"
+}
+
+# random_keys N: N random public keys, one per line, from two processes (a process
+# costs ~0.3 s under TCG). Any 32 bytes will do for peers that never handshake.
+random_keys() { head -c $((32 * $1)) /dev/urandom | base64 -w 0 | fold -w 44 | head -n "$1"; }
+random_key() { random_keys 1; }
+
+# hubd_start NS DIR [ARGS...]: run hubd in NS on DIR, logging to DIR/hubd.log; sets HUBD_PID.
+hubd_start() {
+	local ns=$1 dir=$2
+	shift 2
+	ip netns exec "$ns" "$HUBD" --foreground --config-dir "$dir" --socket "$dir/control.sock" \
+		"$@" 2>>"$dir/hubd.log" &
+	HUBD_PID=$!
+	cleanup _kill_wait "$HUBD_PID"
+	cleanup _show_log "$dir/hubd.log"
+	wait_for grep -q "ready" "$dir/hubd.log"
+}
+
+# The daemon's log ends up in the scenario's output, for a failure's post-mortem.
+_show_log() {
+	echo "--- last lines of $1:"
+	tail -n 40 "$1" | sed 's/^/    /'
+}
+
+# hubd_stop: SIGTERM and wait; the kernel state stays.
+hubd_stop() {
+	kill -TERM "$HUBD_PID"
+	wait "$HUBD_PID" || fail "hubd exited with $? on SIGTERM"
+}
+
+# wg_peers NS IF: the number of peers on IF.
+wg_peers() { ip netns exec "$1" wg show "$2" peers | grep -c . || true; }
+
+# wg_aips NS IF PUBKEY: that peer's allowed IPs, sorted, space separated.
+wg_aips() {
+	ip netns exec "$1" wg show "$2" allowed-ips | awk -v k="$3" '$1 == k { for (i = 2; i <= NF; i++) print $i }' |
+		sort | tr '\n' ' ' | sed 's/ $//'
+}
+
+# wg_handshake NS IF PUBKEY: that peer's latest handshake (unix seconds).
+wg_handshake() { ip netns exec "$1" wg show "$2" latest-handshakes | awk -v k="$3" '$1 == k { print $2 }'; }
+
+# has_peer NS IF PUBKEY / lacks_peer ...: for wait_for.
+has_peer() { ip netns exec "$1" wg show "$2" peers | grep -qxF "$3"; }
+lacks_peer() { ! has_peer "$@"; }
+
+# ms: milliseconds since the epoch, for latencies.
+ms() { echo $(($(date +%s%N) / 1000000)); }
