@@ -342,7 +342,8 @@ static int list_peer_files(const char *dir, char ***ret, size_t *ret_n)
 		free(names);
 		return r;
 	}
-	qsort(names, n, sizeof(*names), cmp_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_name);
 	*ret = names;
 	*ret_n = n;
 	return 0;

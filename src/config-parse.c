@@ -17,6 +17,9 @@
 
 enum section { SEC_NONE, SEC_OURS, SEC_SKIP };
 
+/* Indexes into iface_keys and peer_keys for the required keys. */
+enum { IFACE_KEY_ADDRESS = 3, PEER_KEY_PUBLICKEY = 0, PEER_KEY_ALLOWEDIPS = 2 };
+
 struct parser {
 	const char *path;
 	struct hubd_diags *diags;
@@ -339,6 +342,7 @@ static void parse_text(struct parser *p, const char *text, size_t len, const cha
 
 	if (len > HUBD_CONFIG_MAX_FILE_SIZE) {
 		perr(p, 0, "file is larger than %u bytes", HUBD_CONFIG_MAX_FILE_SIZE);
+		p->gave_up = true;
 		return;
 	}
 	while (pos < len && !p->gave_up) {
@@ -424,7 +428,7 @@ static bool check_endpoint(struct parser *p, unsigned line, const char *key, con
 		perr(p, line, "%s '%s': the port must be 1..65535", key, e);
 	else if (r == -ENOMEM)
 		perr(p, line, "out of memory");
-	else if (r < 0 && !strchr(value, ':'))
+	else if (r < 0 && (!strchr(value, ':') || (value[0] == '[' && !strstr(value, "]:"))))
 		perr(p, line, "%s '%s' has no port: write host:port, or [address]:port for IPv6",
 		     key, e);
 	else if (r < 0 && value[0] != '[' && strchr(value, ':') != strrchr(value, ':'))
@@ -605,20 +609,22 @@ static void set_public_endpoint(struct parser *p, unsigned line, const char *key
 	set_strdup(p, line, &c->public_endpoint, value);
 }
 
+/* clang-format off */
 static const struct key_def iface_keys[] = {
-    {"Name", set_name, false},
-    {"PrivateKeyFile", set_private_key_file, false},
-    {"ListenPort", set_listen_port, false},
-    {"Address", set_address, true},
-    {"MTU", set_mtu, false},
-    {"FirewallMark", set_fwmark, false},
-    {"Masquerade", set_masquerade, true},
-    {"Forward", set_forward, false},
-    {"HealthInterval", set_health, false},
-    {"StaleAfter", set_stale, false},
-    {"PublicEndpoint", set_public_endpoint, false},
-    {NULL, NULL, false},
+	{"Name", set_name, false},
+	{"PrivateKeyFile", set_private_key_file, false},
+	{"ListenPort", set_listen_port, false},
+	{"Address", set_address, true},
+	{"MTU", set_mtu, false},
+	{"FirewallMark", set_fwmark, false},
+	{"Masquerade", set_masquerade, true},
+	{"Forward", set_forward, false},
+	{"HealthInterval", set_health, false},
+	{"StaleAfter", set_stale, false},
+	{"PublicEndpoint", set_public_endpoint, false},
+	{NULL, NULL, false},
 };
+/* clang-format on */
 
 /* [Peer] keys. */
 
@@ -686,11 +692,16 @@ static void set_keepalive(struct parser *p, unsigned line, const char *key, char
 		c->keepalive = (uint16_t)v;
 }
 
+/* clang-format off */
 static const struct key_def peer_keys[] = {
-    {"PublicKey", set_public_key, false},	   {"PresharedKeyFile", set_psk_file, false},
-    {"AllowedIPs", set_allowed_ips, true},	   {"Endpoint", set_endpoint, false},
-    {"PersistentKeepalive", set_keepalive, false}, {NULL, NULL, false},
+	{"PublicKey", set_public_key, false},
+	{"PresharedKeyFile", set_psk_file, false},
+	{"AllowedIPs", set_allowed_ips, true},
+	{"Endpoint", set_endpoint, false},
+	{"PersistentKeepalive", set_keepalive, false},
+	{NULL, NULL, false},
 };
+/* clang-format on */
 
 /* Checks that need the whole [Interface]. */
 static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
@@ -700,7 +711,7 @@ static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
 			perr(p, 0, "no [Interface] section");
 		return;
 	}
-	if (c->n_addresses == 0)
+	if (!p->seen[IFACE_KEY_ADDRESS])
 		perr(p, p->section_line,
 		     "[Interface] needs at least one Address, such as "
 		     "10.8.0.1/24");
@@ -791,9 +802,10 @@ static void finish_peer(struct parser *p, struct hubd_peer_conf *c)
 			perr(p, 0, "no [Peer] section");
 		return;
 	}
-	if (!c->public_key_line)
+	/* A key given but invalid already has its error; do not add "missing". */
+	if (!p->seen[PEER_KEY_PUBLICKEY])
 		perr(p, p->section_line, "[Peer] has no PublicKey");
-	if (c->n_allowed_ips == 0)
+	if (!p->seen[PEER_KEY_ALLOWEDIPS])
 		perr(p, p->section_line,
 		     "[Peer] has no AllowedIPs: give at least its tunnel address, such as "
 		     "10.8.0.2/32");

@@ -26,9 +26,9 @@
 #define NONE ((size_t)-1)
 
 struct entry {
-	uint8_t start[17]; /* family, then the masked address (IPv4 zero padded) */
-	uint8_t last[17];  /* the last address the prefix covers */
-	uint8_t cidr;
+	uint64_t start[2]; /* the masked address as a 128-bit number (IPv4 in the top bits) */
+	uint64_t last[2];  /* the last address the prefix covers */
+	uint8_t family, cidr;
 	size_t peer, aip;
 };
 
@@ -67,31 +67,80 @@ static size_t fw_search(const struct fenwick *f, uint64_t target)
 	return pos; /* 1-based pos + 1 turned 0-based */
 }
 
+static uint64_t load_be64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* Counts and sums of peer numbers of the accepted prefixes covering a position, kept together
+ * so that one walk over the tree answers both. */
+struct cover {
+	uint64_t n, sum;
+};
+
+struct fenwick2 {
+	struct cover *t;
+	size_t n;
+};
+
+static void fw2_add(struct fenwick2 *f, size_t i, uint64_t n, uint64_t sum)
+{
+	for (i++; i <= f->n; i += i & -i) {
+		f->t[i].n += n;
+		f->t[i].sum += sum;
+	}
+}
+
+static struct cover fw2_sum(const struct fenwick2 *f, size_t i)
+{
+	struct cover c = {0, 0};
+
+	for (i++; i > 0; i -= i & -i) {
+		c.n += f->t[i].n;
+		c.sum += f->t[i].sum;
+	}
+	return c;
+}
+
 static void entry_init(struct entry *e, const struct hubd_prefix *p, size_t peer, size_t aip)
 {
-	size_t len = p->family == AF_INET ? 4 : 16;
-	const uint8_t *a = (const uint8_t *)&p->addr;
+	uint8_t a[16] = {0};
+	unsigned host = (p->family == AF_INET ? 32 : 128) - p->cidr;
 
-	memset(e, 0, sizeof(*e));
-	e->start[0] = e->last[0] = (uint8_t)p->family;
-	memcpy(e->start + 1, a, len);
-	memcpy(e->last + 1, a, len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned first = (unsigned)i * 8;
-
-		if (first + 8 <= p->cidr)
-			continue;
-		e->last[1 + i] |= first >= p->cidr ? 0xff : (uint8_t)(0xff >> (p->cidr - first));
-	}
+	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
+	e->start[0] = load_be64(a);
+	e->start[1] = load_be64(a + 8);
+	/* Host bits in the 128-bit space: IPv4's 32 bits sit at the top. */
+	if (p->family == AF_INET)
+		host += 96;
+	e->last[0] = e->start[0] | (host >= 128 ? ~0ULL : host > 64 ? ~0ULL >> (128 - host) : 0);
+	e->last[1] = e->start[1] | (host >= 64 ? ~0ULL : host ? ~0ULL >> (64 - host) : 0);
+	e->family = (uint8_t)p->family;
 	e->cidr = p->cidr;
 	e->peer = peer;
 	e->aip = aip;
 }
 
+/* Compare a's start with b's start (or last): family, then the address. */
+static int cmp_addr(uint8_t fa, const uint64_t *a, uint8_t fb, const uint64_t *b)
+{
+	if (fa != fb)
+		return fa < fb ? -1 : 1;
+	if (a[0] != b[0])
+		return a[0] < b[0] ? -1 : 1;
+	if (a[1] != b[1])
+		return a[1] < b[1] ? -1 : 1;
+	return 0;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct entry *x = a, *y = b;
-	int r = memcmp(x->start, y->start, sizeof(x->start));
+	int r = cmp_addr(x->family, x->start, y->family, y->start);
 
 	if (r)
 		return r;
@@ -112,13 +161,13 @@ struct verify {
 	struct hubd_diags *diags;
 	struct entry *e; /* every AllowedIPs prefix of every peer, sorted */
 	size_t n;
-	size_t *sub_end;     /* per sorted entry: the last entry it contains */
-	size_t *pos;	     /* per peer: where its first prefix's index starts in pos_of */
-	size_t *pos_of;	     /* per (peer, aip) in input order: its sorted position */
-	size_t *key_group;   /* per peer: the first peer (in key order) with its key */
-	size_t *key_owner;   /* per key group: the accepted peer holding it, or NONE */
-	struct fenwick here; /* accepted prefixes at their position */
-	struct fenwick cover_n, cover_sum; /* per position: accepted prefixes covering it */
+	size_t *sub_end;       /* per sorted entry: the last entry it contains */
+	size_t *pos;	       /* per peer: where its first prefix's index starts in pos_of */
+	size_t *pos_of;	       /* per (peer, aip) in input order: its sorted position */
+	size_t *key_group;     /* per peer: the first peer (in key order) with its key */
+	size_t *key_owner;     /* per key group: the accepted peer holding it, or NONE */
+	struct fenwick here;   /* accepted prefixes at their position */
+	struct fenwick2 cover; /* per position: accepted prefixes covering it */
 	bool *reject;
 };
 
@@ -164,7 +213,7 @@ static size_t find_sub_end(const struct verify *v, size_t i)
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (memcmp(v->e[mid].start, v->e[i].last, sizeof(v->e[i].last)) <= 0)
+		if (cmp_addr(v->e[mid].family, v->e[mid].start, v->e[i].family, v->e[i].last) <= 0)
 			lo = mid;
 		else
 			hi = mid;
@@ -216,8 +265,9 @@ static int verify_init(struct verify *v)
 		return -ENOMEM;
 	if (build_key_groups(v) < 0 || build_entries(v) < 0)
 		return -ENOMEM;
-	if (fw_init(&v->here, v->n) < 0 || fw_init(&v->cover_n, v->n) < 0 ||
-	    fw_init(&v->cover_sum, v->n) < 0)
+	v->cover.n = v->n;
+	v->cover.t = calloc(v->n + 1, sizeof(*v->cover.t));
+	if (fw_init(&v->here, v->n) < 0 || !v->cover.t)
 		return -ENOMEM;
 	return 0;
 }
@@ -231,8 +281,7 @@ static void verify_done(struct verify *v)
 	free(v->key_group);
 	free(v->key_owner);
 	free(v->here.t);
-	free(v->cover_n.t);
-	free(v->cover_sum.t);
+	free(v->cover.t);
 	free(v->reject);
 }
 
@@ -328,13 +377,14 @@ static void check_overlap(struct verify *v, size_t i, size_t j, unsigned *errs)
 {
 	const struct hubd_peer_conf *p = &v->cfg->peers[i];
 	size_t pos = v->pos_of[v->pos[i] + j];
-	uint64_t n = fw_sum(&v->cover_n, pos), below, inside;
+	struct cover c = fw2_sum(&v->cover, pos);
+	uint64_t below, inside;
 	size_t q, k;
 
-	if (n) {
+	if (c.n) {
 		/* Accepted prefixes covering one point all belong to one peer,
 		 * as accepted peers never overlap: the sum names it. */
-		q = (size_t)(fw_sum(&v->cover_sum, pos) / n) - 1;
+		q = (size_t)(c.sum / c.n) - 1;
 		report_overlap(v, p, j, q, find_aip(&v->cfg->peers[q], &p->allowed_ips[j]), errs);
 		return;
 	}
@@ -354,13 +404,10 @@ static void accept_peer(struct verify *v, size_t i)
 		size_t pos = v->pos_of[v->pos[i] + j], end = v->sub_end[pos];
 
 		fw_add(&v->here, pos, 1);
-		fw_add(&v->cover_n, pos, 1);
-		fw_add(&v->cover_sum, pos, i + 1);
-		/* Unsigned wrap-around makes these the subtractions they mean. */
-		if (end + 1 < v->n) {
-			fw_add(&v->cover_n, end + 1, (uint64_t)-1);
-			fw_add(&v->cover_sum, end + 1, -(uint64_t)(i + 1));
-		}
+		fw2_add(&v->cover, pos, 1, i + 1);
+		/* Unsigned wrap-around makes this the subtraction it means. */
+		if (end + 1 < v->n)
+			fw2_add(&v->cover, end + 1, (uint64_t)-1, -(uint64_t)(i + 1));
 	}
 	v->key_owner[v->key_group[i]] = i;
 }
@@ -405,7 +452,8 @@ static void compact(struct hubd_config *cfg, const bool *reject)
 		hubd_peer_conf_clear(&cfg->peers[i]);
 	}
 	cfg->n_peers = k;
-	qsort(cfg->rejected, cfg->n_rejected, sizeof(char *), cmp_str);
+	if (cfg->n_rejected > 1)
+		qsort(cfg->rejected, cfg->n_rejected, sizeof(char *), cmp_str);
 }
 
 static void reject_all(struct hubd_config *cfg, struct hubd_diags *diags)
@@ -431,7 +479,8 @@ void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags)
 {
 	struct verify v = {.cfg = cfg, .diags = diags};
 
-	qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), cmp_peer_name);
+	if (cfg->n_peers > 1)
+		qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), cmp_peer_name);
 	if (verify_init(&v) < 0) {
 		verify_done(&v);
 		reject_all(cfg, diags);

@@ -24,8 +24,9 @@ tests_unit_test_config_LDADD = $(HUBCONF_LIBS) $(CHECK_LIBS)
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-config
 TESTS += tests/fuzz/config.fuzz
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c
+# The config sources are compiled into the harness so that libFuzzer sees their coverage.
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c $(src_libhubconf_a_SOURCES)
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
-tests_fuzz_fuzz_config_LDADD = $(HUBCONF_LIBS)
+tests_fuzz_fuzz_config_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 endif

@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libFuzzer harness: the config parser and verifier over arbitrary bytes.
+ * The input is split at "\n%%\n": the first part is hubd.conf, each further
+ * part a peer file. Beyond not crashing, the verifier's promises are checked:
+ * accepted peers never share a key or overlapping AllowedIPs, never cover the
+ * hub's own address, and every file ends up accepted or rejected.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "../../src/config.h"
+
+#define SEP	  "\n%%\n"
+#define MAX_PEERS 16
+
+static void check_invariants(const struct hubd_config *cfg, size_t parsed)
+{
+	const struct hubd_iface_conf *ic = &cfg->iface;
+
+	if (cfg->n_peers > parsed)
+		abort();
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct hubd_peer_conf *p = &cfg->peers[i];
+
+		if (i && strcmp(cfg->peers[i - 1].name, p->name) >= 0)
+			abort(); /* sorted by name, no duplicates */
+		for (size_t k = 0; k < ic->n_addresses; k++) {
+			struct hubd_prefix host = ic->addresses[k];
+
+			host.cidr = host.family == AF_INET ? 32 : 128;
+			for (size_t a = 0; a < p->n_allowed_ips; a++)
+				if (hubd_prefix_contains(&p->allowed_ips[a], &host))
+					abort();
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct hubd_peer_conf *q = &cfg->peers[j];
+
+			if (!memcmp(p->public_key, q->public_key, WGNL_KEY_LEN))
+				abort();
+			for (size_t a = 0; a < p->n_allowed_ips; a++)
+				for (size_t b = 0; b < q->n_allowed_ips; b++)
+					if (hubd_prefix_overlap(&p->allowed_ips[a],
+								&q->allowed_ips[b]))
+						abort();
+		}
+	}
+}
+
+static void add_peer(struct hubd_config *cfg, const uint8_t *data, size_t len, size_t idx,
+		     struct hubd_diags *d)
+{
+	char name[16], path[32];
+
+	snprintf(name, sizeof(name), "p%02zu", idx);
+	snprintf(path, sizeof(path), "peers.d/%s.conf", name);
+	if (hubd_parse_peer(path, name, (const char *)data, len, &cfg->peers[cfg->n_peers], d) == 0)
+		cfg->n_peers++;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct hubd_config *cfg = calloc(1, sizeof(*cfg));
+	struct hubd_diags d = {0};
+	const uint8_t *part = data, *end = data + size;
+	size_t parts = 0, parsed;
+
+	cfg->peers = calloc(MAX_PEERS, sizeof(*cfg->peers));
+	while (part <= end && parts <= MAX_PEERS) {
+		const uint8_t *sep = memmem(part, (size_t)(end - part), SEP, strlen(SEP));
+		size_t len = sep ? (size_t)(sep - part) : (size_t)(end - part);
+
+		if (parts == 0) {
+			if (hubd_parse_interface("hubd.conf", (const char *)part, len, &cfg->iface,
+						 &d) == 0) {
+				/* A fixed key, so that "a peer with the hub's key" can happen. */
+				memset(cfg->iface.private_key, 0x42, WGNL_KEY_LEN);
+				wgnl_key_public_from_private(cfg->iface.public_key,
+							     cfg->iface.private_key);
+				cfg->iface.has_private_key = true;
+				cfg->iface_ok = true;
+			}
+		} else {
+			add_peer(cfg, part, len, parts, &d);
+		}
+		parts++;
+		if (!sep)
+			break;
+		part = sep + strlen(SEP);
+	}
+	parsed = cfg->n_peers;
+	hubd_config_verify(cfg, &d);
+	check_invariants(cfg, parsed);
+	if (cfg->n_peers + cfg->n_rejected != parsed)
+		abort();
+	for (size_t i = 0; i < d.n; i++)
+		if (!d.items[i].message[0] || !d.items[i].path[0])
+			abort();
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	return 0;
+}

@@ -1,0 +1,1064 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Table-driven tests of the config parser, verifier and loader: one row per
+ * rule, accepted and rejected, each with the file:line it must report.
+ */
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+/* By path: "config.h" alone would find autoconf's header in the build dir. */
+#include "../../src/config.h"
+
+/* Keys for "@K1@".."@K4@" in the rows; @KH@ is the hub's own public key. */
+static char keys[5][WGNL_KEY_B64_LEN + 1];
+static wgnl_key hub_priv;
+static const char *hub_priv_b64 = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
+
+static void make_keys(void)
+{
+	wgnl_key k, pub;
+
+	for (int i = 0; i < 4; i++) {
+		memset(k, 0x11 * (i + 1), sizeof(k));
+		wgnl_key_to_base64(keys[i], k);
+	}
+	if (wgnl_key_from_base64(hub_priv, hub_priv_b64) < 0)
+		abort();
+	wgnl_key_public_from_private(pub, hub_priv);
+	wgnl_key_to_base64(keys[4], pub);
+}
+
+/* The row's text with @Kn@ replaced by key n. */
+static char *expand(const char *t)
+{
+	char *out = malloc(strlen(t) * 2 + 256), *o = out;
+
+	while (*t) {
+		if (t[0] == '@' && t[1] == 'K' && t[2] && t[3] == '@') {
+			int i = t[2] == 'H' ? 4 : t[2] - '1';
+
+			o = stpcpy(o, keys[i]);
+			t += 4;
+		} else {
+			*o++ = *t++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/* Is there a diagnostic at exactly "where" ("path:line" or "path") containing msg? */
+static bool has_diag(const struct hubd_diags *d, const char *where, const char *msg)
+{
+	char buf[4096];
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->items[i].line)
+			snprintf(buf, sizeof(buf), "%s:%u", d->items[i].path, d->items[i].line);
+		else
+			snprintf(buf, sizeof(buf), "%s", d->items[i].path);
+		if (strcmp(buf, where) == 0 && strstr(d->items[i].message, msg))
+			return true;
+	}
+	return false;
+}
+
+static void dump(const struct hubd_diags *d)
+{
+	hubd_diags_print(d, stderr);
+}
+
+struct row {
+	const char *text;
+	bool ok;
+	const char *where; /* expected diagnostic location, NULL: none at all */
+	const char *msg;   /* substring of its message */
+};
+
+#define IF "[Interface]\nAddress = 10.8.0.1/24\n"
+
+static const struct row iface_rows[] = {
+    /* syntax */
+    {IF, true, NULL, NULL},
+    {"[interface]\r\naddress=10.8.0.1/24 # the hub\r\nLISTENPORT = 51820\r\n", true, NULL, NULL},
+    {"  # comment\n\n[ Interface ]\n\tAddress\t=\t10.8.0.1/24\t\n", true, NULL, NULL},
+    {"Address = 10.8.0.1/24\n[Interface]\n", false, "hubd.conf:1", "before any section"},
+    {IF "Foo = bar\n", false, "hubd.conf:3", "unknown key 'Foo' in [Interface]"},
+    {IF "[Foo]\n", false, "hubd.conf:3", "unknown section [Foo]"},
+    {IF "[Interface\n", false, "hubd.conf:3", "malformed section header"},
+    {IF "[Interface]\n", false, "hubd.conf:3", "a second [Interface] section"},
+    {IF "[Peer]\nPublicKey = @K1@\n", false, "hubd.conf:3", "[Peer] does not belong"},
+    {IF "just words\n", false, "hubd.conf:3", "expected 'Key = Value'"},
+    {IF "MTU =\n", false, "hubd.conf:3", "MTU has no value"},
+    {IF "ListenPort = 1\nListenPort = 2\n", false, "hubd.conf:4", "already set on line 3"},
+    {IF "PrivateKey = @K1@\n", false, "hubd.conf:3", "PrivateKeyFile"},
+    {"", false, "hubd.conf", "no [Interface] section"},
+    {"# only a comment\n", false, "hubd.conf", "no [Interface] section"},
+    {"[Interface]\nMTU = 1420\n", false, "hubd.conf:1", "needs at least one Address"},
+    /* Address */
+    {"[Interface]\nAddress = 10.8.0.1/24, fd00::1/64\nAddress = 10.9.0.1\n", true, NULL, NULL},
+    {"[Interface]\nAddress = 10.8.0.300/24\n", false, "hubd.conf:2", "not an IP address"},
+    {"[Interface]\nAddress = 10.8.0.1/33\n", false, "hubd.conf:2", "over /32"},
+    {"[Interface]\nAddress = fd00::1/129\n", false, "hubd.conf:2", "over /32 (IPv4) or /128"},
+    {"[Interface]\nAddress = 10.8.0.1/\n", false, "hubd.conf:2", "not an IP address"},
+    {"[Interface]\nAddress = 10.8.0.1/24,,10.9.0.1/24\n", false, "hubd.conf:2", "empty element"},
+    {"[Interface]\nAddress = 10.8.0.1/24\nAddress = 10.8.0.1/16\n", false, "hubd.conf:3",
+     "already given on line 2"},
+    /* ListenPort */
+    {IF "ListenPort = 0\n", true, NULL, NULL},
+    {IF "ListenPort = 65535\n", true, NULL, NULL},
+    {IF "ListenPort = 65536\n", false, "hubd.conf:3", "out of range 0..65535"},
+    {IF "ListenPort = -1\n", false, "hubd.conf:3", "must be a number"},
+    {IF "ListenPort = 99999999999999999999\n", false, "hubd.conf:3", "out of range"},
+    /* MTU */
+    {IF "MTU = 576\n", true, NULL, NULL},
+    {IF "MTU = 575\n", false, "hubd.conf:3", "out of range 576..65535"},
+    {IF "MTU = 65536\n", false, "hubd.conf:3", "out of range"},
+    {IF "Address = fd00::1/64\nMTU = 1280\n", true, NULL, NULL},
+    {IF "MTU = 1279\nAddress = fd00::1/64\n", false, "hubd.conf:3",
+     "minimum for IPv6 (Address on line 4"},
+    /* FirewallMark */
+    {IF "FirewallMark = 0x10\n", true, NULL, NULL},
+    {IF "FirewallMark = 4294967295\n", true, NULL, NULL},
+    {IF "FirewallMark = off\n", true, NULL, NULL},
+    {IF "FirewallMark = 0x100000000\n", false, "hubd.conf:3", "not a 32-bit number"},
+    {IF "FirewallMark = 12ab\n", false, "hubd.conf:3", "not a 32-bit number"},
+    /* Forward */
+    {IF "Forward = isolate\n", true, NULL, NULL},
+    {IF "forward = OFF\n", true, NULL, NULL},
+    {IF "Forward = bridge\n", false, "hubd.conf:3", "hub, isolate or off"},
+    /* HealthInterval, StaleAfter */
+    {IF "HealthInterval = 1\n", true, NULL, NULL},
+    {IF "HealthInterval = 0\n", false, "hubd.conf:3", "out of range 1..3600"},
+    {IF "HealthInterval = 3601\n", false, "hubd.conf:3", "out of range 1..3600"},
+    {IF "StaleAfter = 86400\n", true, NULL, NULL},
+    {IF "StaleAfter = 0\n", false, "hubd.conf:3", "out of range 1..86400"},
+    {IF "StaleAfter = 86401\n", false, "hubd.conf:3", "out of range"},
+    {IF "StaleAfter = 100\n", true, "hubd.conf:3", "shorter than WireGuard's"},
+    /* PublicEndpoint */
+    {IF "PublicEndpoint = vpn.example.org:51820\n", true, NULL, NULL},
+    {IF "PublicEndpoint = [2001:db8::1]:51820\n", true, NULL, NULL},
+    {IF "PublicEndpoint = vpn.example.org\n", false, "hubd.conf:3", "has no port"},
+    {IF "PublicEndpoint = 2001:db8::1:51820\n", false, "hubd.conf:3", "in brackets"},
+    {IF "PublicEndpoint = vpn.example.org:0\n", false, "hubd.conf:3", "port must be 1..65535"},
+    {IF "PublicEndpoint = bad host:1\n", false, "hubd.conf:3", "is not host:port"},
+    /* Masquerade, Name */
+    {IF "Masquerade = eth0, wlan0\nMasquerade = ens3\n", true, NULL, NULL},
+    {IF "Masquerade = eth0/x\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Masquerade = eth0\nMasquerade = eth0\n", false, "hubd.conf:4", "given twice"},
+    {IF "Masquerade = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface"},
+    {IF "Name = wg-hub\n", true, NULL, NULL},
+    {IF "Name = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Name = a:b\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "PrivateKeyFile = /etc/hubd/private.key\n", true, NULL, NULL},
+    /* hostile bytes */
+    {IF "MTU = 1420\xff\n", false, "hubd.conf:3", "not valid UTF-8"},
+    {IF "# caf\xc3\xa9 is fine in a comment\n", true, NULL, NULL},
+    {IF "# \xc0\xaf overlong\n", false, "hubd.conf:3", "not valid UTF-8"},
+    {IF "Name = w\xc3\xa9\n", false, "hubd.conf:3", "'w\\xc3\\xa9' is not a valid"},
+};
+
+static const struct row peer_rows[] = {
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n", true, NULL, NULL},
+    {"[peer]\r\npublickey=@K1@ # phone\r\nallowedips = 10.8.0.2/32, fd00::2/128\r\n"
+     "ALLOWEDIPS = 192.168.1.0/24\r\nEndpoint = [2001:db8::2]:51820\r\n"
+     "PersistentKeepalive = 25\r\nPresharedKeyFile = psk/x.psk\r\n",
+     true, NULL, NULL},
+    {"PublicKey = @K1@\n[Peer]\n", false, "peers.d/x.conf:1",
+     "before any section: start the "
+     "file with [Peer]"},
+    {"", false, "peers.d/x.conf", "no [Peer] section"},
+    {"\x7f"
+     "ELF\x02\x01\x01\x00\x00\x00",
+     false, "peers.d/x.conf:1", "NUL byte"},
+    {"[Peer]\nAllowedIPs = 10.8.0.2/32\n", false, "peers.d/x.conf:1", "has no PublicKey"},
+    {"[Peer]\nPublicKey = @K1@\n", false, "peers.d/x.conf:1", "has no AllowedIPs"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n[Peer]\n", false, "peers.d/x.conf:4",
+     "each peer goes in its own peers.d/NAME.conf"},
+    {"[Interface]\n[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n", false, "peers.d/x.conf:1",
+     "[Interface] does not belong in a peer file"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nBogus = 1\n", false, "peers.d/x.conf:4",
+     "unknown key 'Bogus' in [Peer]"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPresharedKey = @K2@\n", false,
+     "peers.d/x.conf:4", "PresharedKeyFile"},
+    /* PublicKey */
+    {"[Peer]\nPublicKey = abc\nAllowedIPs = 10.8.0.2/32\n", false, "peers.d/x.conf:2",
+     "not a WireGuard key"},
+    {"[Peer]\nPublicKey = ERERERERERERERERERERERERERERERERERERERERERE\nAllowedIPs = 10.8.0.2/32\n",
+     false, "peers.d/x.conf:2", "not a WireGuard key"},
+    {"[Peer]\nPublicKey = ERERERERERERERERERERERERERERERERERERERERERF=\nAllowedIPs = 10.8.0.2/32\n",
+     false, "peers.d/x.conf:2", "not a WireGuard key"},
+    {"[Peer]\nPublicKey = @K1@\nPublicKey = @K2@\nAllowedIPs = 10.8.0.2/32\n", false,
+     "peers.d/x.conf:3", "PublicKey is already set on line 2"},
+    /* AllowedIPs */
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/33\n", false, "peers.d/x.conf:3", "over /32"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = fd00::2/200\n", false, "peers.d/x.conf:3", "/128"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.3/24\n", true, "peers.d/x.conf:3",
+     "host bits set; using 10.8.0.0/24"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32,\n", false, "peers.d/x.conf:3",
+     "empty element"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 192.168.0.0/16\nAllowedIPs = 192.168.1.0/24\n", true,
+     "peers.d/x.conf:4", "already covered by 192.168.0.0/16 on line 3"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 0.0.0.0/0, ::/0\n", true, NULL, NULL},
+    /* Endpoint */
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = home.example.org:51820\n",
+     true, NULL, NULL},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = 203.0.113.7:1\n", true, NULL,
+     NULL},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = 203.0.113.7\n", false,
+     "peers.d/x.conf:4", "has no port"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = 2001:db8::1:51820\n", false,
+     "peers.d/x.conf:4", "[address]:port"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = [2001:db8::1]\n", false,
+     "peers.d/x.conf:4", "has no port"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = [nothex]:1\n", false,
+     "peers.d/x.conf:4", "is not host:port"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nEndpoint = h.example:65536\n", false,
+     "peers.d/x.conf:4", "port must be 1..65535"},
+    /* PersistentKeepalive */
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPersistentKeepalive = 0\n", true, NULL,
+     NULL},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPersistentKeepalive = off\n", true, NULL,
+     NULL},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPersistentKeepalive = 65535\n", true,
+     NULL, NULL},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPersistentKeepalive = 65536\n", false,
+     "peers.d/x.conf:4", "out of range 0..65535"},
+    {"[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPersistentKeepalive = 2x\n", false,
+     "peers.d/x.conf:4", "must be a number"},
+    /* all of a file's errors in one run */
+    {"[Peer]\nPublicKey = bad\nAllowedIPs = 10.8.0.2/40\nPersistentKeepalive = -1\n", false,
+     "peers.d/x.conf:4", "must be a number"},
+};
+
+static void check_row(const struct row *r, int rc, const struct hubd_diags *d)
+{
+	if (r->ok != (rc == 0) || (r->where && !has_diag(d, r->where, r->msg)) ||
+	    (!r->where && d->n)) {
+		dump(d);
+		ck_abort_msg("row \"%s\": rc %d, expected %s at %s: %s", r->text, rc,
+			     r->ok ? "ok" : "rejection", r->where ? r->where : "-",
+			     r->msg ? r->msg : "-");
+	}
+	if (r->ok)
+		ck_assert_uint_eq(hubd_diags_errors(d), 0);
+}
+
+START_TEST(test_iface_rows)
+{
+	const struct row *r = &iface_rows[_i];
+	struct hubd_iface_conf c;
+	struct hubd_diags d = {0};
+	char *text = expand(r->text);
+	int rc = hubd_parse_interface("hubd.conf", text, strlen(text), &c, &d);
+
+	check_row(r, rc, &d);
+	if (rc == 0)
+		hubd_iface_conf_clear(&c);
+	hubd_diags_free(&d);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_peer_rows)
+{
+	const struct row *r = &peer_rows[_i];
+	struct hubd_peer_conf c;
+	struct hubd_diags d = {0};
+	char *text = expand(r->text);
+	/* Sizes include the NUL so binary rows keep their bytes after it. */
+	size_t len = strlen(text) ? strlen(text) : 0;
+	int rc;
+
+	if (r->text[0] == '\x7f')
+		len = 10;
+	rc = hubd_parse_peer("peers.d/x.conf", "x", r->text[0] == '\x7f' ? r->text : text, len, &c,
+			     &d);
+	check_row(r, rc, &d);
+	if (rc == 0)
+		hubd_peer_conf_clear(&c);
+	hubd_diags_free(&d);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_iface_values)
+{
+	const char *t = "[Interface]\nname = hub0\nAddress = 10.8.0.1/24, fd00::1/64\n"
+			"ADDRESS = 10.9.0.1\nListenPort=51820\nMTU = 1380\nFirewallMark = 0x2a\n"
+			"Masquerade = eth0,wlan0\nForward = isolate\nHealthInterval = 5\n"
+			"StaleAfter = 300\nPublicEndpoint = vpn.example.org:51820\n";
+	struct hubd_iface_conf c;
+	struct hubd_diags d = {0};
+	char buf[HUBD_PREFIX_STRLEN];
+
+	ck_assert_int_eq(hubd_parse_interface("hubd.conf", t, strlen(t), &c, &d), 0);
+	ck_assert_str_eq(c.name, "hub0");
+	ck_assert_uint_eq(c.n_addresses, 3);
+	hubd_prefix_format(&c.addresses[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.8.0.1/24"); /* the host as written, not masked */
+	hubd_prefix_format(&c.addresses[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "fd00::1/64");
+	hubd_prefix_format(&c.addresses[2], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.9.0.1/32");
+	ck_assert_uint_eq(c.address_lines[2], 4);
+	ck_assert_uint_eq(c.listen_port, 51820);
+	ck_assert_uint_eq(c.mtu, 1380);
+	ck_assert_uint_eq(c.fwmark, 42);
+	ck_assert_uint_eq(c.n_masquerade, 2);
+	ck_assert_str_eq(c.masquerade[1], "wlan0");
+	ck_assert_int_eq(c.forward, HUBD_FORWARD_ISOLATE);
+	ck_assert_uint_eq(c.health_interval, 5);
+	ck_assert_uint_eq(c.stale_after, 300);
+	ck_assert_str_eq(c.public_endpoint, "vpn.example.org:51820");
+	ck_assert_ptr_null(c.private_key_file);
+	hubd_iface_conf_clear(&c);
+
+	/* Defaults. */
+	t = "[Interface]\nAddress = 10.8.0.1/24\n";
+	ck_assert_int_eq(hubd_parse_interface("hubd.conf", t, strlen(t), &c, &d), 0);
+	ck_assert_str_eq(c.name, "wg0");
+	ck_assert_uint_eq(c.mtu, 1420);
+	ck_assert_uint_eq(c.listen_port, 0);
+	ck_assert_int_eq(c.forward, HUBD_FORWARD_HUB);
+	ck_assert_uint_eq(c.health_interval, 10);
+	ck_assert_uint_eq(c.stale_after, 180);
+	ck_assert_uint_eq(d.n, 0);
+	hubd_iface_conf_clear(&c);
+	hubd_diags_free(&d);
+}
+END_TEST
+
+START_TEST(test_peer_values)
+{
+	char *t = expand("[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.3/32, 192.168.1.7/24\n"
+			 "Endpoint = [fe80::1%eth0]:51820\nPersistentKeepalive = 25\n"
+			 "PresharedKeyFile = psk/home.psk\n");
+	struct hubd_peer_conf c;
+	struct hubd_diags d = {0};
+	char buf[HUBD_PREFIX_STRLEN];
+	wgnl_key k;
+
+	ck_assert_int_eq(hubd_parse_peer("p/home.conf", "home", t, strlen(t), &c, &d), 0);
+	ck_assert_str_eq(c.name, "home");
+	ck_assert_str_eq(c.path, "p/home.conf");
+	memset(k, 0x22, sizeof(k));
+	ck_assert_mem_eq(c.public_key, k, sizeof(k));
+	ck_assert_uint_eq(c.n_allowed_ips, 2);
+	hubd_prefix_format(&c.allowed_ips[1], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.168.1.0/24"); /* masked, with a warning */
+	ck_assert(has_diag(&d, "p/home.conf:3", "host bits set; using 192.168.1.0/24"));
+	ck_assert_uint_eq(hubd_diags_errors(&d), 0);
+	ck_assert_str_eq(c.endpoint_host, "fe80::1%eth0");
+	ck_assert_uint_eq(c.endpoint_port, 51820);
+	ck_assert_uint_eq(c.keepalive, 25);
+	ck_assert_str_eq(c.psk_file, "psk/home.psk");
+	ck_assert_uint_eq(c.psk_file_line, 6);
+	ck_assert_uint_eq(c.public_key_line, 2);
+	hubd_peer_conf_clear(&c);
+	hubd_diags_free(&d);
+	free(t);
+}
+END_TEST
+
+START_TEST(test_all_errors_of_a_file)
+{
+	const char *t = "[Peer]\nPublicKey = bad\nAllowedIPs = 10.8.0.2/40\nEndpoint = x\n"
+			"PersistentKeepalive = -1\n";
+	struct hubd_peer_conf c;
+	struct hubd_diags d = {0};
+
+	ck_assert_int_eq(hubd_parse_peer("x.conf", "x", t, strlen(t), &c, &d), -EINVAL);
+	ck_assert(has_diag(&d, "x.conf:2", "not a WireGuard key"));
+	ck_assert(has_diag(&d, "x.conf:3", "over /32"));
+	ck_assert(has_diag(&d, "x.conf:4", "has no port"));
+	ck_assert(has_diag(&d, "x.conf:5", "must be a number"));
+	ck_assert(!has_diag(&d, "x.conf:1", "has no PublicKey")); /* it has a bad one */
+	ck_assert_uint_eq(d.n, 4);
+	hubd_diags_free(&d);
+}
+END_TEST
+
+/* Hostile input: each gets a clear error, and the error count stays bounded. */
+START_TEST(test_hostile)
+{
+	size_t big = 2 * 1024 * 1024;
+	char *buf = malloc(big + 1);
+	struct hubd_iface_conf c;
+	struct hubd_diags d = {0};
+
+	/* A 1 MB line. */
+	memcpy(buf, "[Interface]\nName = ", 19);
+	memset(buf + 19, 'a', 1000000);
+	ck_assert_int_eq(hubd_parse_interface("h", buf, 1000019, &c, &d), -EINVAL);
+	ck_assert(has_diag(&d, "h:2", "line is longer than 4096 bytes"));
+	hubd_diags_free(&d);
+	/* Over the file size limit. */
+	memset(buf, '\n', big);
+	ck_assert_int_eq(hubd_parse_interface("h", buf, big, &c, &d), -EINVAL);
+	ck_assert(has_diag(&d, "h", "file is larger than 1048576 bytes"));
+	ck_assert_uint_eq(d.n, 1);
+	hubd_diags_free(&d);
+	/* Binary garbage: an error per line, then it gives up. */
+	srand(1);
+	for (size_t i = 0; i < 100000; i++)
+		buf[i] = (char)(rand() & 0xff);
+	ck_assert_int_eq(hubd_parse_interface("h", buf, 100000, &c, &d), -EINVAL);
+	ck_assert_uint_le(d.n, HUBD_CONFIG_MAX_ERRORS + 1);
+	ck_assert(has_diag(&d, "h", "no [Interface] section") ||
+		  strstr(d.items[d.n - 1].message, "too many errors"));
+	hubd_diags_free(&d);
+	free(buf);
+}
+END_TEST
+
+START_TEST(test_prefix)
+{
+	struct hubd_prefix a, b;
+	bool hb;
+	char buf[HUBD_PREFIX_STRLEN];
+
+	ck_assert_int_eq(hubd_prefix_parse("10.8.0.7/24", &a, &hb), 0);
+	ck_assert(hb);
+	hubd_prefix_mask(&a);
+	hubd_prefix_format(&a, buf, sizeof(buf));
+	ck_assert_str_eq(buf, "10.8.0.0/24");
+	ck_assert_int_eq(hubd_prefix_parse("10.8.0.0/24", &a, &hb), 0);
+	ck_assert(!hb);
+	ck_assert_int_eq(hubd_prefix_parse("10.8.0.9", &b, &hb), 0);
+	ck_assert_uint_eq(b.cidr, 32);
+	ck_assert(hubd_prefix_contains(&a, &b));
+	ck_assert(!hubd_prefix_contains(&b, &a));
+	ck_assert(hubd_prefix_overlap(&b, &a));
+	ck_assert_int_eq(hubd_prefix_parse("10.9.0.9", &b, NULL), 0);
+	ck_assert(!hubd_prefix_overlap(&a, &b));
+	ck_assert_int_eq(hubd_prefix_parse("::/0", &a, &hb), 0);
+	ck_assert(!hb);
+	ck_assert(!hubd_prefix_contains(&a, &b)); /* families never overlap */
+	ck_assert_int_eq(hubd_prefix_parse("fd00::1:2/127", &a, &hb), 0);
+	ck_assert(!hb);
+	ck_assert_int_eq(hubd_prefix_parse("fd00::1:3/127", &a, &hb), 0);
+	ck_assert(hb);
+	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/33", &a, NULL), -ERANGE);
+	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/032", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/+3", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("010.0.0.1", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("/8", &a, NULL), -EINVAL);
+}
+END_TEST
+
+START_TEST(test_filenames)
+{
+	ck_assert(hubd_is_peer_filename("phone.conf"));
+	ck_assert(hubd_is_peer_filename("alice@laptop.conf"));
+	ck_assert(!hubd_is_peer_filename("phone.conf~"));
+	ck_assert(!hubd_is_peer_filename(".#phone.conf"));
+	ck_assert(!hubd_is_peer_filename("phone.swp"));
+	ck_assert(!hubd_is_peer_filename(".phone.conf.swp"));
+	ck_assert(!hubd_is_peer_filename(".hidden.conf"));
+	ck_assert(!hubd_is_peer_filename("..data"));
+	ck_assert(!hubd_is_peer_filename(".conf"));
+	ck_assert(!hubd_is_peer_filename("phone.conf.bak"));
+	ck_assert(!hubd_is_peer_filename("phone"));
+	ck_assert(hubd_is_valid_peer_name("home-gw_1.lan@x"));
+	ck_assert(!hubd_is_valid_peer_name("bad name"));
+	ck_assert(!hubd_is_valid_peer_name(""));
+	ck_assert(!hubd_is_valid_peer_name("a/b"));
+	ck_assert(!hubd_is_valid_peer_name("caf\xc3\xa9"));
+	ck_assert(hubd_is_valid_peer_name(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+	ck_assert(!hubd_is_valid_peer_name(
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"));
+}
+END_TEST
+
+/* Cross-file rules: peers as "name:text", the names expected rejected. */
+struct vrow {
+	const char *peers[4];
+	const char *rejected; /* space separated, sorted */
+	const char *where, *msg;
+};
+
+#define P(name, key, aips) name ":[Peer]\nPublicKey = " key "\nAllowedIPs = " aips "\n"
+
+static const struct vrow verify_rows[] = {
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K2@", "10.8.0.3/32")}, "", NULL, NULL},
+    {{P("b", "@K1@", "10.8.0.3/32"), P("a", "@K1@", "10.8.0.2/32")},
+     "b",
+     "peers.d/b.conf:2",
+     "PublicKey is already used by peer a (peers.d/a.conf:2)"},
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K2@", "10.8.0.2/32")},
+     "b",
+     "peers.d/b.conf:3",
+     "AllowedIPs 10.8.0.2/32 is already given to peer a (peers.d/a.conf:3)"},
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K2@", "10.8.0.0/30")},
+     "b",
+     "peers.d/b.conf:3",
+     "AllowedIPs 10.8.0.0/30 overlaps 10.8.0.2/32 of peer a (peers.d/a.conf:3)"},
+    {{P("a", "@K1@", "10.8.0.2/32, 192.168.0.0/16"), P("b", "@K2@", "192.168.1.0/24")},
+     "b",
+     "peers.d/b.conf:3",
+     "AllowedIPs 192.168.1.0/24 overlaps 192.168.0.0/16 of peer a"},
+    {{P("a", "@K1@", "fd00::2/128, fd00:1::/48"), P("b", "@K2@", "fd00:1:0:5::/64")},
+     "b",
+     "peers.d/b.conf:3",
+     "overlaps fd00:1::/48 of peer a"},
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K2@", "10.8.0.0/24")},
+     "b",
+     "peers.d/b.conf:3",
+     "AllowedIPs 10.8.0.0/24 contains the hub's own address 10.8.0.1"},
+    {{P("a", "@K1@", "0.0.0.0/0")}, "a", "peers.d/a.conf:3", "hub's own address 10.8.0.1"},
+    {{P("a", "@K1@", "10.8.0.1/32")}, "a", "peers.d/a.conf:3", "hub's own address"},
+    {{P("a", "@KH@", "10.8.0.2/32")}, "a", "peers.d/a.conf:2", "the hub's own public key"},
+    /* The earlier file wins; a peer rejected is no longer in anyone's way. */
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K2@", "10.8.0.2/32, 10.8.0.3/32"),
+      P("c", "@K3@", "10.8.0.3/32")},
+     "b",
+     "peers.d/b.conf:3",
+     "already given to peer a"},
+    {{P("a", "@K1@", "10.8.0.2/32"), P("b", "@K1@", "10.8.0.3/32"), P("c", "@K1@", "10.8.0.4/32")},
+     "b c",
+     "peers.d/c.conf:2",
+     "already used by peer a"},
+    /* Overlaps inside one peer are its own business. */
+    {{P("a", "@K1@", "10.8.0.2/32, 192.168.0.0/16, 192.168.1.0/24"), P("b", "@K2@", "10.8.0.3/32")},
+     "",
+     NULL,
+     NULL},
+    /* Adjacent is not overlapping. */
+    {{P("a", "@K1@", "10.8.0.2/31"), P("b", "@K2@", "10.8.0.4/31")}, "", NULL, NULL},
+    {{P("a", "@K1@", "10.8.0.2/32, fc00::/8"), P("b", "@K2@", "10.8.0.3/32, fe00::/8")},
+     "",
+     NULL,
+     NULL},
+};
+
+static void add_peer_text(struct hubd_config *cfg, const char *spec, struct hubd_diags *d)
+{
+	const char *colon = strchr(spec, ':');
+	char *name = strndup(spec, (size_t)(colon - spec)), *text = expand(colon + 1), path[128];
+
+	snprintf(path, sizeof(path), "peers.d/%s.conf", name);
+	cfg->peers = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*cfg->peers));
+	ck_assert_int_eq(
+	    hubd_parse_peer(path, name, text, strlen(text), &cfg->peers[cfg->n_peers], d), 0);
+	cfg->n_peers++;
+	free(name);
+	free(text);
+}
+
+static struct hubd_config *hub_config(void)
+{
+	const char *t = "[Interface]\nAddress = 10.8.0.1/24, fd00::1/64\n";
+	struct hubd_config *cfg = calloc(1, sizeof(*cfg));
+	struct hubd_diags d = {0};
+
+	ck_assert_int_eq(hubd_parse_interface("hubd.conf", t, strlen(t), &cfg->iface, &d), 0);
+	memcpy(cfg->iface.private_key, hub_priv, sizeof(hub_priv));
+	wgnl_key_public_from_private(cfg->iface.public_key, hub_priv);
+	cfg->iface.has_private_key = true;
+	cfg->iface_ok = true;
+	hubd_diags_free(&d);
+	return cfg;
+}
+
+static void joined(char *buf, size_t len, char **names, size_t n)
+{
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			strncat(buf, " ", len - strlen(buf) - 1);
+		strncat(buf, names[i], len - strlen(buf) - 1);
+	}
+}
+
+START_TEST(test_verify_rows)
+{
+	const struct vrow *r = &verify_rows[_i];
+	struct hubd_config *cfg = hub_config();
+	struct hubd_diags d = {0};
+	size_t total = 0;
+	char rej[256];
+
+	for (int i = 0; i < 4 && r->peers[i]; i++, total++)
+		add_peer_text(cfg, r->peers[i], &d);
+	hubd_diags_free(&d);
+	hubd_config_verify(cfg, &d);
+	joined(rej, sizeof(rej), cfg->rejected, cfg->n_rejected);
+	if (strcmp(rej, r->rejected) != 0 || (r->where && !has_diag(&d, r->where, r->msg)) ||
+	    (!r->where && d.n)) {
+		dump(&d);
+		ck_abort_msg("verify row %d: rejected \"%s\", expected \"%s\"", _i, rej,
+			     r->rejected);
+	}
+	ck_assert_uint_eq(cfg->n_peers + cfg->n_rejected, total);
+	for (size_t i = 1; i < cfg->n_peers; i++)
+		ck_assert_str_lt(cfg->peers[i - 1].name, cfg->peers[i].name);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+}
+END_TEST
+
+/* Many peers with several prefixes each: verify must stay O(n log n). */
+START_TEST(test_verify_scale)
+{
+	struct hubd_config *cfg = hub_config();
+	struct hubd_diags d = {0};
+	size_t n = 100000;
+	struct timespec t0, t1;
+
+	cfg->peers = calloc(n, sizeof(*cfg->peers));
+	for (size_t i = 0; i < n; i++) {
+		struct hubd_peer_conf *p = &cfg->peers[i];
+		uint32_t ip = htonl(0x0a000000u | (uint32_t)(i + 0x10000)); /* 10.1.0.0 up */
+
+		asprintf(&p->name, "peer%06zu", n - i); /* not in name order */
+		asprintf(&p->path, "peers.d/%s.conf", p->name);
+		memcpy(p->public_key, &i, sizeof(i));
+		p->public_key[31] = 1;
+		p->n_allowed_ips = 4;
+		p->allowed_ips = calloc(4, sizeof(*p->allowed_ips));
+		p->allowed_ips_lines = calloc(4, sizeof(unsigned));
+		p->allowed_ips[0] = (struct hubd_prefix){.family = AF_INET, .cidr = 32};
+		p->allowed_ips[0].addr.in.s_addr = ip;
+		p->allowed_ips[1] = (struct hubd_prefix){.family = AF_INET, .cidr = 24};
+		p->allowed_ips[1].addr.in.s_addr = htonl(0xac000000u | (uint32_t)i << 8);
+		p->allowed_ips[2] = (struct hubd_prefix){.family = AF_INET6, .cidr = 128};
+		p->allowed_ips[2].addr.in6.s6_addr[0] = 0xfd;
+		memcpy(&p->allowed_ips[2].addr.in6.s6_addr[8], &i, sizeof(i));
+		p->allowed_ips[3] = (struct hubd_prefix){.family = AF_INET6, .cidr = 64};
+		p->allowed_ips[3].addr.in6.s6_addr[0] = 0xfe;
+		memcpy(&p->allowed_ips[3].addr.in6.s6_addr[1], &i, 4);
+		cfg->n_peers++;
+	}
+	/* One clash at the very end of the name order. */
+	cfg->peers[0].allowed_ips[0] = cfg->peers[n - 1].allowed_ips[0];
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	hubd_config_verify(cfg, &d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("verify: %zu peers, %zu prefixes: %.3f s\n", n, 4 * n,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	ck_assert_uint_eq(cfg->n_rejected, 1);
+	ck_assert_str_eq(cfg->rejected[0], "peer100000");
+	ck_assert_uint_eq(cfg->n_peers, n - 1);
+	ck_assert(has_diag(&d, "peers.d/peer100000.conf", "already given to peer peer000001"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+}
+END_TEST
+
+/* Filesystem tests: a temporary config dir, real modes and owners. */
+static char tmpdir[64];
+
+static void write_file(const char *rel, const char *text, mode_t mode, uid_t uid)
+{
+	char path[512];
+	char *t = expand(text);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, rel);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(t, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, mode), 0);
+	ck_assert_int_eq(chown(path, uid, 0), 0);
+	free(t);
+}
+
+static void setup_dir(void)
+{
+	char path[512];
+
+	strcpy(tmpdir, "/tmp/test-config.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+	snprintf(path, sizeof(path), "%s/peers.d", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/psk", tmpdir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	write_file("private.key", hub_priv_b64, 0600, 0);
+	write_file("hubd.conf", "[Interface]\nAddress = 10.8.0.1/24\n", 0644, 0);
+}
+
+static void teardown_dir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct hubd_config *load(struct hubd_diags *d)
+{
+	struct hubd_config *cfg = NULL;
+
+	ck_assert_int_eq(hubd_config_load(tmpdir, &cfg, d), 0);
+	return cfg;
+}
+
+static void where(char *buf, size_t len, const char *rel, unsigned line)
+{
+	if (line)
+		snprintf(buf, len, "%s/%s:%u", tmpdir, rel, line);
+	else
+		snprintf(buf, len, "%s/%s", tmpdir, rel);
+}
+
+struct perm_row {
+	mode_t mode;
+	uid_t uid;
+	bool ok;
+	const char *msg;
+};
+
+static const struct perm_row perm_rows[] = {
+    {0600, 0, true, NULL},
+    {0400, 0, true, NULL},
+    {0700, 0, true, NULL},
+    {0640, 0, false, "has mode 0640, which lets group or others read it: refused"},
+    {0644, 0, false, "has mode 0644"},
+    {0604, 0, false, "has mode 0604"},
+    {0600, 65534, false, "is owned by uid 65534, not root: refused"},
+};
+
+/* The private key, named explicitly (diagnostic on its line) or by default (on the file). */
+START_TEST(test_private_key_perms)
+{
+	const struct perm_row *r = &perm_rows[_i % 7];
+	bool explicit = _i >= 7;
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512], keyfile[512];
+
+	setup_dir();
+	if (explicit)
+		write_file(
+		    "hubd.conf",
+		    "[Interface]\nAddress = 10.8.0.1/24\nPrivateKeyFile = k/../private.key\n", 0644,
+		    0);
+	snprintf(keyfile, sizeof(keyfile), "%s/private.key", tmpdir);
+	mkdir(strcat(strcpy(w, tmpdir), "/k"), 0700);
+	ck_assert_int_eq(chmod(keyfile, r->mode), 0);
+	ck_assert_int_eq(chown(keyfile, r->uid, 0), 0);
+	cfg = load(&d);
+	ck_assert_int_eq(cfg->iface_ok, r->ok);
+	ck_assert_int_eq(cfg->iface.has_private_key, r->ok);
+	if (explicit)
+		where(w, sizeof(w), "hubd.conf", 3);
+	else
+		where(w, sizeof(w), "private.key", 0);
+	if (r->ok) {
+		ck_assert_uint_eq(d.n, 0);
+		ck_assert_mem_eq(cfg->iface.private_key, hub_priv, sizeof(hub_priv));
+	} else if (!has_diag(&d, w, r->msg) || !strstr(d.items[0].message, "private.key")) {
+		dump(&d);
+		ck_abort_msg("perm row %d: expected %s: %s", _i, w, r->msg);
+	}
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
+START_TEST(test_private_key_bad)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512];
+
+	setup_dir();
+	write_file("private.key", "not a key\n", 0600, 0);
+	cfg = load(&d);
+	ck_assert(!cfg->iface_ok);
+	where(w, sizeof(w), "private.key", 0);
+	ck_assert(has_diag(&d, w, "does not hold a WireGuard key"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	/* Missing, named on a line. */
+	write_file("hubd.conf",
+		   "[Interface]\nPrivateKeyFile = /nonexistent/key\nAddress = 10.8.0.1/24\n", 0644,
+		   0);
+	cfg = load(&d);
+	ck_assert(!cfg->iface_ok);
+	where(w, sizeof(w), "hubd.conf", 2);
+	ck_assert(has_diag(&d, w, "PrivateKeyFile /nonexistent/key: cannot read: No such file"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	/* A key with a trailing newline, as wg genkey writes it, is fine. */
+	write_file("hubd.conf", "[Interface]\nAddress = 10.8.0.1/24\n", 0644, 0);
+	write_file("private.key", "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\n", 0600, 0);
+	cfg = load(&d);
+	ck_assert(cfg->iface_ok);
+	ck_assert_uint_eq(d.n, 0);
+	hubd_config_free(cfg);
+	teardown_dir();
+}
+END_TEST
+
+START_TEST(test_psk_perms)
+{
+	const struct perm_row *r = &perm_rows[_i];
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512];
+
+	setup_dir();
+	write_file(
+	    "peers.d/a.conf",
+	    "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPresharedKeyFile = psk/a.psk\n",
+	    0644, 0);
+	write_file("peers.d/b.conf", "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.3/32\n", 0644,
+		   0);
+	write_file("psk/a.psk", "@K3@", r->mode, r->uid);
+	cfg = load(&d);
+	ck_assert(cfg->iface_ok);
+	if (r->ok) {
+		ck_assert_uint_eq(cfg->n_peers, 2);
+		ck_assert(cfg->peers[0].has_psk);
+		ck_assert_uint_eq(cfg->peers[0].psk[0], 0x33);
+	} else {
+		ck_assert_uint_eq(cfg->n_peers, 1);
+		ck_assert_str_eq(cfg->peers[0].name, "b");
+		ck_assert_uint_eq(cfg->n_rejected, 1);
+		ck_assert_str_eq(cfg->rejected[0], "a");
+		where(w, sizeof(w), "peers.d/a.conf", 4);
+		if (!has_diag(&d, w, r->msg) || !has_diag(&d, w, "PresharedKeyFile")) {
+			dump(&d);
+			ck_abort_msg("psk row %d", _i);
+		}
+	}
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
+START_TEST(test_peers_dir)
+{
+	const char *ok = "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n";
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512];
+
+	setup_dir();
+	write_file("peers.d/phone.conf", ok, 0644, 0);
+	/* Leftovers and dotfiles, all broken: none may be read. */
+	write_file("peers.d/phone.conf~", "junk", 0644, 0);
+	write_file("peers.d/.#phone.conf", "junk", 0644, 0);
+	write_file("peers.d/phone.swp", "junk", 0644, 0);
+	write_file("peers.d/.phone.conf.swp", "junk", 0644, 0);
+	write_file("peers.d/.hidden.conf", "junk", 0644, 0);
+	write_file("peers.d/phone.conf.bak", "junk", 0644, 0);
+	/* A bad name and a broken file: each rejected alone. */
+	write_file("peers.d/bad name.conf", ok, 0644, 0);
+	write_file("peers.d/broken.conf",
+		   "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.3/33\nEndpoint = nope\n", 0644,
+		   0);
+	write_file("peers.d/home.conf", "[Peer]\nPublicKey = @K3@\nAllowedIPs = 10.8.0.4/32\n",
+		   0644, 0);
+	snprintf(w, sizeof(w), "%s/peers.d/dir.conf", tmpdir);
+	ck_assert_int_eq(mkdir(w, 0755), 0);
+	cfg = load(&d);
+	ck_assert(cfg->iface_ok);
+	ck_assert_uint_eq(cfg->n_peers, 2);
+	ck_assert_str_eq(cfg->peers[0].name, "home");
+	ck_assert_str_eq(cfg->peers[1].name, "phone");
+	ck_assert_uint_eq(cfg->n_rejected, 3);
+	ck_assert_str_eq(cfg->rejected[0], "bad name");
+	ck_assert_str_eq(cfg->rejected[1], "broken");
+	ck_assert_str_eq(cfg->rejected[2], "dir");
+	where(w, sizeof(w), "peers.d", 0);
+	ck_assert(has_diag(&d, w, "peer file 'bad name.conf' is not NAME.conf"));
+	where(w, sizeof(w), "peers.d/broken.conf", 3);
+	ck_assert(has_diag(&d, w, "over /32"));
+	where(w, sizeof(w), "peers.d/broken.conf", 4);
+	ck_assert(has_diag(&d, w, "has no port"));
+	where(w, sizeof(w), "peers.d/dir.conf", 0);
+	ck_assert(has_diag(&d, w, "is a directory"));
+	if (hubd_diags_errors(&d) != 4)
+		dump(&d);
+	ck_assert_uint_eq(hubd_diags_errors(&d), 4);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
+START_TEST(test_broken_iface)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512];
+
+	setup_dir();
+	write_file("hubd.conf", "[Interface]\nAddress = 10.8.0.1/24\nMTU = 9\n", 0644, 0);
+	write_file("peers.d/a.conf", "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n", 0644,
+		   0);
+	cfg = load(&d);
+	ck_assert(!cfg->iface_ok);
+	ck_assert_str_eq(cfg->iface.name, "wg0");
+	ck_assert_uint_eq(cfg->n_peers, 1); /* peers are still checked and reported */
+	where(w, sizeof(w), "hubd.conf", 3);
+	ck_assert(has_diag(&d, w, "MTU 9 is out of range"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	/* No hubd.conf at all. */
+	snprintf(w, sizeof(w), "%s/hubd.conf", tmpdir);
+	unlink(w);
+	cfg = load(&d);
+	ck_assert(!cfg->iface_ok);
+	ck_assert(has_diag(&d, w, "cannot read: No such file"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	/* No config dir at all. */
+	ck_assert_int_eq(hubd_config_load("/nonexistent/hubd", &cfg, &d), -ENOENT);
+	ck_assert(has_diag(&d, "/nonexistent/hubd", "cannot open the config directory"));
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
+/* Files that cannot be text: each gets one clear error, the others load. */
+START_TEST(test_hostile_files)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[512];
+	size_t big = HUBD_CONFIG_MAX_FILE_SIZE + 10;
+	char *buf = malloc(big);
+	FILE *f;
+
+	setup_dir();
+	memset(buf, 'x', big);
+	snprintf(w, sizeof(w), "%s/peers.d/huge.conf", tmpdir);
+	f = fopen(w, "w");
+	fwrite(buf, 1, big, f);
+	fclose(f);
+	snprintf(w, sizeof(w), "%s/peers.d/bin.conf", tmpdir);
+	f = fopen(w, "w");
+	for (size_t i = 0; i < 200000; i++)
+		buf[i] = (char)(i * 7919 % 251);
+	fwrite(buf, 1, 200000, f);
+	fclose(f);
+	snprintf(w, sizeof(w), "%s/peers.d/fifo.conf", tmpdir);
+	ck_assert_int_eq(mkfifo(w, 0600), 0);
+	write_file("peers.d/ok.conf", "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n", 0644,
+		   0);
+	cfg = load(&d);
+	ck_assert_uint_eq(cfg->n_peers, 1);
+	ck_assert_uint_eq(cfg->n_rejected, 3);
+	where(w, sizeof(w), "peers.d/huge.conf", 0);
+	ck_assert(has_diag(&d, w, "file is larger than 1048576 bytes"));
+	where(w, sizeof(w), "peers.d/fifo.conf", 0);
+	ck_assert(has_diag(&d, w, "is not a regular file"));
+	ck_assert_uint_le(d.n, 2 + HUBD_CONFIG_MAX_ERRORS + 1);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	free(buf);
+	teardown_dir();
+}
+END_TEST
+
+/* 100,000 peer files: loads, with the figure printed (no time asserted). */
+START_TEST(test_load_100k)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	struct timespec t0, t1;
+	size_t n = 100000;
+	char path[512], b64[WGNL_KEY_B64_LEN + 1];
+	wgnl_key k = {0};
+
+	setup_dir();
+	write_file("hubd.conf", "[Interface]\nAddress = 10.0.0.1/8, fd00::1/64\n", 0644, 0);
+	for (size_t i = 0; i < n; i++) {
+		FILE *f;
+
+		memcpy(k, &i, sizeof(i));
+		k[31] = 7;
+		wgnl_key_to_base64(b64, k);
+		snprintf(path, sizeof(path), "%s/peers.d/p%zu.conf", tmpdir, i);
+		f = fopen(path, "w");
+		fprintf(
+		    f,
+		    "[Peer]\nPublicKey = %s\nAllowedIPs = 10.%zu.%zu.%zu/32, fd02::%zx:%zx/128\n"
+		    "AllowedIPs = fd01:0:%zx:%zx::/64\nPersistentKeepalive = 25\n",
+		    b64, 1 + (i >> 16), (i >> 8) & 255, i & 255, i >> 16, i & 0xffff, i >> 16,
+		    i & 0xffff);
+		fclose(f);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cfg = load(&d);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	printf("load: %zu peer files: %.3f s, %zu accepted, %zu rejected\n", n,
+	       (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
+	       cfg->n_peers, cfg->n_rejected);
+	ck_assert(cfg->iface_ok);
+	ck_assert_uint_eq(cfg->n_peers, n);
+	ck_assert_uint_eq(d.n, 0);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
+static Suite *config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("parse");
+
+	tcase_add_loop_test(tc, test_iface_rows, 0, sizeof(iface_rows) / sizeof(iface_rows[0]));
+	tcase_add_loop_test(tc, test_peer_rows, 0, sizeof(peer_rows) / sizeof(peer_rows[0]));
+	tcase_add_test(tc, test_iface_values);
+	tcase_add_test(tc, test_peer_values);
+	tcase_add_test(tc, test_all_errors_of_a_file);
+	tcase_add_test(tc, test_hostile);
+	tcase_add_test(tc, test_prefix);
+	tcase_add_test(tc, test_filenames);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("verify");
+	tcase_add_loop_test(tc, test_verify_rows, 0, sizeof(verify_rows) / sizeof(verify_rows[0]));
+	tcase_add_test(tc, test_verify_scale);
+	tcase_set_timeout(tc, 120);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("load");
+	tcase_add_loop_test(tc, test_private_key_perms, 0, 14);
+	tcase_add_test(tc, test_private_key_bad);
+	tcase_add_loop_test(tc, test_psk_perms, 0, sizeof(perm_rows) / sizeof(perm_rows[0]));
+	tcase_add_test(tc, test_peers_dir);
+	tcase_add_test(tc, test_broken_iface);
+	tcase_add_test(tc, test_hostile_files);
+	tcase_add_test(tc, test_load_100k);
+	tcase_set_timeout(tc, 600);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	/* Ownership and mode rules are tested for real: that needs root. */
+	if (geteuid() != 0) {
+		fprintf(stderr, "test-config: needs root to chown key files\n");
+		return 77;
+	}
+	make_keys();
+	sr = srunner_create(config_suite());
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
