@@ -57,6 +57,7 @@ ours_then_wg 1 100000 21
 wg_then_ours 1 100000 22
 
 log "setting the same config again changes nothing (replace semantics)"
+fresh wgnl0
 tool gen 300 4 12 >"$tmp/want.conf"
 tool set wgnl0 "$tmp/want.conf"
 tool set wgnl0 "$tmp/want.conf"
