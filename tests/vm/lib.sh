@@ -19,7 +19,11 @@ HUBD_SCENARIO=${HUBD_SCENARIO:-$(basename "$0" .sh)}
 HUBD=$HUBD_BUILDDIR/src/hubd
 HUBCTL=$HUBD_BUILDDIR/src/hubctl
 
-[ "${HUBD_VM_TRACE:-0}" != 1 ] || set -x
+if [ "${HUBD_VM_TRACE:-0}" = 1 ]; then
+	# Timestamps show where the time goes (everything is slow under TCG).
+	PS4='+ ${EPOCHREALTIME} ${BASH_SOURCE[0]##*/}:${LINENO}: '
+	set -x
+fi
 
 # --- reporting -------------------------------------------------------------------
 
@@ -36,7 +40,7 @@ _where() {
 }
 
 # log MSG: a progress line, so a failure's output shows how far we got.
-log() { echo "# $*"; }
+log() { echo "# [${SECONDS}s] $*"; }
 
 # fail MSG: stop the scenario as failed.
 fail() {
@@ -51,7 +55,8 @@ skip() {
 }
 
 # A command failing under set -e: say which and where before the exit trap cleans up.
-trap 'echo "error: $(_where): command failed (exit $?): $BASH_COMMAND" >&2' ERR
+# (ERR fires under set +e too, where a failure is expected: stay quiet then.)
+trap '_rc=$?; [[ $- != *e* ]] || echo "error: $(_where): command failed (exit $_rc): $BASH_COMMAND" >&2' ERR
 
 # --- assertions ------------------------------------------------------------------
 
