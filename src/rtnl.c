@@ -133,6 +133,7 @@ int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry
 		   struct hubd_changes *ch)
 {
 	struct rtnl_link *cur = NULL;
+	struct hubd_changes quiet = {0};
 	int r, created = 0;
 
 	r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
@@ -155,7 +156,9 @@ int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry
 		rtnl_link_put(cur);
 		return -EEXIST;
 	}
-	r = link_update(sk, cur, c, dry, created ? &(struct hubd_changes){0} : ch);
+	/* A link we just created needs its MTU and up flag: part of "create", not news. */
+	r = link_update(sk, cur, c, dry, created ? &quiet : ch);
+	changes_clear(&quiet);
 	if (r >= 0) {
 		*ret_ifindex = rtnl_link_get_ifindex(cur);
 		r += created;

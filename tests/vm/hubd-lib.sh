@@ -51,9 +51,13 @@ hubd_start() {
 }
 
 # The daemon's log ends up in the scenario's output, for a failure's post-mortem.
+# (fd 9: cleanups run with their output discarded.)
+exec 9>&1
 _show_log() {
-	echo "--- last lines of $1:"
-	tail -n 40 "$1" | sed 's/^/    /'
+	{
+		echo "--- last lines of $1:"
+		tail -n 40 "$1"
+	} >&9
 }
 
 # hubd_stop: SIGTERM and wait; the kernel state stays.
