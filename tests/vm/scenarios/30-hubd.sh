@@ -11,7 +11,7 @@ need_cmd nft
 need_built "$HUBD"
 
 D=/etc/hubd/t30
-N=200
+N=${HUBD_T30_PEERS:-200}
 
 log "namespaces: hub and home, joined by a veth pair"
 netns_new hub
