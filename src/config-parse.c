@@ -23,8 +23,9 @@ enum { IFACE_KEY_ADDRESS = 3, PEER_KEY_PUBLICKEY = 0, PEER_KEY_ALLOWEDIPS = 2 };
 struct parser {
 	const char *path;
 	struct hubd_diags *diags;
-	unsigned n_errors;
+	unsigned n_errors, n_warnings;
 	bool gave_up;
+	size_t first_diag; /* this file's diagnostics start here */
 	enum section section;
 	unsigned section_line; /* where our section started, 0 when never */
 	unsigned seen[16];     /* per key: the line it was first set on */
@@ -44,7 +45,7 @@ static void report(struct parser *p, unsigned line, bool warning, const char *fm
 {
 	char msg[512];
 
-	if (p->gave_up)
+	if (p->gave_up || (warning && ++p->n_warnings > HUBD_CONFIG_MAX_ERRORS))
 		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (!warning && ++p->n_errors > HUBD_CONFIG_MAX_ERRORS) {
@@ -703,6 +704,21 @@ static const struct key_def peer_keys[] = {
 };
 /* clang-format on */
 
+/* Checks at the end add diagnostics for earlier lines: put the file's in line order. */
+static void sort_diags(struct parser *p)
+{
+	struct hubd_diag *it = p->diags->items;
+
+	for (size_t i = p->first_diag + 1; i < p->diags->n; i++) {
+		struct hubd_diag x = it[i];
+		size_t j = i;
+
+		for (; j > p->first_diag && it[j - 1].line > x.line; j--)
+			it[j] = it[j - 1];
+		it[j] = x;
+	}
+}
+
 /* Checks that need the whole [Interface]. */
 static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
 {
@@ -735,10 +751,12 @@ int hubd_parse_interface(const char *path, const char *text, size_t len,
 	    .health_interval = HUBD_DEFAULT_HEALTH,
 	    .stale_after = HUBD_DEFAULT_STALE,
 	};
-	struct parser p = {.path = path, .diags = diags, .keys = iface_keys, .conf = &c};
+	struct parser p = {
+	    .path = path, .diags = diags, .keys = iface_keys, .conf = &c, .first_diag = diags->n};
 
 	parse_text(&p, text, len, "Interface");
 	finish_iface(&p, &c);
+	sort_diags(&p);
 	if (p.n_errors) {
 		hubd_iface_conf_clear(&c);
 		return -EINVAL;
@@ -817,7 +835,8 @@ int hubd_parse_peer(const char *path, const char *name, const char *text, size_t
 		    struct hubd_peer_conf *ret, struct hubd_diags *diags)
 {
 	struct hubd_peer_conf c = {0};
-	struct parser p = {.path = path, .diags = diags, .keys = peer_keys, .conf = &c};
+	struct parser p = {
+	    .path = path, .diags = diags, .keys = peer_keys, .conf = &c, .first_diag = diags->n};
 
 	c.name = strdup(name ? name : "");
 	c.path = strdup(path ? path : "");
@@ -825,6 +844,7 @@ int hubd_parse_peer(const char *path, const char *name, const char *text, size_t
 		perr(&p, 0, "out of memory");
 	parse_text(&p, text, len, "Peer");
 	finish_peer(&p, &c);
+	sort_diags(&p);
 	if (p.n_errors) {
 		hubd_peer_conf_clear(&c);
 		return -EINVAL;
