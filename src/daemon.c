@@ -387,16 +387,25 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 	return first < 0 ? first : (r < 0 ? r : 0);
 }
 
+/*
+ * One journal entry per change, up to a cap: a cold start with 10,000 peers
+ * must not trip journald's rate limit and lose the entries that matter.
+ */
+#define LOG_CHANGES_MAX 1000
+
 static void log_changes(const struct hubd_changes *ch, size_t from, bool drift)
 {
 	for (size_t i = from; i < ch->n; i++) {
 		const struct hubd_change *c = &ch->items[i];
 
+		if (i - from == LOG_CHANGES_MAX) {
+			log_info("... and %zu more changes", ch->n - i);
+			break;
+		}
 		if (drift)
 			log_event(LOG_NOTICE, "drift-repaired", c->peer, "repaired: %s", c->text);
 		else
-			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s",
-				  c->text);
+			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s", c->text);
 	}
 }
 

@@ -69,7 +69,7 @@ assert_contains "$(ip netns exec hub nft list table inet hubd)" "chain forward" 
 log "the home gateway handshakes"
 ip -n home link add wg0 type wireguard
 ip netns exec home wg set wg0 private-key <(echo "$home_key") \
-	peer "$(wg pubkey <"$D/private.key")" endpoint 192.0.2.1:51820 allowed-ips 10.8.0.0/16 \
+	listen-port 51820 peer "$(wg pubkey <"$D/private.key")" endpoint 192.0.2.1:51820 allowed-ips 10.8.0.0/16 \
 	persistent-keepalive 25
 ip -n home addr add 10.8.0.3/16 dev wg0
 ip -n home link set wg0 up
