@@ -171,11 +171,9 @@ struct verify {
 	bool *reject;
 };
 
-static const struct hubd_peer_conf *sort_peers_by_key_ctx;
-
-static int cmp_peer_key(const void *a, const void *b)
+static int cmp_peer_key(const void *a, const void *b, void *peers)
 {
-	const struct hubd_peer_conf *p = sort_peers_by_key_ctx;
+	const struct hubd_peer_conf *p = peers;
 	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 	int r = memcmp(p[x].public_key, p[y].public_key, WGNL_KEY_LEN);
 
@@ -191,9 +189,7 @@ static int build_key_groups(struct verify *v)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		order[i] = i;
-	/* qsort has no context argument; verification is not re-entered. */
-	sort_peers_by_key_ctx = v->cfg->peers;
-	qsort(order, n, sizeof(*order), cmp_peer_key);
+	qsort_r(order, n, sizeof(*order), cmp_peer_key, v->cfg->peers);
 	for (size_t i = 0, g = 0; i < n; i++) {
 		if (i == 0 || memcmp(v->cfg->peers[order[i]].public_key,
 				     v->cfg->peers[order[i - 1]].public_key, WGNL_KEY_LEN) != 0)
