@@ -91,3 +91,13 @@ lacks_peer() { ! has_peer "$@"; }
 
 # ms: milliseconds since the epoch, for latencies.
 ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# has_route NS PREFIX / lacks_route: is PREFIX routed by hubd (proto 150) via wg0?
+has_route() { ip -n "$1" route show "$2" proto 150 | grep -q "dev wg0"; }
+lacks_route() { ! has_route "$@"; }
+has_addr() { ip -n "$1" -o addr show dev wg0 | grep -q "inet6\? $2 "; }
+
+# aips_are NS IF PUBKEY "SORTED LIST" / peers_are NS IF COUNT: for wait_for, which
+# must re-evaluate on every try (a $(...) argument would be evaluated only once).
+aips_are() { [ "$(wg_aips "$1" "$2" "$3")" = "$4" ]; }
+peers_are() { [ "$(wg_peers "$1" "$2")" = "$3" ]; }

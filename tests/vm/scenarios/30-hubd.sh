@@ -90,16 +90,16 @@ log "added in $(($(ms) - t0)) ms"
 log "a peer file changed: only its allowed IPs change"
 t0=$(ms)
 peer_file "$D" new "$new_pub" "10.8.9.9/32, 10.77.0.0/16"
-wait_for -t 5 test "$(wg_aips hub wg0 "$new_pub")" = "10.77.0.0/16 10.8.9.9/32"
+wait_for -t 5 aips_are hub wg0 "$new_pub" "10.77.0.0/16 10.8.9.9/32"
 log "changed in $(($(ms) - t0)) ms"
-wait_for ip -n hub route show 10.77.0.0/16 proto 150 | grep -q wg0
+wait_for has_route hub 10.77.0.0/16
 
 log "a peer file removed"
 t0=$(ms)
 rm "$D/peers.d/new.conf"
 wait_for -t 5 lacks_peer hub wg0 "$new_pub"
 log "removed in $(($(ms) - t0)) ms"
-wait_for test -z "$(ip -n hub route show 10.77.0.0/16)"
+wait_for lacks_route hub 10.77.0.0/16
 
 log "10 reloads keep the home gateway's session"
 for i in $(seq 1 10); do
@@ -137,19 +137,19 @@ ip netns exec hub wg set wg0 peer "${pubs[7]}" remove
 wait_for -t 10 has_peer hub wg0 "${pubs[7]}"
 log "drift: the LAN route deleted"
 ip -n hub route del 192.168.1.0/24
-wait_for -t 10 ip -n hub route show 192.168.1.0/24 proto 150 | grep -q wg0
+wait_for -t 10 has_route hub 192.168.1.0/24
 log "drift: the nftables table deleted"
 ip netns exec hub nft delete table inet hubd
 wait_for -t 10 ip netns exec hub nft list table inet hubd
 log "drift: addresses flushed"
 ip -n hub addr flush dev wg0
-wait_for -t 10 ip -n hub -o addr show dev wg0 | grep -q 10.8.0.1/16
+wait_for -t 10 has_addr hub 10.8.0.1/16
 log "drift: the link deleted"
 ip -n hub link del wg0
-wait_for -t 10 test "$(wg_peers hub wg0)" = $((N + 1))
+wait_for -t 10 peers_are hub wg0 $((N + 1))
 # The home gateway's learned endpoint came back with it: the hub can reach home first.
 assert_eq "192.0.2.2:51820" "$(ip netns exec hub wg show wg0 endpoints | awk -v k="$home_pub" '$1 == k { print $2 }')" "restored endpoint"
-wait_for ip -n hub route show 192.168.1.0/24 proto 150
+wait_for has_route hub 192.168.1.0/24
 wait_for ip netns exec hub ping -c 1 -W 1 10.8.0.3
 grep -q "HUBD\|drift-repaired" "$D/hubd.log" || fail "no drift-repaired events logged"
 
