@@ -27,10 +27,9 @@
 
 struct entry {
 	uint64_t start[2]; /* the masked address as a 128-bit number (IPv4 in the top bits) */
-	uint64_t last[2];  /* the last address the prefix covers */
+	uint32_t flat;	   /* which prefix: pos[peer] + its index in the peer's AllowedIPs */
 	uint8_t family, cidr;
-	size_t peer, aip;
-};
+}; /* 24 bytes: small enough for qsort to move entries rather than pointers */
 
 struct fenwick {
 	uint64_t *t;
@@ -106,23 +105,26 @@ static struct cover fw2_sum(const struct fenwick2 *f, size_t i)
 	return c;
 }
 
-static void entry_init(struct entry *e, const struct hubd_prefix *p, size_t peer, size_t aip)
+static void entry_init(struct entry *e, const struct hubd_prefix *p, uint32_t flat)
 {
 	uint8_t a[16] = {0};
-	unsigned host = (p->family == AF_INET ? 32 : 128) - p->cidr;
 
 	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
 	e->start[0] = load_be64(a);
 	e->start[1] = load_be64(a + 8);
-	/* Host bits in the 128-bit space: IPv4's 32 bits sit at the top. */
-	if (p->family == AF_INET)
-		host += 96;
-	e->last[0] = e->start[0] | (host >= 128 ? ~0ULL : host > 64 ? ~0ULL >> (128 - host) : 0);
-	e->last[1] = e->start[1] | (host >= 64 ? ~0ULL : host ? ~0ULL >> (64 - host) : 0);
 	e->family = (uint8_t)p->family;
 	e->cidr = p->cidr;
-	e->peer = peer;
-	e->aip = aip;
+	e->flat = flat;
+}
+
+/* The last address e covers. */
+static void entry_last(const struct entry *e, uint64_t last[2])
+{
+	/* Host bits in the 128-bit space: IPv4's 32 bits sit at the top. */
+	unsigned host = (e->family == AF_INET ? 32 + 96 : 128) - e->cidr;
+
+	last[0] = e->start[0] | (host >= 128 ? ~0ULL : host > 64 ? ~0ULL >> (128 - host) : 0);
+	last[1] = e->start[1] | (host >= 64 ? ~0ULL : host ? ~0ULL >> (64 - host) : 0);
 }
 
 /* Compare a's start with b's start (or last): family, then the address. */
@@ -146,7 +148,7 @@ static int cmp_entry(const void *a, const void *b)
 		return r;
 	if (x->cidr != y->cidr)
 		return x->cidr < y->cidr ? -1 : 1;
-	return x->peer < y->peer ? -1 : x->peer > y->peer;
+	return x->flat < y->flat ? -1 : x->flat > y->flat;
 }
 
 static int cmp_peer_name(const void *a, const void *b)
@@ -163,7 +165,8 @@ struct verify {
 	size_t n;
 	size_t *sub_end;       /* per sorted entry: the last entry it contains */
 	size_t *pos;	       /* per peer: where its first prefix's index starts in pos_of */
-	size_t *pos_of;	       /* per (peer, aip) in input order: its sorted position */
+	size_t *pos_of;	       /* per flat index: its sorted position */
+	uint32_t *peer_of;     /* per flat index: its peer */
 	size_t *key_group;     /* per peer: the first peer (in key order) with its key */
 	size_t *key_owner;     /* per key group: the accepted peer holding it, or NONE */
 	struct fenwick here;   /* accepted prefixes at their position */
@@ -205,11 +208,13 @@ static int build_key_groups(struct verify *v)
 static size_t find_sub_end(const struct verify *v, size_t i)
 {
 	size_t lo = i, hi = v->n; /* e[lo].start <= last; answer in [lo, hi) */
+	uint64_t last[2];
 
+	entry_last(&v->e[i], last);
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (cmp_addr(v->e[mid].family, v->e[mid].start, v->e[i].family, v->e[i].last) <= 0)
+		if (cmp_addr(v->e[mid].family, v->e[mid].start, v->e[i].family, last) <= 0)
 			lo = mid;
 		else
 			hi = mid;
@@ -220,7 +225,7 @@ static size_t find_sub_end(const struct verify *v, size_t i)
 static int build_entries(struct verify *v)
 {
 	struct hubd_config *cfg = v->cfg;
-	size_t k = 0;
+	uint32_t k = 0;
 
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		v->pos[i] = v->n;
@@ -229,15 +234,18 @@ static int build_entries(struct verify *v)
 	v->e = malloc((v->n ? v->n : 1) * sizeof(*v->e));
 	v->sub_end = malloc((v->n ? v->n : 1) * sizeof(size_t));
 	v->pos_of = malloc((v->n ? v->n : 1) * sizeof(size_t));
-	if (!v->e || !v->sub_end || !v->pos_of)
+	v->peer_of = malloc((v->n ? v->n : 1) * sizeof(uint32_t));
+	if (v->n >= UINT32_MAX || !v->e || !v->sub_end || !v->pos_of || !v->peer_of)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_peers; i++)
-		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++)
-			entry_init(&v->e[k++], &cfg->peers[i].allowed_ips[j], i, j);
+		for (size_t j = 0; j < cfg->peers[i].n_allowed_ips; j++, k++) {
+			entry_init(&v->e[k], &cfg->peers[i].allowed_ips[j], k);
+			v->peer_of[k] = (uint32_t)i;
+		}
 	qsort(v->e, v->n, sizeof(*v->e), cmp_entry);
 	for (size_t i = 0; i < v->n; i++) {
 		v->sub_end[i] = find_sub_end(v, i);
-		v->pos_of[v->pos[v->e[i].peer] + v->e[i].aip] = i;
+		v->pos_of[v->e[i].flat] = i;
 	}
 	return 0;
 }
@@ -274,6 +282,7 @@ static void verify_done(struct verify *v)
 	free(v->sub_end);
 	free(v->pos);
 	free(v->pos_of);
+	free(v->peer_of);
 	free(v->key_group);
 	free(v->key_owner);
 	free(v->here.t);
@@ -389,7 +398,8 @@ static void check_overlap(struct verify *v, size_t i, size_t j, unsigned *errs)
 	if (!inside)
 		return;
 	k = fw_search(&v->here, below + 1);
-	report_overlap(v, p, j, v->e[k].peer, v->e[k].aip, errs);
+	q = v->peer_of[v->e[k].flat];
+	report_overlap(v, p, j, q, v->e[k].flat - v->pos[q], errs);
 }
 
 static void accept_peer(struct verify *v, size_t i)
