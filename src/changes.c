@@ -7,8 +7,8 @@
 #include <string.h>
 
 /* Allocation failure drops the line: a change report is never worth aborting a reconcile. */
-static void vadd(struct hubd_changes *c, const char *event, const char *peer, const char *fmt,
-		 va_list ap)
+__attribute__((format(printf, 4, 0))) static void
+vadd(struct hubd_changes *c, const char *event, const char *peer, const char *fmt, va_list ap)
 {
 	struct hubd_change *it;
 

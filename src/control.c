@@ -19,10 +19,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "log.h"
 #include "loop.h"
 
-#define REQUEST_MAX    4096
 #define CLIENT_TIMEOUT (2 * 1000 * 1000ULL)
 
 struct conn {
@@ -30,7 +30,7 @@ struct conn {
 	int fd;
 	sd_event_source *io, *timer;
 	size_t len;
-	char buf[REQUEST_MAX + 1];
+	char buf[CONTROL_REQUEST_MAX + 1];
 };
 
 static void conn_free(struct conn *c)
@@ -265,31 +265,20 @@ static json_object *do_status(struct conn *c)
 
 static json_object *dispatch(struct conn *c)
 {
-	json_tokener *tok = json_tokener_new_ex(8);
-	json_object *req, *cmd, *out;
-	const char *name;
-
-	if (!tok)
-		return error_reply("out of memory");
-	req = json_tokener_parse_ex(tok, c->buf, c->len);
-	json_tokener_free(tok);
-	if (!req || !json_object_is_type(req, json_type_object) ||
-	    !json_object_object_get_ex(req, "command", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string)) {
-		json_object_put(req);
+	switch (control_parse_request(c->buf, c->len)) {
+	case CONTROL_RELOAD:
+		return do_reconcile(c, false);
+	case CONTROL_DIFF:
+		return do_reconcile(c, true);
+	case CONTROL_STATUS:
+		return do_status(c);
+	case -E2BIG:
+		return error_reply("request too large");
+	case -EOPNOTSUPP:
+		return error_reply("unknown command");
+	default:
 		return error_reply("malformed request");
 	}
-	name = json_object_get_string(cmd);
-	if (!strcmp(name, "reload"))
-		out = do_reconcile(c, false);
-	else if (!strcmp(name, "diff"))
-		out = do_reconcile(c, true);
-	else if (!strcmp(name, "status"))
-		out = do_status(c);
-	else
-		out = error_reply("unknown command");
-	json_object_put(req);
-	return out;
 }
 
 static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)

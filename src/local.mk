@@ -5,8 +5,9 @@ src_libhubd_a_SOURCES = \
 	src/changes.c src/changes.h \
 	src/diff.c src/diff.h \
 	src/nft.c src/nft.h \
-	src/log.c src/log.h
-src_libhubd_a_CFLAGS = $(AM_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS)
+	src/log.c src/log.h \
+	src/control-request.c src/control.h
+src_libhubd_a_CFLAGS = $(AM_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 
 HUBD_LIBS = src/libhubd.a src/libhubconf.a lib/libwgnl.a \
 	$(LIBNL_LIBS) $(LIBNFTABLES_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) \
@@ -30,3 +31,18 @@ TESTS += tests/unit/test-diff
 tests_unit_test_diff_SOURCES = tests/unit/test-diff.c
 tests_unit_test_diff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_diff_LDADD = $(HUBD_LIBS) $(CHECK_LIBS)
+
+check_PROGRAMS += tests/unit/test-control
+TESTS += tests/unit/test-control
+tests_unit_test_control_SOURCES = tests/unit/test-control.c
+tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_control_LDADD = src/libhubd.a $(JSONC_LIBS) $(CHECK_LIBS)
+
+if FUZZERS
+check_PROGRAMS += tests/fuzz/fuzz-control
+TESTS += tests/fuzz/control.fuzz
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz-control.c
+tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
+tests_fuzz_fuzz_control_LDADD = src/libhubd.a $(JSONC_LIBS)
+endif
