@@ -330,13 +330,19 @@ static void check_hub_address(struct verify *v, const struct hubd_peer_conf *p, 
 		struct hubd_prefix host = ic->addresses[k];
 
 		host.cidr = host.family == AF_INET ? 32 : 128;
-		if (!hubd_prefix_contains(&p->allowed_ips[j], &host))
+		/*
+		 * The whole tunnel subnet or a supernet of it is how a spoke names its
+		 * hub (client mode, e.g. a home gateway's one peer). A narrower prefix
+		 * holding our address would let that peer send as us.
+		 */
+		if (p->allowed_ips[j].cidr <= ic->addresses[k].cidr ||
+		    !hubd_prefix_contains(&p->allowed_ips[j], &host))
 			continue;
 		hubd_prefix_format(&p->allowed_ips[j], a, sizeof(a));
 		inet_ntop(host.family, &host.addr, h, sizeof(h));
 		verr(v, p, p->allowed_ips_lines[j], errs,
-		     "AllowedIPs %s contains the hub's own address %s: the hub would send its "
-		     "own traffic to this peer",
+		     "AllowedIPs %s contains this interface's own address %s: the peer could send "
+		     "packets as this host",
 		     a, h);
 		return;
 	}
