@@ -15,7 +15,6 @@ void wgnl_peer_clear(struct wgnl_peer *peer);
 /* WGNL_SET_BUF_SIZE (wgnl.h): a header, device attributes and a peers nest
  * that may not exceed WGNL_NEST_MAX. */
 
-
 /* Receive buffer: the kernel's dump messages are at most 32 KiB; twice that
  * leaves room for the NLMSG_DONE it may append and for future kernels. */
 #define WGNL_RECV_BUF_SIZE (64u * 1024u)
