@@ -29,6 +29,10 @@ summary() {
 	fi
 }
 
+# Under TCG on a loaded 2-core machine the heaviest scenario (20-wgnl: a peer with
+# 100,000 allowed IPs, set both ways) takes about 6 minutes; give each one 15.
+export HUBD_SCENARIO_TIMEOUT=${HUBD_SCENARIO_TIMEOUT:-900}
+
 step "ASan/UBSan build: unit tests and VM scenarios"
 mkdir -p build-asan
 (cd build-asan && ../configure -q --enable-sanitizers && make -j"$jobs" >/dev/null &&
