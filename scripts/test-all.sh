@@ -60,4 +60,8 @@ mkdir -p build-dist
 	{ tail -n 60 build-dist/distcheck.log; exit 1; }
 grep -E 'archives ready|\.tar\.gz' build-dist/distcheck.log | head -n 3
 
+# One closing line over both test builds: automake tests plus the VM scenarios inside the suite.
+count() { grep -h -E "^# $1: +[0-9]+" build-asan/test-suite.log build-fuzz/test-suite.log | awk '{s+=$3} END {print s+0}'; }
+vm_pass=$(grep -c -E '^PASS: ' build-asan/tests/vm/suite.log 2>/dev/null || echo 0)
 step "all tests passed in $(($(date +%s) - start)) s"
+echo "tests: $(($(count PASS) + vm_pass)) passed, $(count FAIL) failed"
