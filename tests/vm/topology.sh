@@ -94,11 +94,11 @@ topo_namespaces() {
 	EOF
 }
 
-# topo_hub_config DIR: the hub's config in DIR (wg0 10.8.0.1/24, UDP 51820, PublicEndpoint);
-# sets HUB_PUB.
+# topo_hub_config DIR [HEALTHINTERVAL]: the hub's config in DIR (wg0 10.8.0.1/24, UDP
+# 51820, PublicEndpoint, a health check every 2 s by default); sets HUB_PUB.
 topo_hub_config() {
 	hub_config "$1" wg0 10.8.0.1/24 "ListenPort = 51820" "PublicEndpoint = $TOPO_HUB_IP:51820" \
-		"HealthInterval = 2"
+		"HealthInterval = ${2:-2}"
 	HUB_PUB=$(wg pubkey <"$1/private.key")
 }
 
@@ -118,7 +118,7 @@ topo_gw_config() {
 # in the foreground so that the namespace cleanup finds and stops it).
 topo_lanhost() {
 	background ip netns exec lanhost busybox httpd -f -p 80 -h "$1"
-	wait_for ip netns exec lanhost curl -sf -o /dev/null http://127.0.0.1/
+	wait_for ip netns exec lanhost bash -c 'exec 3<>/dev/tcp/127.0.0.1/80'
 }
 
 # topo_phone_up CONF: wg-quick up on exactly CONF (its file name, phone.conf, names the

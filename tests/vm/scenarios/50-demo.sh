@@ -7,6 +7,7 @@
 source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 source "$HUBD_SRCDIR/tests/vm/topology.sh"
+shopt -s extglob
 
 need_wireguard
 need_cmd nft curl busybox wg-quick
@@ -19,7 +20,10 @@ mkdir -p "$W/www/cgi-bin"
 
 step() { printf '\n== [%ss] %s\n' "$SECONDS" "$*"; }
 # show TEXT: print indented, so the demo's own output stands out from the narration.
-show() { printf '%s\n' "$1" | sed 's/^/   | /'; }
+show() {
+	local l
+	while IFS= read -r l; do printf '   | %s\n' "$l"; done <<<"$1"
+}
 
 step "1. The network: the internet, the hub, a home router (NAT, no port forward),"
 echo "   the home gateway and a LAN host behind it, and a phone on the internet."
@@ -73,10 +77,10 @@ step "5. The phone: hubctl peer add phone on the hub; its output is the whole ph
 "$HUBCTL" --config-dir "$HUB" peer add phone --output "$W/phone.conf" --qr ansi
 assert_contains "$(<"$HUB/peers.d/phone.conf")" "AllowedIPs = 10.8.0.2/32" "phone's peer file"
 # The private key is shown only masked, as a habit.
-show "$(sed 's/^\(PrivateKey *= *\).*/\1(hidden)/' "$W/phone.conf")"
+conf=$(<"$W/phone.conf")
+show "${conf/PrivateKey = +([^$'\n'])/PrivateKey = (hidden)}"
 topo_phone_up "$W/phone.conf"
 wait_for ip netns exec phone ping -c 1 -W 1 10.8.0.1
-show "$(ip netns exec phone wg show phone | grep -E 'interface|endpoint|allowed ips|handshake')"
 
 step "6. hubctl status on the hub."
 # The phone's first packets reach the gateway too (health: the home gateway is "up").
