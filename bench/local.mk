@@ -4,3 +4,9 @@ bench_bench_wgnl_SOURCES = bench/bench-wgnl.c
 bench_bench_wgnl_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS)
 bench_bench_wgnl_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 EXTRA_DIST += bench/run-wgnl.sh
+# bench-hubd (daemon benchmark): a poller that times file drops against the kernel.
+noinst_PROGRAMS += bench/bench-poll
+bench_bench_poll_SOURCES = bench/bench-poll.c
+bench_bench_poll_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS)
+bench_bench_poll_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
+EXTRA_DIST += bench/bench-hubd.sh bench/README.md

@@ -1,0 +1,197 @@
+#!/bin/bash
+# The hubd benchmark, against wg(8) measured in the same run:
+#   HUBD_BUILDDIR=/abs/build-without-sanitizers tests/vm/run "$PWD/bench/bench-hubd.sh"
+# or directly as root on a host whose kernel has WireGuard (the same variables).
+# Prints a table: cold start to READY vs `wg setconf`, one peer edited vs
+# `wg syncconf`, file-drop-to-kernel latency, RSS, netlink messages per change.
+# Knobs: PEERS (10000), BENCH_REPS (3: cold starts and syncconfs, median),
+# BENCH_STEPS (10 edits and 10 drops), BENCH_GAP_MS (1000, quiet time between
+# steps), BENCH_HEALTH (HealthInterval, 3600: the health timer stays out of the
+# measurements), BENCH_PROFILE (1: a perf or strace look at one change).
+# It is not a test: a MISS does not fail it; only a broken run does.
+source "$HUBD_SRCDIR/tests/vm/lib.sh"
+source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
+
+POLL=$HUBD_BUILDDIR/bench/bench-poll
+need_wireguard
+need_cmd nft awk
+need_built "$HUBD" "$HUBCTL" "$POLL"
+
+N=${PEERS:-10000}
+REPS=${BENCH_REPS:-3}
+STEPS=${BENCH_STEPS:-10}
+GAP=${BENCH_GAP_MS:-1000}
+NS=hbench
+D=$(mktemp -d /tmp/hubd-bench.XXXXXX)
+cleanup rm -rf "$D"
+
+# --- figures ---------------------------------------------------------------------------
+# Seconds as decimal strings ($EPOCHREALTIME); awk does the arithmetic.
+calc() { awk "BEGIN { printf \"%.3f\", $* }"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rows=()
+# row FIGURE OURS REFERENCE RATIO TARGET VERDICT
+row() { rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
+verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+
+log "hubd benchmark: $N peers, $REPS cold starts, $STEPS edits + $STEPS drops, $(nproc) CPUs"
+netns_new "$NS"
+nsx() { ip netns exec "$NS" "$@"; }
+
+# --- config: N peers, and the same peers as one wg(8) config ---------------------------
+# bash builtins only: every process costs ~0.3 s under TCG.
+hub_config "$D" wg0 10.8.0.1/16 "ListenPort = 51820" "HealthInterval = ${BENCH_HEALTH:-3600}"
+mkdir -p "$D/stage"
+mapfile -t pubs < <(random_keys $((N + STEPS + 1)))
+peer_body() { # I [EXTRA_AIP]
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.%d.%d/32, fd00:8::%x:%x/128%s\nEndpoint = 198.51.100.%d:%d\n' \
+		"${pubs[$1]}" $(($1 / 250 + 1)) $(($1 % 250 + 1)) $(($1 / 65536)) $(($1 % 65536)) "${2:+, $2}" \
+		$(($1 % 200 + 1)) $((10000 + $1 % 50000))
+}
+{
+	printf '[Interface]\nPrivateKey = %s\nListenPort = 51821\n\n' "$(<"$D/private.key")"
+	for ((i = 1; i <= N; i++)); do
+		peer_body "$i" >"$D/peers.d/p$i.conf"
+		[ "$i" = 1 ] || { peer_body "$i"; echo; }
+	done
+} >"$D/ref-rest.conf"
+# ref-K.conf: the full config with peer 1 as its K-th edit gives it (0: unedited).
+ref_conf() {
+	{
+		head -n 4 "$D/ref-rest.conf"
+		peer_body 1 "${2:-}"
+		echo
+		tail -n +5 "$D/ref-rest.conf"
+	} >"$D/ref-$1.conf"
+}
+ref_conf 0
+log "config written: $N peer files"
+
+# --- cold start: hubd to "ready" vs wg setconf on a fresh link --------------------------
+# Each round: wg setconf on a new link wgref, then hubd on a config dir with no link yet.
+# The last round's hubd and wgref stay for what follows.
+hubd_up() { # LOG: start hubd; prints its start-to-ready seconds
+	local t0 t1
+	t0=$EPOCHREALTIME
+	ip netns exec "$NS" "$HUBD" --foreground --config-dir "$D" --socket "$D/control.sock" 2>>"$1" &
+	HUBD_PID=$!
+	t1=$("$POLL" wait-line "$1" "[ready]" 600)
+	calc "$t1 - $t0"
+}
+t_hubd=() t_set=()
+for ((r = 1; r <= REPS; r++)); do
+	ip -n "$NS" link add wgref type wireguard
+	t0=$EPOCHREALTIME
+	nsx wg setconf wgref "$D/ref-0.conf"
+	t_set+=("$(calc "$EPOCHREALTIME - $t0")")
+	[ "$(nsx wg show wgref peers | wc -l)" = "$N" ] || fail "wg setconf did not set $N peers"
+	[ "$r" = "$REPS" ] || ip -n "$NS" link del wgref
+
+	t_hubd+=("$(hubd_up "$D/hubd-$r.log")")
+	got=$(nsx wg show wg0 peers | wc -l)
+	[ "$got" = "$N" ] || fail "hubd ready with $got peers, not $N"
+	log "round $r: wg setconf ${t_set[-1]} s, hubd to ready ${t_hubd[-1]} s"
+	if [ "$r" != "$REPS" ]; then
+		kill -TERM "$HUBD_PID"
+		wait "$HUBD_PID" || fail "hubd exited with $? on SIGTERM"
+		nsx "$HUBD" --down --config-dir "$D" 2>/dev/null
+	fi
+done
+cleanup _kill_wait "$HUBD_PID"
+cleanup _show_log "$D/hubd-$REPS.log"
+cold=$(median "${t_hubd[@]}") setc=$(median "${t_set[@]}")
+ratio=$(calc "$cold / $setc")
+row "cold start to READY, $N peers (s)" "$cold" "$setc (wg setconf)" "${ratio}x" "<= 1.0x" \
+	"$(verdict "$ratio <= 1.0")"
+
+status_field() { # FIELD: a counter from hubctl --json status
+	local s re="\"$1\": *([0-9]+)"
+	s=$("$HUBCTL" --socket "$D/control.sock" --json status)
+	[[ $s =~ $re ]] || fail "no $1 in hubctl status"
+	echo "${BASH_REMATCH[1]}"
+}
+rss() { awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } END { printf "%.1f %.1f", r / 1024, h / 1024 }' "/proc/$HUBD_PID/status"; }
+read -r rss0 hwm0 <<<"$(rss)"
+log "hubd after start: VmRSS $rss0 MiB, VmHWM $hwm0 MiB"
+
+# --- one peer edited: hubd vs wg syncconf of the whole config with that edit ------------
+t_sync=()
+for ((r = 1; r <= REPS; r++)); do
+	ref_conf "$r" "10.8.200.$r/32"
+	t0=$EPOCHREALTIME
+	nsx wg syncconf wgref "$D/ref-$r.conf"
+	t_sync+=("$(calc "$EPOCHREALTIME - $t0")")
+	log "wg syncconf with one peer edited: ${t_sync[-1]} s"
+done
+nsx wg show wgref allowed-ips | grep -q "10.8.200.$REPS/32" || fail "wg syncconf did not apply the edit"
+ip -n "$NS" link del wgref # its peers would slow every dump of what follows
+
+# Staged files, renamed into peers.d by bench-poll (the stage is not watched).
+: >"$D/edits.spec"
+: >"$D/drops.spec"
+for ((k = 1; k <= STEPS; k++)); do
+	peer_body 1 "10.8.210.$k/32" >"$D/stage/edit$k.conf"
+	echo "$D/stage/edit$k.conf $D/peers.d/p1.conf ${pubs[1]} 10.8.210.$k/32" >>"$D/edits.spec"
+	j=$((N + k))
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.220.%d/32\n' "${pubs[$j]}" "$k" >"$D/stage/new$k.conf"
+	echo "$D/stage/new$k.conf $D/peers.d/new$k.conf ${pubs[$j]} 10.8.220.$k/32" >>"$D/drops.spec"
+done
+sleep 1
+
+# series NAME SPEC: run the steps; sets lat (median ms) and msgs (netlink messages per step).
+series() {
+	local m0 c0 m1 c1 out
+	m0=$(status_field netlink_messages) c0=$(status_field reconciles)
+	out=$(nsx "$POLL" drops wg0 "$2" "$GAP" 60) || { echo "$out"; fail "$1: a step was not applied"; }
+	echo "$out" | sed 's/^/#   /'
+	m1=$(status_field netlink_messages) c1=$(status_field reconciles)
+	lat=$(echo "$out" | awk '$1 == "median" { print $2 }')
+	dump=$(echo "$out" | awk '$1 == "median" { print $8 }')
+	msgs=$(calc "($m1 - $m0) / $STEPS")
+	log "$1: median $lat ms, $msgs netlink messages and $(calc "($c1 - $c0) / $STEPS") reconciles per step"
+}
+log "$STEPS edits of one peer's AllowedIPs (rename into peers.d)"
+series edits "$D/edits.spec"
+edit_ms=$lat edit_msgs=$msgs
+sync=$(median "${t_sync[@]}")
+ratio=$(calc "$sync * 1000 / $edit_ms")
+row "one peer edited, applied (ms)" "$edit_ms" "$(calc "$sync * 1000") (wg syncconf)" "${ratio}x faster" \
+	">= 20x faster" "$(verdict "$ratio >= 20")"
+
+log "$STEPS new peer files dropped into peers.d"
+series drops "$D/drops.spec"
+drop_ms=$lat drop_msgs=$msgs
+row "file drop to kernel (ms; poll resolution ${dump} ms)" "$drop_ms" "-" "-" "<= 150 ms" \
+	"$(verdict "$drop_ms <= 150")"
+
+read -r rss1 hwm1 <<<"$(rss)"
+row "hubd VmRSS / VmHWM after start (MiB)" "$rss0 / $hwm0" "-" "-" "<= 16 MiB" "$(verdict "$hwm0 <= 16")"
+row "hubd VmRSS / VmHWM after $((2 * STEPS)) changes (MiB)" "$rss1 / $hwm1" "-" "-" "<= 16 MiB" \
+	"$(verdict "$hwm1 <= 16")"
+row "netlink messages per change (edit / new peer)" "$edit_msgs / $drop_msgs" "-" "-" "printed" "-"
+
+# --- where a change's time goes -----------------------------------------------------------
+if [ "${BENCH_PROFILE:-1}" = 1 ]; then
+	k=$((STEPS + 1))
+	peer_body 1 "10.8.211.1/32" >"$D/stage/prof.conf"
+	echo "$D/stage/prof.conf $D/peers.d/p1.conf ${pubs[1]} 10.8.211.1/32" >"$D/prof.spec"
+	if command -v strace >/dev/null; then
+		log "strace -c of hubd over one edit (strace slows hubd: counts matter, not times)"
+		strace -f -c -o "$D/strace.txt" -p "$HUBD_PID" &
+		spid=$!
+		sleep 1
+		nsx "$POLL" drops wg0 "$D/prof.spec" 500 120 | sed 's/^/#   /'
+		kill -INT "$spid"
+		wait "$spid" || true
+		head -n 14 "$D/strace.txt" | sed 's/^/#   /'
+	fi
+fi
+
+# --- the table ----------------------------------------------------------------------------
+echo
+echo "hubd benchmark, $N peers, $(date -u +%Y-%m-%d), $(uname -r), $(nproc) CPUs${HUBD_IN_VM:+ (qemu TCG)}"
+echo "cold start: median of $REPS; edits and drops: median of $STEPS, $GAP ms apart"
+echo
+echo "| figure | hubd | reference | ratio | target | |"
+echo "|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
