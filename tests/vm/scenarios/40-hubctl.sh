@@ -98,6 +98,8 @@ hubd_stop
 conf=$(<"$HUB/hubd.conf")
 printf '%s\n' "${conf/HealthInterval = 2/HealthInterval = 3600}" >"$HUB/hubd.conf"
 assert_contains "$(<"$HUB/hubd.conf")" "HealthInterval = 3600" "hub config rewritten"
+# hubd_start waits for "ready" in the log: the first daemon's must not count.
+mv "$HUB/hubd.log" "$HUB/hubd.log.1"
 hubd_start hub "$HUB" --group nogroup
 out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$S" status)
 assert_contains "$out" "home" "status as a member of the socket's group"
