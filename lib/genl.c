@@ -43,7 +43,9 @@ static int recv_reply(struct wgnl *nl, uint32_t seq, msg_fn fn, void *data)
 
 		if (n < 0)
 			return errno == ENOSPC ? -EMSGSIZE : -errno;
-		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+		/* mnl_nlmsg_ok casts nlmsg_len to int: a length of 2 GiB or more would pass. */
+		for (; mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (uint32_t)len;
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
 			if (nlh->nlmsg_pid != nl->portid || nlh->nlmsg_seq != seq)
 				continue; /* stale reply to a request given up on */
 			if (nlh->nlmsg_type == NLMSG_ERROR || nlh->nlmsg_type == NLMSG_DONE) {

@@ -26,8 +26,9 @@ tests_tools_wgnl_tool_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-dump
 TESTS += tests/fuzz/dump.fuzz
-tests_fuzz_fuzz_dump_SOURCES = tests/fuzz/fuzz-dump.c
-tests_fuzz_fuzz_dump_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS) $(LIBMNL_CFLAGS)
+# The parser is compiled into the harness, so that libFuzzer sees its coverage.
+tests_fuzz_fuzz_dump_SOURCES = tests/fuzz/fuzz-dump.c lib/parse.c
+tests_fuzz_fuzz_dump_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
 tests_fuzz_fuzz_dump_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_dump_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 endif

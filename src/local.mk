@@ -41,8 +41,9 @@ tests_unit_test_control_LDADD = src/libhubd.a $(JSONC_LIBS) $(CHECK_LIBS)
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-control
 TESTS += tests/fuzz/control.fuzz
-tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz-control.c
-tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
+# The parser is compiled into the harness, so that libFuzzer sees its coverage.
+tests_fuzz_fuzz_control_SOURCES = tests/fuzz/fuzz-control.c src/control-request.c src/control.h
+tests_fuzz_fuzz_control_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS) $(JSONC_CFLAGS)
 tests_fuzz_fuzz_control_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_control_LDADD = src/libhubd.a $(JSONC_LIBS)
 endif

@@ -3,8 +3,9 @@
  * libFuzzer harness: the config parser and verifier over arbitrary bytes.
  * The input is split at "\n%%\n": the first part is hubd.conf, each further
  * part a peer file. Beyond not crashing, the verifier's promises are checked:
- * accepted peers never share a key or overlapping AllowedIPs, never cover the
- * hub's own address, and every file ends up accepted or rejected.
+ * accepted peers never share a key or overlapping AllowedIPs, never hold the
+ * hub's own address in a prefix narrower than its subnet, and every file
+ * ends up accepted or rejected.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +32,9 @@ static void check_invariants(const struct hubd_config *cfg, size_t parsed)
 
 			host.cidr = host.family == AF_INET ? 32 : 128;
 			for (size_t a = 0; a < p->n_allowed_ips; a++)
-				if (hubd_prefix_contains(&p->allowed_ips[a], &host))
+				/* The whole subnet or wider is allowed (client mode). */
+				if (p->allowed_ips[a].cidr > ic->addresses[k].cidr &&
+				    hubd_prefix_contains(&p->allowed_ips[a], &host))
 					abort();
 		}
 		for (size_t j = 0; j < i; j++) {

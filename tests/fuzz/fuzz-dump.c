@@ -24,7 +24,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf || !dev || size > INT32_MAX)
 		goto out;
 	memcpy(buf, data, size);
-	for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len))
+	/* mnl_nlmsg_ok casts nlmsg_len to int: a length of 2 GiB or more passes it. */
+	for (; mnl_nlmsg_ok(nlh, len) && nlh->nlmsg_len <= (uint32_t)len;
+	     nlh = mnl_nlmsg_next(nlh, &len))
 		if (wgnl_parse_dump_msg(nlh, dev) < 0)
 			break;
 out:
