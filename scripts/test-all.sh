@@ -1,6 +1,7 @@
 #!/bin/bash
 # The test command: install what the tests need, build, run every test.
-#   1. the ASan/UBSan build: check unit tests and the VM scenarios (real WireGuard);
+#   1. the ASan/UBSan build: check unit tests and the VM scenarios (real WireGuard),
+#      with a plain build's hubd for the valgrind scenario;
 #   2. a clang build with libFuzzer: each harness for HUBD_FUZZ_SECONDS;
 #   3. make distcheck.
 # Nothing is skipped: a skipped test (exit 77) fails this script.
@@ -39,6 +40,13 @@ summary() {
 export HUBD_SCENARIO_TIMEOUT=${HUBD_SCENARIO_TIMEOUT:-900}
 # A VM scenario that skips (exit 77) fails the suite here: nothing may skip.
 export HUBD_NO_SKIP=1
+
+# valgrind cannot run an ASan binary: tests/vm/scenarios/80-valgrind.sh runs the hubd of
+# a plain build, found through HUBD_PLAIN_BUILDDIR (passed on to the VM like every HUBD_*).
+step "plain build of hubd, for the valgrind scenario"
+mkdir -p build-plain
+(cd build-plain && ../configure -q --disable-vm-tests && make -j"$jobs" src/hubd >/dev/null)
+export HUBD_PLAIN_BUILDDIR=$top/build-plain
 
 step "ASan/UBSan build: unit tests and VM scenarios"
 mkdir -p build-asan
