@@ -4,10 +4,12 @@
 # or directly as root on a host whose kernel has WireGuard (the same variables).
 # Prints a table: cold start to READY vs `wg setconf`, one peer edited vs
 # `wg syncconf`, file-drop-to-kernel latency, RSS, netlink messages per change.
-# Knobs: PEERS (10000), BENCH_REPS (3: cold starts and syncconfs, median),
+# Knobs (HUBD_BENCH_PEERS etc. through tests/vm/run, which passes only HUBD_* variables):
+# PEERS (10000), BENCH_REPS (3: cold starts and syncconfs, median),
 # BENCH_STEPS (10 edits and 10 drops), BENCH_GAP_MS (1000, quiet time between
 # steps), BENCH_HEALTH (HealthInterval, 3600: the health timer stays out of the
 # measurements), BENCH_PROFILE (1: a perf or strace look at one change).
+# hubd-vm-timeout: 900
 # It is not a test: a MISS does not fail it; only a broken run does.
 source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
@@ -17,10 +19,14 @@ need_wireguard
 need_cmd nft awk
 need_built "$HUBD" "$HUBCTL" "$POLL"
 
-N=${PEERS:-10000}
-REPS=${BENCH_REPS:-3}
-STEPS=${BENCH_STEPS:-10}
-GAP=${BENCH_GAP_MS:-1000}
+# tests/vm/run passes only HUBD_* variables into the guest: PEERS and BENCH_* are for a
+# direct run, HUBD_BENCH_* reach the VM too.
+N=${PEERS:-${HUBD_BENCH_PEERS:-10000}}
+REPS=${BENCH_REPS:-${HUBD_BENCH_REPS:-3}}
+STEPS=${BENCH_STEPS:-${HUBD_BENCH_STEPS:-10}}
+GAP=${BENCH_GAP_MS:-${HUBD_BENCH_GAP_MS:-1000}}
+HEALTH=${BENCH_HEALTH:-${HUBD_BENCH_HEALTH:-3600}}
+PROFILE=${BENCH_PROFILE:-${HUBD_BENCH_PROFILE:-1}}
 NS=hbench
 D=$(mktemp -d /tmp/hubd-bench.XXXXXX)
 cleanup rm -rf "$D"
@@ -40,9 +46,14 @@ nsx() { ip netns exec "$NS" "$@"; }
 
 # --- config: N peers, and the same peers as one wg(8) config ---------------------------
 # bash builtins only: every process costs ~0.3 s under TCG.
-hub_config "$D" wg0 10.8.0.1/16 "ListenPort = 51820" "HealthInterval = ${BENCH_HEALTH:-3600}"
+hub_config "$D" wg0 10.8.0.1/16 "ListenPort = 51820" "HealthInterval = $HEALTH"
 mkdir -p "$D/stage"
-mapfile -t pubs < <(random_keys $((N + STEPS + 1)))
+# Not random_keys: its bash substrings of one long string are quadratic (minutes for 10,000).
+# Any 32 bytes make a key; the 43rd character carries 4 bits, its low 2 must be 0.
+mapfile -t pubs < <(head -c $((32 * (N + STEPS + 2) + 4096)) /dev/urandom | base64 -w 42 |
+	awk -v n=$((N + STEPS + 2)) 'BEGIN { srand(); s = "AEIMQUYcgkosw048" }
+		length($0) == 42 && c++ < n { print $0 substr(s, int(rand() * 16) + 1, 1) "=" }')
+[ "${#pubs[@]}" -ge $((N + STEPS + 1)) ] || fail "only ${#pubs[@]} keys"
 peer_body() { # I [EXTRA_AIP]
 	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.%d.%d/32, fd00:8::%x:%x/128%s\nEndpoint = 198.51.100.%d:%d\n' \
 		"${pubs[$1]}" $(($1 / 250 + 1)) $(($1 % 250 + 1)) $(($1 / 65536)) $(($1 % 65536)) "${2:+, $2}" \
@@ -70,13 +81,16 @@ log "config written: $N peer files"
 # --- cold start: hubd to "ready" vs wg setconf on a fresh link --------------------------
 # Each round: wg setconf on a new link wgref, then hubd on a config dir with no link yet.
 # The last round's hubd and wgref stay for what follows.
-hubd_up() { # LOG: start hubd; prints its start-to-ready seconds
+# hubd_up LOG: start hubd (HUBD_PID); T_UP is its start-to-ready seconds. Not in a $(...):
+# hubd would hold the substitution's pipe open.
+hubd_up() {
 	local t0 t1
 	t0=$EPOCHREALTIME
-	ip netns exec "$NS" "$HUBD" --foreground --config-dir "$D" --socket "$D/control.sock" 2>>"$1" &
+	ip netns exec "$NS" "$HUBD" --foreground --config-dir "$D" --socket "$D/control.sock" \
+		</dev/null >/dev/null 2>>"$1" &
 	HUBD_PID=$!
-	t1=$("$POLL" wait-line "$1" "[ready]" 600)
-	calc "$t1 - $t0"
+	t1=$("$POLL" wait-line "$1" "[ready]" 600) || fail "hubd not ready; its log: $(tail -n 20 "$1")"
+	T_UP=$(calc "$t1 - $t0")
 }
 t_hubd=() t_set=()
 for ((r = 1; r <= REPS; r++)); do
@@ -87,7 +101,8 @@ for ((r = 1; r <= REPS; r++)); do
 	[ "$(nsx wg show wgref peers | wc -l)" = "$N" ] || fail "wg setconf did not set $N peers"
 	[ "$r" = "$REPS" ] || ip -n "$NS" link del wgref
 
-	t_hubd+=("$(hubd_up "$D/hubd-$r.log")")
+	hubd_up "$D/hubd-$r.log"
+	t_hubd+=("$T_UP")
 	got=$(nsx wg show wg0 peers | wc -l)
 	[ "$got" = "$N" ] || fail "hubd ready with $got peers, not $N"
 	log "round $r: wg setconf ${t_set[-1]} s, hubd to ready ${t_hubd[-1]} s"
@@ -171,7 +186,7 @@ row "hubd VmRSS / VmHWM after $((2 * STEPS)) changes (MiB)" "$rss1 / $hwm1" "-" 
 row "netlink messages per change (edit / new peer)" "$edit_msgs / $drop_msgs" "-" "-" "printed" "-"
 
 # --- where a change's time goes -----------------------------------------------------------
-if [ "${BENCH_PROFILE:-1}" = 1 ]; then
+if [ "$PROFILE" = 1 ]; then
 	k=$((STEPS + 1))
 	peer_body 1 "10.8.211.1/32" >"$D/stage/prof.conf"
 	echo "$D/stage/prof.conf $D/peers.d/p1.conf ${pubs[1]} 10.8.211.1/32" >"$D/prof.spec"
