@@ -65,18 +65,20 @@ mkdir /sys/fs/cgroup/hubd-sd
 # What systemd made below it goes too, deepest first.
 cleanup find /sys/fs/cgroup/hubd-sd -depth -type d -exec rmdir {} +
 # In a cgroup of its own, so that its cgroup namespace has one.
-boot='echo $$ >/sys/fs/cgroup/hubd-sd/cgroup.procs && exec unshare --pid --fork --mount --net --uts --cgroup --propagation private sh -c "
+boot='echo $$ >/sys/fs/cgroup/hubd-sd/cgroup.procs && exec unshare --kill-child --pid --fork --mount --net --uts --cgroup --propagation private sh -c "
 	cd $1 && mount --rbind /dev dev && mount -t proc proc proc && mount -t sysfs sysfs sys &&
 	mount -t cgroup2 cgroup2 sys/fs/cgroup && mount -t tmpfs -o mode=0755 tmpfs run &&
 	mount -t tmpfs -o mode=1777 tmpfs tmp && mkdir -p .oldroot && pivot_root . .oldroot &&
-	umount -l /.oldroot && exec /lib/systemd/systemd --unit=hubd-test.target --log-target=console --show-status=no
+	umount -l /.oldroot && exec /lib/systemd/systemd --unit=hubd-test.target --log-target=journal --show-status=no
 "'
 background env container=hubd-vm sh -c "$boot" sh "$S" >"$R/console.log" 2>&1
 upid=$!
 cleanup _show_log "$R/console.log"
-wait_for -t 10 test -s "/proc/$upid/task/$upid/children"
-read -r sdpid _ <"/proc/$upid/task/$upid/children"
-cleanup kill -9 "$sdpid"
+# systemd is unshare's only child.
+child() { sdpid=$(ps -o pid= --ppid "$upid") && sdpid=${sdpid// /} && [ -n "$sdpid" ]; }
+cleanup sh -c "kill -9 \$(ps -o pid= --ppid $upid)"
+wait_for -t 10 child
+child
 # sd CMD...: run CMD inside the container (its namespaces and root).
 sd() { nsenter -t "$sdpid" -m -p -n -u -C -r -w -- "$@"; }
 running() { case $(sd systemctl is-system-running 2>/dev/null) in running | degraded) return 0 ;; esac; return 1; }
