@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,16 +342,38 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-int control_start(struct hubd_loop *l, const char *path, gid_t gid)
+/*
+ * Bind under a temporary name and rename into place once owner and mode are
+ * right, so nobody ever meets the socket with the wrong permissions.
+ */
+static int bind_socket(int fd, const char *path, gid_t gid)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[sizeof(sa.sun_path)];
 	mode_t old;
-	int fd;
+	int r = 0;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s.new", path) >= (int)sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
+	unlink(sa.sun_path);
+	old = umask(0177);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		r = -errno;
+	umask(old);
+	if (r < 0)
+		return r;
+	if (chown(sa.sun_path, 0, gid) < 0 || chmod(sa.sun_path, 0660) < 0 ||
+	    rename(sa.sun_path, path) < 0) {
+		r = -errno;
+		unlink(sa.sun_path);
+	}
+	return r;
+}
+
+int control_start(struct hubd_loop *l, const char *path, gid_t gid)
+{
+	char dir[PATH_MAX];
+	int fd, r;
+
 	snprintf(dir, sizeof(dir), "%s", path);
 	if (strrchr(dir, '/')) {
 		*strrchr(dir, '/') = '\0';
@@ -360,18 +383,13 @@ int control_start(struct hubd_loop *l, const char *path, gid_t gid)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	unlink(path); /* a stale socket from a previous run */
-	old = umask(0117);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
-		int e = -errno;
-
-		umask(old);
+	r = bind_socket(fd, path, gid);
+	if (r >= 0 && listen(fd, 16) < 0)
+		r = -errno;
+	if (r < 0) {
 		close(fd);
-		return e;
+		return r;
 	}
-	umask(old);
-	if (chown(path, 0, gid) < 0 || chmod(path, 0660) < 0)
-		log_warn("%s: cannot set owner and mode: %s", path, strerror(errno));
 	l->control_fd = fd;
 	return sd_event_add_io(l->event, NULL, fd, EPOLLIN, on_accept, l);
 }

@@ -405,7 +405,8 @@ static void log_changes(const struct hubd_changes *ch, size_t from, bool drift)
 		if (drift)
 			log_event(LOG_NOTICE, "drift-repaired", c->peer, "repaired: %s", c->text);
 		else
-			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s", c->text);
+			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s",
+				  c->text);
 	}
 }
 
@@ -537,6 +538,29 @@ void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale)
 	}
 }
 
+/*
+ * A fresh handshake needs no second look: a peer seen handshaking is up at
+ * once, so status never shows "never" next to a handshake age. Only the way
+ * down waits for the health checks' hysteresis.
+ */
+static void health_promote(struct hubd *h)
+{
+	int64_t now = time(NULL);
+	unsigned stale_after = h->cfg ? h->cfg->iface.stale_after : HUBD_DEFAULT_STALE;
+
+	for (size_t i = 0; i < h->n_peers; i++) {
+		struct hubd_peer_state *s = &h->peers[i];
+
+		if (!s->last_handshake || now - s->last_handshake > (int64_t)stale_after ||
+		    s->health == HEALTH_UP)
+			continue;
+		if (s->keepalive)
+			log_event(LOG_INFO, "peer-up", s->name, "peer %s: up", s->name);
+		s->health = HEALTH_UP;
+		s->stale_seen = 0;
+	}
+}
+
 int hubd_refresh(struct hubd *h)
 {
 	struct wgnl_device *dev = NULL;
@@ -549,6 +573,7 @@ int hubd_refresh(struct hubd *h)
 		return r;
 	states_observe(h->peers, h->n_peers, dev);
 	wgnl_device_free(dev);
+	health_promote(h);
 	return 0;
 }
 

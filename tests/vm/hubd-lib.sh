@@ -49,13 +49,18 @@ random_key() { random_keys 1; }
 hubd_start() {
 	local ns=$1 dir=$2
 	shift 2
+	# A restart appends to the same log: wait for one "ready" more than it holds now.
+	local before
+	before=$(grep -c "ready" "$dir/hubd.log" 2>/dev/null || true)
 	ip netns exec "$ns" "$HUBD" --foreground --config-dir "$dir" --socket "$dir/control.sock" \
 		"$@" 2>>"$dir/hubd.log" &
 	HUBD_PID=$!
 	cleanup _kill_wait "$HUBD_PID"
 	cleanup _show_log "$dir/hubd.log"
-	wait_for grep -q "ready" "$dir/hubd.log"
+	wait_for _ready_more "$dir/hubd.log" "${before:-0}"
 }
+
+_ready_more() { [ "$(grep -c "ready" "$1" 2>/dev/null || true)" -gt "$2" ]; }
 
 # The daemon's log ends up in the scenario's output, for a failure's post-mortem.
 # (fd 9: cleanups run with their output discarded.)
