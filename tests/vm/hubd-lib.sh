@@ -51,7 +51,7 @@ hubd_start() {
 	shift 2
 	# A restart appends to the same log: wait for one "ready" more than it holds now.
 	local before
-	before=$(grep -c "ready" "$dir/hubd.log" 2>/dev/null || true)
+	before=$(grep -c "\[ready\]" "$dir/hubd.log" 2>/dev/null || true)
 	ip netns exec "$ns" "$HUBD" --foreground --config-dir "$dir" --socket "$dir/control.sock" \
 		"$@" 2>>"$dir/hubd.log" &
 	HUBD_PID=$!
@@ -60,7 +60,7 @@ hubd_start() {
 	wait_for _ready_more "$dir/hubd.log" "${before:-0}"
 }
 
-_ready_more() { [ "$(grep -c "ready" "$1" 2>/dev/null || true)" -gt "$2" ]; }
+_ready_more() { [ "$(grep -c "\[ready\]" "$1" 2>/dev/null || true)" -gt "$2" ]; }
 
 # The daemon's log ends up in the scenario's output, for a failure's post-mortem.
 # (fd 9: cleanups run with their output discarded.)
