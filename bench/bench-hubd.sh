@@ -57,8 +57,9 @@ mapfile -t pubs < <(head -c $((32 * (N + STEPS + 2) + 4096)) /dev/urandom | base
 	awk -v n=$((N + STEPS + 2)) 'BEGIN { srand(); s = "AEIMQUYcgkosw048" }
 		length($0) == 42 && c++ < n { print $0 substr(s, int(rand() * 16) + 1, 1) "=" }')
 [ "${#pubs[@]}" -ge $((N + STEPS + 1)) ] || fail "only ${#pubs[@]} keys"
+# Peer I: 10.8.x.y/32 and fd00:8::1:x:y/128 (never the hub's own 10.8.0.1 or fd00:8::1).
 peer_body() { # I [EXTRA_AIP]
-	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.%d.%d/32, fd00:8::%x:%x/128%s\nEndpoint = 198.51.100.%d:%d\n' \
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.%d.%d/32, fd00:8::1:%x:%x/128%s\nEndpoint = 198.51.100.%d:%d\n' \
 		"${pubs[$1]}" $(($1 / 250 + 1)) $(($1 % 250 + 1)) $(($1 / 65536)) $(($1 % 65536)) "${2:+, $2}" \
 		$(($1 % 200 + 1)) $((10000 + $1 % 50000))
 }
