@@ -9,7 +9,7 @@
 # BENCH_STEPS (10 edits and 10 drops), BENCH_GAP_MS (1000, quiet time between
 # steps), BENCH_HEALTH (HealthInterval, 3600: the health timer stays out of the
 # measurements), BENCH_PROFILE (1: a perf or strace look at one change).
-# hubd-vm-timeout: 900
+# hubd-vm-timeout: 1800
 # It is not a test: a MISS does not fail it; only a broken run does.
 source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
