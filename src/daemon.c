@@ -190,7 +190,13 @@ static int resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
 	int r;
 
 	snprintf(service, sizeof(service), "%u", port);
+	/* A literal address needs no resolver (no nsswitch, no files read): try that first. */
+	hints.ai_flags |= AI_NUMERICHOST;
 	r = getaddrinfo(host, service, &hints, &res);
+	if (r == EAI_NONAME) {
+		hints.ai_flags &= ~AI_NUMERICHOST;
+		r = getaddrinfo(host, service, &hints, &res);
+	}
 	if (r != 0)
 		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
 	memset(ret, 0, sizeof(*ret));

@@ -300,7 +300,7 @@ static bool covered_by_iface(const struct hubd_iface_conf *iface, const struct h
 	return false;
 }
 
-static int prefix_cmp(const void *pa, const void *pb)
+int hubd_prefix_cmp(const void *pa, const void *pb)
 {
 	const struct hubd_prefix *a = pa, *b = pb;
 
@@ -326,11 +326,11 @@ int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_
 		for (size_t j = 0; j < peers[i].n_allowed_ips; j++)
 			if (!covered_by_iface(iface, &peers[i].allowed_ips[j]))
 				out[k++] = peers[i].allowed_ips[j];
-	qsort(out, k, sizeof(*out), prefix_cmp);
+	qsort(out, k, sizeof(*out), hubd_prefix_cmp);
 	/* Drop duplicates in place. */
 	size_t u = 0;
 	for (size_t i = 0; i < k; i++)
-		if (!u || prefix_cmp(&out[u - 1], &out[i]))
+		if (!u || hubd_prefix_cmp(&out[u - 1], &out[i]))
 			out[u++] = out[i];
 	*ret = out;
 	*ret_n = u;

@@ -42,6 +42,9 @@ int hubd_diff_device(const struct hubd_iface_conf *iface, const struct hubd_peer
 int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_peer_conf *peers,
 			 size_t n, struct hubd_prefix **ret, size_t *ret_n);
 
+/* qsort/bsearch order of hubd_prefix: family, length, address. hubd_routed_prefixes sorts so. */
+int hubd_prefix_cmp(const void *a, const void *b);
+
 /* Do a and b hold the same endpoint (family, address, port)? */
 bool hubd_endpoint_equal(const union wgnl_endpoint *a, const union wgnl_endpoint *b);
 

@@ -75,10 +75,16 @@ static void emit(int prio, const char *event, const char *peer, const char *file
 	if (prio == LOG_DEBUG && !debug)
 		return;
 	if (!use_journal) {
-		fprintf(stderr, "hubd[%s]: %s%s", ifname, prio_name(prio), text);
+		/* One write per line: stderr is unbuffered and cold starts log thousands of lines.
+		 */
+		char tag[256] = "", buf[1400];
+
 		if (event)
-			fprintf(stderr, " [%s%s%s]", event, peer ? " peer=" : "", peer ? peer : "");
-		fputc('\n', stderr);
+			snprintf(tag, sizeof(tag), " [%s%s%s]", event, peer ? " peer=" : "",
+				 peer ? peer : "");
+		snprintf(buf, sizeof(buf), "hubd[%s]: %s%s%s\n", ifname, prio_name(prio), text,
+			 tag);
+		fputs(buf, stderr);
 		return;
 	}
 	journal_send(prio, event, peer, file, line, text);

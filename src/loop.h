@@ -31,8 +31,13 @@ struct hubd_loop {
 	int control_fd;
 };
 
-/* Config changes wait ~100 ms so an editor's or kubelet's burst becomes one reconcile. */
-#define DEBOUNCE_CONFIG_USEC (100 * 1000)
+/*
+ * Config changes wait 50 ms from the first event so an editor's or kubelet's
+ * burst (temp file, write, rename) becomes one reconcile; the deadline is not
+ * pushed back by later events, so a storm still reconciles 20 times a second
+ * at most and never waits forever.
+ */
+#define DEBOUNCE_CONFIG_USEC (50 * 1000)
 #define DEBOUNCE_KERNEL_USEC (50 * 1000)
 
 void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);

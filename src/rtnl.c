@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "diff.h"
 #include "log.h"
 
 static int nlerr(int e)
@@ -204,6 +205,22 @@ static bool nl_matches(struct nl_addr *a, const struct hubd_prefix *p)
 	       nl_addr_get_len(a) == len && !memcmp(nl_addr_get_binary_addr(a), &p->addr, len);
 }
 
+static bool nl_to_prefix(struct nl_addr *a, struct hubd_prefix *p)
+{
+	size_t len;
+
+	if (!a)
+		return false;
+	len = nl_addr_get_len(a);
+	memset(p, 0, sizeof(*p));
+	p->family = nl_addr_get_family(a);
+	p->cidr = nl_addr_get_prefixlen(a);
+	if (len != (p->family == AF_INET ? 4u : 16u) && !(len == 0 && p->cidr == 0))
+		return false;
+	memcpy(&p->addr, nl_addr_get_binary_addr(a), len);
+	return true;
+}
+
 static void fmt_nl(struct nl_addr *a, char *buf, size_t len)
 {
 	nl_addr2str(a, buf, len);
@@ -350,17 +367,20 @@ static int route_remove_extra(struct nl_sock *sk, struct nl_cache *cache, int if
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
 		struct rtnl_route *rt = (struct rtnl_route *)o;
 		struct nl_addr *dst = rtnl_route_get_dst(rt);
+		struct hubd_prefix key;
 		bool wanted = false;
 		char buf[INET6_ADDRSTRLEN + 8];
 
 		if (rtnl_route_get_protocol(rt) != HUBD_RTPROT ||
 		    rtnl_route_get_table(rt) != RT_TABLE_MAIN || route_oif(rt) != ifindex)
 			continue;
-		for (size_t i = 0; i < n; i++) {
-			if (nl_matches(dst, &dsts[i])) {
-				present[i] = wanted = true;
-				break;
-			}
+		/* dsts is sorted: a lookup, not a scan, for hubs with thousands of routed LANs. */
+		if (nl_to_prefix(dst, &key)) {
+			const struct hubd_prefix *hit =
+			    bsearch(&key, dsts, n, sizeof(*dsts), hubd_prefix_cmp);
+
+			if (hit)
+				present[hit - dsts] = wanted = true;
 		}
 		if (wanted)
 			continue;
