@@ -286,7 +286,8 @@ int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t s
 	r = validate(dev);
 	if (r < 0)
 		return r;
-	b.buf = malloc(buf_size);
+	/* Zeroed: libmnl before 1.0.5 leaves attribute padding unset, and it is sent. */
+	b.buf = calloc(1, buf_size);
 	if (!b.buf)
 		return -ENOMEM;
 	r = start_msg(&b);

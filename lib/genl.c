@@ -101,7 +101,8 @@ static int family_reply(const struct nlmsghdr *nlh, void *data)
 static int resolve_family(struct wgnl *nl)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	/* Zeroed: libmnl before 1.0.5 leaves attribute padding unset, and it is sent. */
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf)));
 	struct genlmsghdr *genl;
 	uint16_t id = 0;
 	int r;
@@ -182,7 +183,7 @@ static int dump_msg(const struct nlmsghdr *nlh, void *data)
 static int dump_once(struct wgnl *nl, const char *ifname, struct wgnl_device **ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf))); /* see above */
 	struct dump_ctx c = {.family_id = nl->family_id};
 	struct genlmsghdr *genl;
 	int r;
