@@ -197,14 +197,6 @@ static struct nl_addr *prefix_to_nl(const struct hubd_prefix *p)
 	return a;
 }
 
-static bool nl_matches(struct nl_addr *a, const struct hubd_prefix *p)
-{
-	size_t len = p->family == AF_INET ? 4 : 16;
-
-	return a && nl_addr_get_family(a) == p->family && nl_addr_get_prefixlen(a) == p->cidr &&
-	       nl_addr_get_len(a) == len && !memcmp(nl_addr_get_binary_addr(a), &p->addr, len);
-}
-
 static bool nl_to_prefix(struct nl_addr *a, struct hubd_prefix *p)
 {
 	size_t len;
@@ -221,26 +213,37 @@ static bool nl_to_prefix(struct nl_addr *a, struct hubd_prefix *p)
 	return true;
 }
 
-static void fmt_nl(struct nl_addr *a, char *buf, size_t len)
+/*
+ * Addresses and routes are kept the same way: list the kernel's objects,
+ * remove those of ours that are not wanted, add the wanted ones missing.
+ * The ops say what "ours" means and how to add and remove one.
+ */
+struct sync_ops {
+	const char *what;
+	int (*cache)(struct nl_sock *sk, struct nl_cache **ret);
+	/* The object's prefix, when it is ours on ifindex. */
+	bool (*ours)(struct nl_object *o, int ifindex, struct hubd_prefix *ret);
+	int (*add)(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p);
+	int (*del)(struct nl_sock *sk, struct nl_object *o);
+};
+
+static int addr_cache(struct nl_sock *sk, struct nl_cache **ret)
 {
-	nl_addr2str(a, buf, len);
+	return rtnl_addr_alloc_cache(sk, ret);
 }
 
-static struct nl_cache *addr_cache(struct nl_sock *sk, int *ret)
+static bool addr_ours(struct nl_object *o, int ifindex, struct hubd_prefix *ret)
 {
-	struct nl_cache *cache = NULL;
+	struct rtnl_addr *a = (struct rtnl_addr *)o;
 
-	*ret = rtnl_addr_alloc_cache(sk, &cache);
-	return *ret < 0 ? NULL : cache;
+	/* IPv6 link-local addresses belong to the kernel, not to the config. */
+	if (rtnl_addr_get_ifindex(a) != ifindex ||
+	    (rtnl_addr_get_family(a) == AF_INET6 && rtnl_addr_get_scope(a) == RT_SCOPE_LINK))
+		return false;
+	return nl_to_prefix(rtnl_addr_get_local(a), ret);
 }
 
-/* IPv6 link-local addresses belong to the kernel, not to the config. */
-static bool addr_is_kernel_owned(struct rtnl_addr *a)
-{
-	return rtnl_addr_get_family(a) == AF_INET6 && rtnl_addr_get_scope(a) == RT_SCOPE_LINK;
-}
-
-static int addr_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p, bool add)
+static int addr_add(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
 {
 	struct rtnl_addr *a = rtnl_addr_alloc();
 	struct nl_addr *local = prefix_to_nl(p);
@@ -250,8 +253,7 @@ static int addr_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix 
 		rtnl_addr_set_ifindex(a, ifindex);
 		rtnl_addr_set_local(a, local);
 		rtnl_addr_set_prefixlen(a, p->cidr);
-		r = add ? rtnl_addr_add(sk, a, NLM_F_CREATE | NLM_F_REPLACE)
-			: rtnl_addr_delete(sk, a, 0);
+		r = rtnl_addr_add(sk, a, NLM_F_CREATE | NLM_F_REPLACE);
 		r = r < 0 ? nlerr(r) : 0;
 	}
 	nl_addr_put(local);
@@ -259,79 +261,32 @@ static int addr_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix 
 	return r;
 }
 
-static int addr_remove_extra(struct nl_sock *sk, struct nl_cache *cache, int ifindex,
-			     const struct hubd_prefix *addrs, size_t n, bool dry,
-			     struct hubd_changes *ch, bool *present)
+static int addr_del(struct nl_sock *sk, struct nl_object *o)
 {
-	int changed = 0;
+	int r = rtnl_addr_delete(sk, (struct rtnl_addr *)o, 0);
 
-	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_addr *a = (struct rtnl_addr *)o;
-		struct nl_addr *local = rtnl_addr_get_local(a);
-		bool wanted = false;
-		char buf[INET6_ADDRSTRLEN + 8];
-
-		if (rtnl_addr_get_ifindex(a) != ifindex || addr_is_kernel_owned(a))
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			if (nl_matches(local, &addrs[i])) {
-				present[i] = wanted = true;
-				break;
-			}
-		}
-		if (wanted)
-			continue;
-		fmt_nl(local, buf, sizeof(buf));
-		changes_add(ch, "address %s: remove", buf);
-		changed++;
-		if (!dry && rtnl_addr_delete(sk, a, 0) < 0)
-			log_warn("cannot remove address %s", buf);
-	}
-	return changed;
+	return r < 0 ? nlerr(r) : 0;
 }
 
-int hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *addrs, size_t n,
-		   bool dry, struct hubd_changes *ch)
+static int route_cache(struct nl_sock *sk, struct nl_cache **ret)
 {
-	struct nl_cache *cache = NULL;
-	bool *present = calloc(n + 1, sizeof(bool));
-	int r = 0, changed = 0;
-
-	if (!present)
-		return -ENOMEM;
-	if (ifindex > 0) {
-		cache = addr_cache(sk, &r);
-		if (!cache) {
-			free(present);
-			return nlerr(r);
-		}
-		changed = addr_remove_extra(sk, cache, ifindex, addrs, n, dry, ch, present);
-	}
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		char buf[INET6_ADDRSTRLEN + 8];
-
-		if (present[i])
-			continue;
-		hubd_prefix_format(&addrs[i], buf, sizeof(buf));
-		changes_add(ch, "address %s: add", buf);
-		changed++;
-		if (!dry)
-			r = addr_apply(sk, ifindex, &addrs[i], true);
-	}
-	nl_cache_free(cache);
-	free(present);
-	return r < 0 ? r : changed;
+	return rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, ret);
 }
 
-static int route_oif(struct rtnl_route *rt)
+static bool route_ours(struct nl_object *o, int ifindex, struct hubd_prefix *ret)
 {
+	struct rtnl_route *rt = (struct rtnl_route *)o;
 	struct rtnl_nexthop *nh =
 	    rtnl_route_get_nnexthops(rt) == 1 ? rtnl_route_nexthop_n(rt, 0) : NULL;
 
-	return nh ? rtnl_route_nh_get_ifindex(nh) : 0;
+	if (rtnl_route_get_protocol(rt) != HUBD_RTPROT ||
+	    rtnl_route_get_table(rt) != RT_TABLE_MAIN || !nh ||
+	    rtnl_route_nh_get_ifindex(nh) != ifindex)
+		return false;
+	return nl_to_prefix(rtnl_route_get_dst(rt), ret);
 }
 
-static int route_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
+static int route_add(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
@@ -348,6 +303,8 @@ static int route_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix
 		rtnl_route_nh_set_ifindex(nh, ifindex);
 		rtnl_route_add_nexthop(rt, nh);
 		nh = NULL; /* the route owns it now */
+		/* EXCL: a route someone else installed for that prefix is theirs, not ours to
+		 * replace. */
 		r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_EXCL);
 		r = r < 0 ? nlerr(r) : 0;
 	}
@@ -358,78 +315,101 @@ static int route_apply(struct nl_sock *sk, int ifindex, const struct hubd_prefix
 	return r;
 }
 
-static int route_remove_extra(struct nl_sock *sk, struct nl_cache *cache, int ifindex,
-			      const struct hubd_prefix *dsts, size_t n, bool dry,
-			      struct hubd_changes *ch, bool *present)
+static int route_del(struct nl_sock *sk, struct nl_object *o)
+{
+	int r = rtnl_route_delete(sk, (struct rtnl_route *)o, 0);
+
+	return r < 0 ? nlerr(r) : 0;
+}
+
+static const struct sync_ops addr_ops = {"address", addr_cache, addr_ours, addr_add, addr_del};
+static const struct sync_ops route_ops = {"route", route_cache, route_ours, route_add, route_del};
+
+/* Remove our objects that are not in want (sorted); mark in present those that are. */
+static int sync_remove(struct nl_sock *sk, const struct sync_ops *ops, struct nl_cache *cache,
+		       int ifindex, const struct hubd_prefix *want, size_t n, bool dry,
+		       struct hubd_changes *ch, bool *present)
 {
 	int changed = 0;
 
 	for (struct nl_object *o = nl_cache_get_first(cache); o; o = nl_cache_get_next(o)) {
-		struct rtnl_route *rt = (struct rtnl_route *)o;
-		struct nl_addr *dst = rtnl_route_get_dst(rt);
 		struct hubd_prefix key;
-		bool wanted = false;
-		char buf[INET6_ADDRSTRLEN + 8];
+		const struct hubd_prefix *hit;
+		char buf[HUBD_PREFIX_STRLEN];
 
-		if (rtnl_route_get_protocol(rt) != HUBD_RTPROT ||
-		    rtnl_route_get_table(rt) != RT_TABLE_MAIN || route_oif(rt) != ifindex)
+		if (!ops->ours(o, ifindex, &key))
 			continue;
-		/* dsts is sorted: a lookup, not a scan, for hubs with thousands of routed LANs. */
-		if (nl_to_prefix(dst, &key)) {
-			const struct hubd_prefix *hit =
-			    bsearch(&key, dsts, n, sizeof(*dsts), hubd_prefix_cmp);
-
-			if (hit)
-				present[hit - dsts] = wanted = true;
+		hit = n ? bsearch(&key, want, n, sizeof(*want), hubd_prefix_cmp) : NULL;
+		if (hit) {
+			present[hit - want] = true;
+			continue;
 		}
-		if (wanted)
-			continue;
-		fmt_nl(dst, buf, sizeof(buf));
-		changes_add(ch, "route %s: remove", buf);
+		hubd_prefix_format(&key, buf, sizeof(buf));
+		changes_add(ch, "%s %s: remove", ops->what, buf);
 		changed++;
-		if (!dry && rtnl_route_delete(sk, rt, 0) < 0)
-			log_warn("cannot remove route %s", buf);
+		if (!dry && ops->del(sk, o) < 0)
+			log_warn("cannot remove %s %s", ops->what, buf);
 	}
 	return changed;
+}
+
+static int sync_objects(struct nl_sock *sk, const struct sync_ops *ops, int ifindex,
+			const struct hubd_prefix *wanted, size_t n, bool dry,
+			struct hubd_changes *ch)
+{
+	struct hubd_prefix *want = calloc(n + 1, sizeof(*want));
+	bool *present = calloc(n + 1, sizeof(bool));
+	struct nl_cache *cache = NULL;
+	int r = 0, changed = 0;
+
+	if (!want || !present) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(want, wanted, n * sizeof(*want));
+	qsort(want, n, sizeof(*want), hubd_prefix_cmp);
+	if (ifindex > 0) {
+		r = ops->cache(sk, &cache);
+		if (r < 0) {
+			r = nlerr(r);
+			goto out;
+		}
+		changed = sync_remove(sk, ops, cache, ifindex, want, n, dry, ch, present);
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[HUBD_PREFIX_STRLEN];
+		int e;
+
+		if (present[i] || (i && !hubd_prefix_cmp(&want[i - 1], &want[i])))
+			continue;
+		hubd_prefix_format(&want[i], buf, sizeof(buf));
+		changes_add(ch, "%s %s: add", ops->what, buf);
+		changed++;
+		if (dry)
+			continue;
+		e = ops->add(sk, ifindex, &want[i]);
+		if (e == -EEXIST)
+			log_warn("%s %s exists and is not hubd's: left alone", ops->what, buf);
+		else if (e < 0 && r >= 0)
+			r = e;
+	}
+out:
+	nl_cache_free(cache);
+	free(present);
+	free(want);
+	return r < 0 ? r : changed;
+}
+
+int hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *addrs, size_t n,
+		   bool dry, struct hubd_changes *ch)
+{
+	return sync_objects(sk, &addr_ops, ifindex, addrs, n, dry, ch);
 }
 
 int hubd_route_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *dsts, size_t n,
 		    bool dry, struct hubd_changes *ch)
 {
-	struct nl_cache *cache = NULL;
-	bool *present = calloc(n + 1, sizeof(bool));
-	int r = 0, changed = 0;
-
-	if (!present)
-		return -ENOMEM;
-	if (ifindex > 0) {
-		r = rtnl_route_alloc_cache(sk, AF_UNSPEC, 0, &cache);
-		if (r < 0) {
-			free(present);
-			return nlerr(r);
-		}
-		changed = route_remove_extra(sk, cache, ifindex, dsts, n, dry, ch, present);
-	}
-	for (size_t i = 0; i < n; i++) {
-		char buf[INET6_ADDRSTRLEN + 8];
-		int e;
-
-		if (present[i])
-			continue;
-		hubd_prefix_format(&dsts[i], buf, sizeof(buf));
-		changes_add(ch, "route %s: add", buf);
-		changed++;
-		if (dry)
-			continue;
-		e = route_apply(sk, ifindex, &dsts[i]);
-		if (e == -EEXIST)
-			log_warn("route %s exists and is not hubd's: left alone", buf);
-		else if (e < 0)
-			r = e;
-	}
-	nl_cache_free(cache);
-	free(present);
-	return r < 0 ? r : changed;
+	return sync_objects(sk, &route_ops, ifindex, dsts, n, dry, ch);
 }
 
 static int sysctl_on(const char *path, bool dry, struct hubd_changes *ch)
