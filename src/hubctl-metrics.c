@@ -15,7 +15,7 @@
 #include "format.h"
 #include "hubctl-internal.h"
 
-static const char *const health_states[] = {"up", "stale", "never", "none"};
+static const char *const health_states[] = {"up", "stale", "never", "idle"};
 
 struct peer_labels {
 	struct json_object *peer;
@@ -64,7 +64,7 @@ static void peer_samples(const struct peer_labels *pl, size_t n)
 		printf("hubd_peer_up{%s} %d\n", pl[i].labels, h && !strcmp(h, "up"));
 	}
 	family("hubd_peer_health", "gauge",
-	       "The peer's health: 1 for its current state (up, stale, never, none), 0 for the "
+	       "The peer's health: 1 for its current state (up, stale, never, idle), 0 for the "
 	       "others.");
 	for (size_t i = 0; i < n; i++) {
 		const char *h = hubctl_json_str(pl[i].peer, "health");
