@@ -188,7 +188,9 @@ static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_
 	wgnl_key_to_base64(b64, p->public_key);
 	json_object_object_add(o, "name", json_object_new_string(p->name));
 	json_object_object_add(o, "public_key", json_object_new_string(b64));
-	json_object_object_add(o, "endpoint", s ? endpoint(s->learned.addr.sa_family ? &s->learned : &s->resolved) : NULL);
+	json_object_object_add(o, "endpoint",
+			       s ? endpoint(s->learned.addr.sa_family ? &s->learned : &s->resolved)
+				 : NULL);
 	json_object_object_add(o, "allowed_ips", prefixes(p->allowed_ips, p->n_allowed_ips));
 	json_object_object_add(o, "persistent_keepalive", json_object_new_int(p->keepalive));
 	json_object_object_add(o, "latest_handshake",
