@@ -17,7 +17,7 @@ T=/etc/hubd/t70
 D=$T/conf # the config dir: deleted and recreated below, so the log and socket live beside it
 LOG=$T/hubd.log
 SOCK=$T/control.sock
-N=${HUBD_T70_PEERS:-10000}
+N=${HUBD_FAULT_PEERS:-10000}
 M=40 # peers for the later phases: every reconcile dumps the device, keep it small
 mkdir -p "$T"
 cleanup rm -rf "$T"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# hubd under valgrind (memcheck) through N reloads (HUBD_T80_RELOADS, default
+# hubd under valgrind (memcheck) through N reloads (HUBD_VALGRIND_RELOADS, default
 # 100; docs/RELIABILITY.md records a run of 1,000): every reload changes the
 # kernel (a LAN route and the nft set added and removed, a peer replaced by
 # another), with status and metrics queries in between. The heap in use
@@ -25,7 +25,7 @@ VHUBD=$PLAIN/src/hubd
 need_built "$VHUBD"
 grep -q __asan_init "$VHUBD" && fail "$VHUBD is built with ASan, which valgrind cannot run"
 
-N=${HUBD_T80_RELOADS:-100}
+N=${HUBD_VALGRIND_RELOADS:-100}
 # Reloads before the first measurement: lazy allocations, valgrind's translations of every
 # path the loop takes, and its 2 MB freed-block queue (~65 KB freed per reload) filled.
 WARM=50
