@@ -450,7 +450,7 @@ out:
 	return r;
 }
 
-int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
+int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
 {
 	struct hubd_config *cfg;
 	struct stat st;
@@ -471,7 +471,15 @@ int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diag
 		hubd_config_free(cfg);
 		return r;
 	}
-	hubd_config_verify(cfg, diags);
 	*ret = cfg;
 	return 0;
+}
+
+int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
+{
+	int r = hubd_config_read(dir, ret, diags);
+
+	if (r >= 0)
+		hubd_config_verify(*ret, diags);
+	return r;
 }

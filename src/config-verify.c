@@ -151,10 +151,13 @@ static int cmp_entry(const void *a, const void *b)
 	return x->flat < y->flat ? -1 : x->flat > y->flat;
 }
 
+/* Running peers first (see incumbent in config.h), then by name: the earlier one wins a clash. */
 static int cmp_peer_name(const void *a, const void *b)
 {
 	const struct hubd_peer_conf *x = a, *y = b;
 
+	if (x->incumbent != y->incumbent)
+		return x->incumbent ? -1 : 1;
 	return strcmp(x->name, y->name);
 }
 

@@ -86,6 +86,12 @@ struct hubd_peer_conf {
 	unsigned public_key_line;
 	unsigned psk_file_line;
 	unsigned *allowed_ips_lines; /* parallel to allowed_ips */
+	/*
+	 * Set by the daemon for a peer running unchanged: the verifier takes these
+	 * first, so a new or edited file can never take a running peer's key or
+	 * AllowedIPs, whatever its name. The parser leaves it false.
+	 */
+	bool incumbent;
 };
 
 struct hubd_diag {
@@ -149,6 +155,8 @@ void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
  * diags and (*ret)->iface_ok); -errno only when nothing could be read.
  */
 int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
+/* The same without the cross-file verification, for a caller that verifies itself. */
+int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
 void hubd_config_free(struct hubd_config *cfg);
 void hubd_iface_conf_clear(struct hubd_iface_conf *c);
 void hubd_peer_conf_clear(struct hubd_peer_conf *p);

@@ -86,35 +86,108 @@ static const struct hubd_peer_conf *conf_by_name(const struct hubd_config *cfg, 
 	return NULL;
 }
 
+static int name_key_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const struct hubd_peer_conf *)elem)->name);
+}
+
+/* The running config's peers are sorted by name (hubd_reconcile keeps them so). */
+static const struct hubd_peer_conf *running_by_name(const struct hubd_config *run, const char *name)
+{
+	return run && run->n_peers
+		   ? bsearch(name, run->peers, run->n_peers, sizeof(*run->peers), name_key_cmp)
+		   : NULL;
+}
+
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct hubd_peer_conf *)a)->name,
 		      ((const struct hubd_peer_conf *)b)->name);
 }
 
-/* A rejected file's peer keeps the configuration it had when its file was last good. */
-static int keep_last_good(const struct hubd_config *old, struct hubd_config *cfg)
+static bool str_eq(const char *a, const char *b)
 {
-	struct hubd_peer_conf *peers;
-	size_t add = 0;
+	return a == b || (a && b && !strcmp(a, b));
+}
 
-	for (size_t i = 0; i < cfg->n_rejected; i++)
-		add += conf_by_name(old, cfg->rejected[i]) != NULL;
-	if (!add)
-		return 0;
-	peers = realloc(cfg->peers, (cfg->n_peers + add) * sizeof(*peers));
-	if (!peers)
-		return -ENOMEM;
-	cfg->peers = peers;
+/* Is p, as just read, exactly what is running as q? */
+static bool peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q)
+{
+	return !memcmp(p->public_key, q->public_key, WGNL_KEY_LEN) && p->has_psk == q->has_psk &&
+	       (!p->has_psk || !memcmp(p->psk, q->psk, WGNL_KEY_LEN)) &&
+	       str_eq(p->endpoint_host, q->endpoint_host) && p->endpoint_port == q->endpoint_port &&
+	       p->keepalive == q->keepalive && p->n_allowed_ips == q->n_allowed_ips &&
+	       !memcmp(p->allowed_ips, q->allowed_ips, p->n_allowed_ips * sizeof(*p->allowed_ips));
+}
+
+static bool in_names(char **v, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(v[i], s))
+			return true;
+	return false;
+}
+
+/*
+ * Put back the last good version of each rejected peer that had one, once
+ * per name (done remembers them). Returns how many were put back.
+ */
+static int restore_last_good(const struct hubd_config *old, struct hubd_config *cfg, char **done,
+			     size_t *n_done)
+{
+	int added = 0;
+
 	for (size_t i = 0; i < cfg->n_rejected; i++) {
-		const struct hubd_peer_conf *good = conf_by_name(old, cfg->rejected[i]);
+		const struct hubd_peer_conf *good = running_by_name(old, cfg->rejected[i]);
+		struct hubd_peer_conf *peers;
 
-		if (!good)
+		if (!good || in_names(done, *n_done, good->name) || conf_by_name(cfg, good->name))
 			continue;
+		peers = realloc(cfg->peers, (cfg->n_peers + 1) * sizeof(*peers));
+		if (!peers)
+			return -ENOMEM;
+		cfg->peers = peers;
 		if (peer_conf_dup(&cfg->peers[cfg->n_peers], good) < 0)
 			return -ENOMEM;
-		cfg->n_peers++;
+		cfg->peers[cfg->n_peers++].incumbent = true;
+		done[(*n_done)++] = good->name; /* owned by old, which outlives this */
+		added++;
 	}
+	return added;
+}
+
+/*
+ * Verify so that nothing running is lost. Peers running unchanged, and the
+ * last good versions of rejected ones, are incumbents: the verifier takes them
+ * first, so a new or edited file that clashes with them is the one refused,
+ * whatever its name. A refused edit brings its last good version back, which
+ * may refuse another newcomer in turn; each name comes back once at most, so
+ * this ends.
+ */
+static int verify_keeping_running(const struct hubd_config *old, struct hubd_config *cfg,
+				  struct hubd_diags *diags)
+{
+	size_t n_done = 0;
+	char **done = calloc((old ? old->n_peers : 0) + 1, sizeof(*done));
+	int r;
+
+	if (!done)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		const struct hubd_peer_conf *run = running_by_name(old, cfg->peers[i].name);
+
+		cfg->peers[i].incumbent = run && peer_conf_same(&cfg->peers[i], run);
+	}
+	r = restore_last_good(old, cfg, done, &n_done);
+	while (r >= 0) {
+		hubd_config_verify(cfg, diags);
+		r = restore_last_good(old, cfg, done, &n_done);
+		if (r == 0)
+			break;
+	}
+	free(done);
+	if (r < 0)
+		return r;
 	qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), name_cmp);
 	return 0;
 }
@@ -164,7 +237,7 @@ static void report_diags(struct hubd *h, const struct hubd_diags *d)
 static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_config **ret)
 {
 	struct hubd_config *cfg = NULL;
-	int r = hubd_config_load(h->config_dir, &cfg, diags);
+	int r = hubd_config_read(h->config_dir, &cfg, diags);
 
 	*ret = NULL;
 	if (r < 0)
@@ -173,7 +246,7 @@ static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_
 		hubd_config_free(cfg);
 		return h->cfg ? 0 : -EINVAL;
 	}
-	r = keep_last_good(h->cfg, cfg);
+	r = verify_keeping_running(h->cfg, cfg, diags);
 	if (r < 0) {
 		hubd_config_free(cfg);
 		return r;
