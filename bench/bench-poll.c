@@ -189,8 +189,8 @@ static int drops(const char *ifname, const char *spec, double gap_ms, double tim
 		}
 		if (!seen) {
 			if (!r)
-				fprintf(stderr, "bench-poll: %s not seen with %s after %.0f s\n", pub,
-					pfx, timeout);
+				fprintf(stderr, "bench-poll: %s not seen with %s after %.0f s\n",
+					pub, pfx, timeout);
 			r = 1;
 			break;
 		}

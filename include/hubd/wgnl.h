@@ -43,13 +43,13 @@ union wgnl_endpoint {
  * a set should send; the others map onto WGPEER_F_* and select the operation.
  */
 enum {
-	WGNL_PEER_REMOVE	     = 1U << 0, /* WGPEER_F_REMOVE_ME */
+	WGNL_PEER_REMOVE = 1U << 0,		/* WGPEER_F_REMOVE_ME */
 	WGNL_PEER_REPLACE_ALLOWEDIPS = 1U << 1, /* WGPEER_F_REPLACE_ALLOWEDIPS */
-	WGNL_PEER_UPDATE_ONLY	     = 1U << 2, /* WGPEER_F_UPDATE_ONLY */
-	WGNL_PEER_HAS_PSK	     = 1U << 3, /* send preshared_key (all zero clears); a get sets
+	WGNL_PEER_UPDATE_ONLY = 1U << 2,	/* WGPEER_F_UPDATE_ONLY */
+	WGNL_PEER_HAS_PSK = 1U << 3,		/* send preshared_key (all zero clears); a get sets
 					       it only for a non-zero key */
-	WGNL_PEER_HAS_ENDPOINT	     = 1U << 4, /* send/received endpoint */
-	WGNL_PEER_HAS_KEEPALIVE	     = 1U << 5, /* send/received persistent_keepalive */
+	WGNL_PEER_HAS_ENDPOINT = 1U << 4,	/* send/received endpoint */
+	WGNL_PEER_HAS_KEEPALIVE = 1U << 5,	/* send/received persistent_keepalive */
 };
 
 struct wgnl_peer {
@@ -71,10 +71,10 @@ struct wgnl_peer {
 
 enum {
 	WGNL_DEV_HAS_PRIVATE_KEY = 1U << 0, /* send/received private key (all zero clears) */
-	WGNL_DEV_HAS_PUBLIC_KEY	 = 1U << 1, /* received only */
+	WGNL_DEV_HAS_PUBLIC_KEY = 1U << 1,  /* received only */
 	WGNL_DEV_HAS_LISTEN_PORT = 1U << 2,
-	WGNL_DEV_HAS_FWMARK	 = 1U << 3,
-	WGNL_DEV_REPLACE_PEERS	 = 1U << 4, /* WGDEVICE_F_REPLACE_PEERS */
+	WGNL_DEV_HAS_FWMARK = 1U << 3,
+	WGNL_DEV_REPLACE_PEERS = 1U << 4, /* WGDEVICE_F_REPLACE_PEERS */
 };
 
 struct wgnl_device {
@@ -169,8 +169,8 @@ void wgnl_device_free(struct wgnl_device *dev);
  */
 #define WGNL_SET_BUF_SIZE (65532u + 1024u) /* a full WGDEVICE_A_PEERS nest + headers */
 typedef int (*wgnl_emit_fn)(const struct nlmsghdr *msg, void *user);
-int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t seq,
-		   size_t buf_size, wgnl_emit_fn emit, void *user);
+int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t seq, size_t buf_size,
+		   wgnl_emit_fn emit, void *user);
 int wgnl_parse_dump_msg(const struct nlmsghdr *msg, struct wgnl_device *dev);
 
 /*

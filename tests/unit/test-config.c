@@ -520,7 +520,9 @@ static const struct vrow verify_rows[] = {
     {{P("hub", "@K1@", "10.8.0.0/24")}, "", NULL, NULL},
     {{P("hub", "@K1@", "0.0.0.0/0")}, "", NULL, NULL},
     {{P("a", "@K1@", "10.8.0.0/25")}, "a", "peers.d/a.conf:3", "own address 10.8.0.1"},
-    {{P("a", "@K1@", "10.8.0.1/32")}, "a", "peers.d/a.conf:3",
+    {{P("a", "@K1@", "10.8.0.1/32")},
+     "a",
+     "peers.d/a.conf:3",
      "AllowedIPs 10.8.0.1/32 contains this interface's own address 10.8.0.1"},
     {{P("a", "@KH@", "10.8.0.2/32")}, "a", "peers.d/a.conf:2", "the hub's own public key"},
     /* The earlier file wins; a peer rejected is no longer in anyone's way. */
