@@ -31,6 +31,7 @@ struct conn {
 	int fd;
 	sd_event_source *io, *timer;
 	size_t len;
+	bool denied; /* answered "permission denied" once its request is read */
 	char buf[CONTROL_REQUEST_MAX + 1];
 };
 
@@ -306,7 +307,7 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		conn_free(c);
 		return 0;
 	}
-	reply(c, dispatch(c));
+	reply(c, c->denied ? error_reply("permission denied") : dispatch(c));
 	conn_free(c);
 	return 0;
 }
@@ -332,11 +333,12 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	}
 	c->l = l;
 	c->fd = cfd;
-	if (!allowed(c)) {
-		reply(c, error_reply("permission denied"));
-		conn_free(c);
-		return 0;
-	}
+	/*
+	 * A refused client still gets its request read before the answer: closing
+	 * on unread data makes the kernel reset the connection, and the client
+	 * would lose the reason.
+	 */
+	c->denied = !allowed(c);
 	if (sd_event_add_io(l->event, &c->io, cfd, EPOLLIN, on_conn, c) < 0 ||
 	    sd_event_add_time_relative(l->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT, 0,
 				       on_conn_timeout, c) < 0)
