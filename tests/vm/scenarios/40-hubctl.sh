@@ -115,6 +115,9 @@ log "diff: 0 when in sync, 2 with a change pending; reload prints it and exits 0
 extra=$(random_key)
 peer_file "$HUB" extra "$extra" "10.8.0.50/32"
 wait_for has_peer hub wg0 "$extra"
+# Let the burst of events from writing the file settle (one more debounced reconcile may
+# follow the first), or it would restore the peer before diff looks.
+sleep 1
 # Behind hubd's back: WireGuard sends no notification, so only a reload (or the hourly
 # health check) notices.
 ip netns exec hub wg set wg0 peer "$extra" remove
