@@ -2,10 +2,14 @@
 /*
  * bench-wgnl IFNAME WGNL_TOOL [NPEERS...]: libwgnl against wg(8) on the same
  * peers, in one run. For each size, the median of BENCH_REPS (default 3)
- * runs of `wg setconf` and of `wgnl-tool set` (same file, same process
- * start-up, peers emptied before each untimed), then one full get each way:
- * `wg show IFNAME dump` vs `wgnl-tool dump`, and the library's get alone.
- * Prints figures and ours/wg ratios; it is not a test.
+ * runs of `wg setconf` and of `wgnl-tool set` on the same config file (both
+ * parse the text and send it; peers emptied, untimed, before each run), then
+ * of `wg show IFNAME dump` and `wgnl-tool dump` (both receive the whole
+ * device and print it; checked to print the same text), and of the library's
+ * get alone. wg and ours alternate run by run. Each figure is a process's
+ * wall time with its own user and system CPU time (wait4), so that a
+ * difference can be placed in the tool or in the kernel. Prints figures and
+ * ours/wg ratios; it is not a test.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,11 +34,24 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Run argv with stdout to out_path (or /dev/null); seconds taken, < 0 on failure. */
-static double run(char *const argv[], const char *out_path)
+/* One timed process: wall clock, and its own user and system CPU time, so
+ * that a difference can be placed in the tool or in the kernel. */
+struct timing {
+	double wall, user, sys;
+};
+
+static double tv_sec(struct timeval tv)
+{
+	return (double)tv.tv_sec + (double)tv.tv_usec / 1e6;
+}
+
+/* Run argv with stdout to out_path (or /dev/null); wall seconds taken, < 0
+ * on failure. tm, if not NULL, gets the wall, user and system times. */
+static double run(char *const argv[], const char *out_path, struct timing *tm)
 {
 	posix_spawn_file_actions_t fa;
 	double t0 = now();
+	struct rusage ru;
 	pid_t pid;
 	int st;
 
@@ -43,8 +61,10 @@ static double run(char *const argv[], const char *out_path)
 	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0)
 		return -1;
 	posix_spawn_file_actions_destroy(&fa);
-	if (waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (wait4(pid, &st, 0, &ru) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
 		return -1;
+	if (tm)
+		*tm = (struct timing){now() - t0, tv_sec(ru.ru_utime), tv_sec(ru.ru_stime)};
 	return now() - t0;
 }
 
@@ -74,83 +94,113 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-/* Median time of argv over reps runs, each from an empty device. */
-static double timed_set(struct wgnl *nl, const char *ifname, char *const argv[], int reps)
+/* The medians of each component over reps runs: a run's user and system
+ * times are not always those of its median wall time. */
+static struct timing median_timing(struct timing *t, int reps)
 {
-	double t[16];
+	double w[16], u[16], s[16];
 
 	for (int i = 0; i < reps; i++) {
-		if (empty_device(nl, ifname) < 0)
-			return -1;
-		t[i] = run(argv, NULL);
-		if (t[i] < 0)
-			return -1;
+		w[i] = t[i].wall;
+		u[i] = t[i].user;
+		s[i] = t[i].sys;
 	}
-	return median(t, reps);
+	return (struct timing){median(w, reps), median(u, reps), median(s, reps)};
 }
 
-static int bench_size(struct wgnl *nl, const char *ifname, const char *tool, unsigned long n,
-		      int reps)
+static void print_pair(const char *what, const char *ours_name, struct timing ours,
+		       const char *ref_name, struct timing ref)
 {
-	char nstr[32], conf[] = "/tmp/bench-wgnl-XXXXXX";
-	int fd = mkstemp(conf);
-	double t_wg, t_ours;
+	printf("  %-5s %-14s %8.3f s (user %7.3f sys %7.3f)   %-14s %8.3f s (user %7.3f sys "
+	       "%7.3f)   ratio %.2fx\n",
+	       what, ours_name, ours.wall, ours.user, ours.sys, ref_name, ref.wall, ref.user,
+	       ref.sys, ours.wall / ref.wall);
+}
 
-	if (fd < 0)
-		return -1;
-	close(fd);
-	snprintf(nstr, sizeof(nstr), "%lu", n);
-	{
-		/* Without a private key the kernel skips each peer's static
-		 * Diffie-Hellman, the same cost for both tools: what is left is
-		 * what the tools differ in. */
-		char cmd[1024];
-		char *gen[] = {"sh", "-c", cmd, NULL};
+/* wg and ours alternate, each run from an empty device, so that a change in
+ * the machine's load during the run weighs on both alike. */
+static int bench_set(struct wgnl *nl, const char *ifname, const char *tool, const char *conf,
+		     int reps)
+{
+	char *wg[] = {"wg", "setconf", (char *)ifname, (char *)conf, NULL};
+	char *ours[] = {(char *)tool, "set", (char *)ifname, (char *)conf, NULL};
+	struct timing tw[16], to[16];
 
-		snprintf(cmd, sizeof(cmd), "'%s' gen %s 1 7 | grep -v '^PrivateKey'", tool, nstr);
-		if (run(gen, conf) < 0)
+	for (int i = 0; i < reps; i++) {
+		if (empty_device(nl, ifname) < 0 || run(wg, NULL, &tw[i]) < 0)
+			return -1;
+		if (empty_device(nl, ifname) < 0 || run(ours, NULL, &to[i]) < 0)
 			return -1;
 	}
-	{
-		char *wg[] = {"wg", "setconf", (char *)ifname, conf, NULL};
-		char *ours[] = {(char *)tool, "set", (char *)ifname, conf, NULL};
-
-		t_wg = timed_set(nl, ifname, wg, reps);
-		t_ours = timed_set(nl, ifname, ours, reps);
-	}
-	unlink(conf);
-	if (t_wg <= 0 || t_ours <= 0)
-		return -1;
-	printf("set %6lu peers: wgnl %8.3f s   wg setconf %8.3f s   ratio %.2fx\n", n, t_ours, t_wg,
-	       t_ours / t_wg);
+	print_pair("set", "wgnl-tool set", median_timing(to, reps), "wg setconf",
+		   median_timing(tw, reps));
 	return 0;
+}
+
+/* Both dumps must print the same text: the same work, byte for byte. */
+static int same_output(char *const a[], char *const b[])
+{
+	char fa[] = "/tmp/bench-wgnl-a-XXXXXX", fb[] = "/tmp/bench-wgnl-b-XXXXXX", cmd[256];
+	int da = mkstemp(fa), db = mkstemp(fb), r = -1;
+	char *sh[] = {"sh", "-c", cmd, NULL};
+
+	if (da >= 0 && db >= 0 && run(a, fa, NULL) >= 0 && run(b, fb, NULL) >= 0) {
+		snprintf(cmd, sizeof(cmd), "cmp -s %s %s", fa, fb);
+		r = run(sh, NULL, NULL) >= 0 ? 0 : -1;
+	}
+	if (da >= 0)
+		close(da), unlink(fa);
+	if (db >= 0)
+		close(db), unlink(fb);
+	return r;
 }
 
 static int bench_get(struct wgnl *nl, const char *ifname, const char *tool, int reps)
 {
 	char *wg[] = {"wg", "show", (char *)ifname, "dump", NULL};
 	char *ours[] = {(char *)tool, "dump", (char *)ifname, NULL};
-	double tw[16], to[16], tl[16];
+	struct timing tw[16], to[16];
+	double tl[16];
 
+	if (same_output(ours, wg) < 0)
+		printf("  NOTE: wgnl-tool dump and wg show dump printed different text\n");
 	for (int i = 0; i < reps; i++) {
 		struct wgnl_device *dev = NULL;
 		double t0;
 
-		tw[i] = run(wg, NULL);
-		to[i] = run(ours, NULL);
+		if (run(wg, NULL, &tw[i]) < 0 || run(ours, NULL, &to[i]) < 0)
+			return -1;
 		t0 = now();
-		if (wgnl_get_device(nl, ifname, &dev) < 0 || tw[i] < 0 || to[i] < 0)
+		if (wgnl_get_device(nl, ifname, &dev) < 0)
 			return -1;
 		tl[i] = now() - t0;
-		if (i == 0)
-			printf("get of %zu peers:\n", dev->n_peers);
 		wgnl_device_free(dev);
 	}
-	printf(
-	    "  full get (process): wgnl-tool dump %8.3f s   wg show dump %8.3f s   ratio %.2fx\n",
-	    median(to, reps), median(tw, reps), median(to, reps) / median(tw, reps));
-	printf("  full get (library, no printing): %8.3f s\n", median(tl, reps));
+	print_pair("get", "wgnl-tool dump", median_timing(to, reps), "wg show dump",
+		   median_timing(tw, reps));
+	printf("  get   library alone, no process, no printing: %8.3f s\n", median(tl, reps));
 	return 0;
+}
+
+static int bench_size(struct wgnl *nl, const char *ifname, const char *tool, unsigned long n,
+		      int reps)
+{
+	char cmd[1024], conf[] = "/tmp/bench-wgnl-XXXXXX";
+	char *gen[] = {"sh", "-c", cmd, NULL};
+	int fd = mkstemp(conf), r;
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	/* Without a private key the kernel skips each peer's static
+	 * Diffie-Hellman, the same cost for both tools: what is left is
+	 * what the tools differ in. */
+	snprintf(cmd, sizeof(cmd), "'%s' gen %lu 1 7 | grep -v '^PrivateKey'", tool, n);
+	printf("%lu peers:\n", n);
+	r = run(gen, conf, NULL) < 0 ? -1 : bench_set(nl, ifname, tool, conf, reps);
+	unlink(conf);
+	/* The device holds the peers of the last set, ours. */
+	return r < 0 ? r : bench_get(nl, ifname, tool, reps);
 }
 
 int main(int argc, char **argv)
@@ -174,15 +224,10 @@ int main(int argc, char **argv)
 		unsigned long n = argc > 3 ? strtoul(argv[i], NULL, 10) : (i == 3 ? 10000 : 50000);
 
 		if (bench_size(nl, argv[1], argv[2], n, reps) < 0) {
-			fprintf(stderr, "bench-wgnl: set of %lu peers failed\n", n);
+			fprintf(stderr, "bench-wgnl: %lu peers failed\n", n);
 			r = 1;
 			break;
 		}
-	}
-	/* The device now holds the last size's peers. */
-	if (r == 0 && bench_get(nl, argv[1], argv[2], reps) < 0) {
-		fprintf(stderr, "bench-wgnl: get failed\n");
-		r = 1;
 	}
 	empty_device(nl, argv[1]);
 	wgnl_close(nl);

@@ -838,14 +838,16 @@ END_TEST
 
 static const char *const bad_b64[] = {
     "",
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo",   /* 43 chars */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo==", /* 45 chars */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC!=",  /* bad char */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCp=",  /* padding bits set */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCoA",  /* no padding */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkq Xf7pR25LCo=",  /* space */
-    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25L-o=",  /* url-safe alphabet */
-    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",  /* 31 bytes */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo",     /* 43 chars */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo==",   /* 45 chars */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC!=",    /* bad char */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCp=",    /* padding bits set */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCoA",    /* no padding */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkq Xf7pR25LCo=",    /* space */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25L-o=",    /* url-safe alphabet */
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==",    /* 31 bytes */
+    "\x80wdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo=", /* not ASCII */
+    "dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LC\xff=", /* not ASCII */
 };
 
 START_TEST(test_key_invalid)
@@ -857,6 +859,41 @@ START_TEST(test_key_invalid)
 		      bad_b64[_i]);
 	for (size_t i = 0; i < sizeof(k); i++)
 		ck_assert_uint_eq(k[i], 0xaa); /* untouched on failure */
+}
+END_TEST
+
+/* Known spellings, and every byte value in every place: a key decodes
+ * exactly when each of its 43 digits is in the standard alphabet. */
+START_TEST(test_key_vectors)
+{
+	static const char *alphabet =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char b64[WGNL_KEY_B64_LEN + 1];
+	wgnl_key k, back;
+
+	for (int i = 0; i < WGNL_KEY_LEN; i++)
+		k[i] = (uint8_t)i;
+	wgnl_key_to_base64(b64, k);
+	ck_assert_str_eq(b64, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+	memset(k, 0xff, sizeof(k));
+	wgnl_key_to_base64(b64, k);
+	ck_assert_str_eq(b64, "//////////////////////////////////////////8=");
+	for (int pos = 0; pos < WGNL_KEY_B64_LEN - 1; pos++)
+		for (int c = 1; c < 256; c++) {
+			bool digit = strchr(alphabet, c) != NULL;
+
+			strcpy(b64, "//////////////////////////////////////////8=");
+			b64[pos] = (char)c;
+			/* The last digit carries 2 padding bits that must be zero. */
+			if (pos == WGNL_KEY_B64_LEN - 2 && digit &&
+			    (strchr(alphabet, c) - alphabet) % 4)
+				digit = false;
+			ck_assert_int_eq(wgnl_key_from_base64(back, b64), digit ? 0 : -EINVAL);
+			if (!digit)
+				continue;
+			wgnl_key_to_base64(b64, back);
+			ck_assert_int_eq(b64[pos], c);
+		}
 }
 END_TEST
 
@@ -896,6 +933,7 @@ static Suite *wgnl_suite(void)
 	tcase_add_test(tc, test_key_roundtrip);
 	tcase_add_loop_test(tc, test_key_invalid, 0, sizeof(bad_b64) / sizeof(bad_b64[0]));
 	tcase_add_test(tc, test_key_public);
+	tcase_add_test(tc, test_key_vectors);
 	suite_add_tcase(s, tc);
 	return s;
 }
