@@ -90,7 +90,7 @@ log "config written: $N peer files"
 hubd_up() {
 	local t0 t1
 	t0=$EPOCHREALTIME
-	ip netns exec "$NS" "$HUBD" --foreground --config-dir "$D" --socket "$D/control.sock" \
+	ip netns exec "$NS" "$HUBD" --foreground --debug --config-dir "$D" --socket "$D/control.sock" \
 		</dev/null >/dev/null 2>>"$1" &
 	HUBD_PID=$!
 	t1=$("$POLL" wait-line "$1" "[ready]" 600) || fail "hubd not ready; its log: $(tail -n 20 "$1")"
@@ -110,6 +110,7 @@ for ((r = 1; r <= REPS; r++)); do
 	got=$(nsx wg show wg0 peers | wc -l)
 	[ "$got" = "$N" ] || fail "hubd ready with $got peers, not $N"
 	log "round $r: wg setconf ${t_set[-1]} s, hubd to ready ${t_hubd[-1]} s"
+	grep -m 1 ' took ' "$D/hubd-$r.log" | sed 's/^/#   /'
 	if [ "$r" != "$REPS" ]; then
 		kill -TERM "$HUBD_PID"
 		wait "$HUBD_PID" || fail "hubd exited with $? on SIGTERM"
@@ -164,6 +165,7 @@ series() {
 	m0=$(status_field netlink_messages) c0=$(status_field reconciles)
 	out=$(nsx "$POLL" drops wg0 "$2" "$GAP" 60) || { echo "$out"; fail "$1: a step was not applied"; }
 	echo "$out" | sed 's/^/#   /'
+	grep ' took ' "$D/hubd-$REPS.log" | tail -n "$STEPS" | sed 's/^/#   /'
 	m1=$(status_field netlink_messages) c1=$(status_field reconciles)
 	lat=$(echo "$out" | awk '$1 == "median" { print $2 }')
 	dump=$(echo "$out" | awk '$1 == "median" { print $8 }')

@@ -51,6 +51,16 @@ void changes_add_event(struct hubd_changes *c, const char *event, const char *pe
 	va_end(ap);
 }
 
+void changes_truncate(struct hubd_changes *c, size_t n)
+{
+	for (size_t i = n; i < c->n; i++) {
+		free(c->items[i].text);
+		free(c->items[i].peer);
+	}
+	if (n < c->n)
+		c->n = n;
+}
+
 void changes_clear(struct hubd_changes *c)
 {
 	for (size_t i = 0; i < c->n; i++) {

@@ -24,6 +24,7 @@ void changes_add(struct hubd_changes *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void changes_add_event(struct hubd_changes *c, const char *event, const char *peer, const char *fmt,
 		       ...) __attribute__((format(printf, 4, 5)));
+void changes_truncate(struct hubd_changes *c, size_t n); /* keep the first n */
 void changes_clear(struct hubd_changes *c);
 
 #endif

@@ -411,6 +411,28 @@ out:
 	return r;
 }
 
+int hubd_config_read_peer(const char *dir, const char *file, struct hubd_peer_conf *ret,
+			  struct hubd_diags *diags)
+{
+	char *pdir = NULL, *path = NULL;
+	struct stat st;
+	int r;
+
+	if (asprintf(&pdir, "%s/peers.d", dir) < 0)
+		return -ENOMEM;
+	if (asprintf(&path, "%s/%s", pdir, file) < 0) {
+		free(pdir);
+		return -ENOMEM;
+	}
+	/* Gone is not an error: the peer was removed (or renamed away). */
+	r = stat(path, &st) < 0 && errno == ENOENT ? -ENOENT : 0;
+	if (r == 0)
+		r = load_peer(dir, pdir, file, ret, diags);
+	free(path);
+	free(pdir);
+	return r;
+}
+
 static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diags *diags)
 {
 	char **files = NULL, *pdir = NULL;

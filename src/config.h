@@ -121,6 +121,7 @@ void hubd_diag_add(struct hubd_diags *d, const char *path, unsigned line, bool w
 size_t hubd_diags_errors(const struct hubd_diags *d);
 void hubd_diags_print(const struct hubd_diags *d, FILE *f); /* "path:line: message" lines */
 void hubd_diags_free(struct hubd_diags *d);
+void hubd_diags_truncate(struct hubd_diags *d, size_t n); /* drop all but the first n */
 
 /* Pure parsers: text (not necessarily NUL terminated) in, struct out. Return 0 or -EINVAL. */
 int hubd_parse_interface(const char *path, const char *text, size_t len,
@@ -157,6 +158,14 @@ void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
 int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
 /* The same without the cross-file verification, for a caller that verifies itself. */
 int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
+/*
+ * Read and parse one peer file, dir/peers.d/file (a name for which
+ * hubd_is_peer_filename holds), with its PSK, without any cross-file check:
+ * for a caller that knows only this file changed. Returns 0, -ENOENT (no
+ * diagnostic) when the file does not exist, or -errno with diagnostics.
+ */
+int hubd_config_read_peer(const char *dir, const char *file, struct hubd_peer_conf *ret,
+			  struct hubd_diags *diags);
 void hubd_config_free(struct hubd_config *cfg);
 void hubd_iface_conf_clear(struct hubd_iface_conf *c);
 void hubd_peer_conf_clear(struct hubd_peer_conf *p);

@@ -2,6 +2,7 @@
 #include "daemon.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,31 +10,41 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "daemon-private.h"
 #include "diff.h"
 #include "log.h"
 #include "nft.h"
 #include "rtnl.h"
 
-static int state_cmp(const void *a, const void *b)
+/* Monotonic microseconds, for the per-phase timing --debug logs after each reconcile. */
+uint64_t hubd_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int hubd_state_cmp(const void *a, const void *b)
 {
 	return memcmp(((const struct hubd_peer_state *)a)->key,
 		      ((const struct hubd_peer_state *)b)->key, WGNL_KEY_LEN);
 }
 
-static struct hubd_peer_state *state_find(struct hubd_peer_state *v, size_t n, const wgnl_key key)
+struct hubd_peer_state *hubd_state_find(struct hubd_peer_state *v, size_t n, const wgnl_key key)
 {
 	struct hubd_peer_state probe;
 
 	memcpy(probe.key, key, WGNL_KEY_LEN);
-	return n ? bsearch(&probe, v, n, sizeof(*v), state_cmp) : NULL;
+	return n ? bsearch(&probe, v, n, sizeof(*v), hubd_state_cmp) : NULL;
 }
 
 struct hubd_peer_state *hubd_peer_find(const struct hubd *h, const wgnl_key key)
 {
-	return state_find(h->peers, h->n_peers, key);
+	return hubd_state_find(h->peers, h->n_peers, key);
 }
 
-static void states_free(struct hubd_peer_state *v, size_t n)
+void hubd_states_free(struct hubd_peer_state *v, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		free(v[i].name);
@@ -52,7 +63,7 @@ static int dup_str(char **dst, const char *src)
 
 /* A deep copy, so that the last good version of a rejected peer outlives the config it came from.
  */
-static int peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src)
+int hubd_peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src)
 {
 	size_t n = src->n_allowed_ips;
 
@@ -92,7 +103,7 @@ static int name_key_cmp(const void *key, const void *elem)
 }
 
 /* The running config's peers are sorted by name (hubd_reconcile keeps them so). */
-static const struct hubd_peer_conf *running_by_name(const struct hubd_config *run, const char *name)
+const struct hubd_peer_conf *hubd_running_peer(const struct hubd_config *run, const char *name)
 {
 	return run && run->n_peers
 		   ? bsearch(name, run->peers, run->n_peers, sizeof(*run->peers), name_key_cmp)
@@ -111,7 +122,7 @@ static bool str_eq(const char *a, const char *b)
 }
 
 /* Is p, as just read, exactly what is running as q? */
-static bool peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q)
+bool hubd_peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q)
 {
 	return !memcmp(p->public_key, q->public_key, WGNL_KEY_LEN) && p->has_psk == q->has_psk &&
 	       (!p->has_psk || !memcmp(p->psk, q->psk, WGNL_KEY_LEN)) &&
@@ -138,7 +149,7 @@ static int restore_last_good(const struct hubd_config *old, struct hubd_config *
 	int added = 0;
 
 	for (size_t i = 0; i < cfg->n_rejected; i++) {
-		const struct hubd_peer_conf *good = running_by_name(old, cfg->rejected[i]);
+		const struct hubd_peer_conf *good = hubd_running_peer(old, cfg->rejected[i]);
 		struct hubd_peer_conf *peers;
 
 		if (!good || in_names(done, *n_done, good->name) || conf_by_name(cfg, good->name))
@@ -147,7 +158,7 @@ static int restore_last_good(const struct hubd_config *old, struct hubd_config *
 		if (!peers)
 			return -ENOMEM;
 		cfg->peers = peers;
-		if (peer_conf_dup(&cfg->peers[cfg->n_peers], good) < 0)
+		if (hubd_peer_conf_dup(&cfg->peers[cfg->n_peers], good) < 0)
 			return -ENOMEM;
 		cfg->peers[cfg->n_peers++].incumbent = true;
 		done[(*n_done)++] = good->name; /* owned by old, which outlives this */
@@ -174,9 +185,9 @@ static int verify_keeping_running(const struct hubd_config *old, struct hubd_con
 	if (!done)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_peers; i++) {
-		const struct hubd_peer_conf *run = running_by_name(old, cfg->peers[i].name);
+		const struct hubd_peer_conf *run = hubd_running_peer(old, cfg->peers[i].name);
 
-		cfg->peers[i].incumbent = run && peer_conf_same(&cfg->peers[i], run);
+		cfg->peers[i].incumbent = run && hubd_peer_conf_same(&cfg->peers[i], run);
 	}
 	r = restore_last_good(old, cfg, done, &n_done);
 	while (r >= 0) {
@@ -237,8 +248,10 @@ static void report_diags(struct hubd *h, const struct hubd_diags *d)
 static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_config **ret)
 {
 	struct hubd_config *cfg = NULL;
+	uint64_t t = hubd_now_us();
 	int r = hubd_config_read(h->config_dir, &cfg, diags);
 
+	h->timing.read += hubd_now_us() - t;
 	*ret = NULL;
 	if (r < 0)
 		return r;
@@ -246,7 +259,9 @@ static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_
 		hubd_config_free(cfg);
 		return h->cfg ? 0 : -EINVAL;
 	}
+	t = hubd_now_us();
 	r = verify_keeping_running(h->cfg, cfg, diags);
+	h->timing.verify += hubd_now_us() - t;
 	if (r < 0) {
 		hubd_config_free(cfg);
 		return r;
@@ -278,8 +293,8 @@ static int resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
 	return 0;
 }
 
-static int state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
-		      const struct hubd_peer_state *old)
+int hubd_state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
+		    const struct hubd_peer_state *old)
 {
 	bool same_host;
 
@@ -321,13 +336,13 @@ static int states_build(const struct hubd *h, const struct hubd_config *cfg,
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		const struct hubd_peer_state *old = hubd_peer_find(h, cfg->peers[i].public_key);
 
-		if (state_init(&v[n], &cfg->peers[i], old) < 0) {
-			states_free(v, n + 1);
+		if (hubd_state_init(&v[n], &cfg->peers[i], old) < 0) {
+			hubd_states_free(v, n + 1);
 			return -ENOMEM;
 		}
 		n++;
 	}
-	qsort(v, n, sizeof(*v), state_cmp);
+	qsort(v, n, sizeof(*v), hubd_state_cmp);
 	*ret = v;
 	*ret_n = n;
 	return 0;
@@ -339,7 +354,7 @@ static void states_observe(struct hubd_peer_state *v, size_t n, const struct wgn
 {
 	for (size_t i = 0; dev && i < dev->n_peers; i++) {
 		const struct wgnl_peer *p = &dev->peers[i];
-		struct hubd_peer_state *s = state_find(v, n, p->public_key);
+		struct hubd_peer_state *s = hubd_state_find(v, n, p->public_key);
 
 		if (!s)
 			continue;
@@ -351,15 +366,10 @@ static void states_observe(struct hubd_peer_state *v, size_t n, const struct wgn
 	}
 }
 
-struct namer_ctx {
-	struct hubd_peer_state *v;
-	size_t n;
-};
-
-static const char *namer(const wgnl_key key, void *user)
+const char *hubd_state_namer(const wgnl_key key, void *user)
 {
-	struct namer_ctx *c = user;
-	struct hubd_peer_state *s = state_find(c->v, c->n, key);
+	struct hubd_namer_ctx *c = user;
+	struct hubd_peer_state *s = hubd_state_find(c->v, c->n, key);
 
 	return s ? s->name : NULL;
 }
@@ -369,18 +379,21 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 {
 	struct wgnl_device *kernel = NULL, *set = NULL;
 	struct hubd_peer_want *want = calloc(cfg->n_peers + 1, sizeof(*want));
-	struct namer_ctx names = {h->peers, h->n_peers};
+	struct hubd_namer_ctx names = {h->peers, h->n_peers};
+	uint64_t t;
 	int r = 0;
 
 	if (!want)
 		return -ENOMEM;
+	t = hubd_now_us();
 	if (ifindex > 0)
 		r = wgnl_get_device(h->wg, cfg->iface.name, &kernel);
+	h->timing.dump += hubd_now_us() - t;
 	if (r < 0)
 		goto out;
 	states_observe(st, nst, kernel);
 	for (size_t i = 0; i < cfg->n_peers; i++) {
-		struct hubd_peer_state *s = state_find(st, nst, cfg->peers[i].public_key);
+		struct hubd_peer_state *s = hubd_state_find(st, nst, cfg->peers[i].public_key);
 
 		want[i].conf = &cfg->peers[i];
 		if (s) {
@@ -388,11 +401,15 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 			want[i].restore = s->learned;
 		}
 	}
-	r = hubd_diff_device(&cfg->iface, want, cfg->n_peers, kernel, namer, &names, &set, ch);
+	r = hubd_diff_device(&cfg->iface, want, cfg->n_peers, kernel, hubd_state_namer, &names,
+			     &set, ch);
 	if (r > 0 && !dry) {
 		struct wgnl_set_stats stats = {0};
-		int e = wgnl_set_device(h->wg, set, &stats);
+		int e;
 
+		t = hubd_now_us();
+		e = wgnl_set_device(h->wg, set, &stats);
+		h->timing.set += hubd_now_us() - t;
 		h->counters.netlink_messages += stats.messages;
 		if (e < 0)
 			r = e;
@@ -412,18 +429,20 @@ static bool has_ipv6(const struct hubd_iface_conf *c)
 	return false;
 }
 
-static int net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
-		    struct hubd_changes *ch)
+int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
+		  struct hubd_changes *ch)
 {
 	const struct hubd_iface_conf *c = &cfg->iface;
 	struct hubd_prefix *lans = NULL;
 	size_t n_lans = 0;
 	char *table;
+	uint64_t t = hubd_now_us();
 	int r, first = 0;
 
 	r = hubd_addr_sync(h->rtnl, ifindex, c->addresses, c->n_addresses, dry, ch);
 	if (r < 0)
 		log_err("addresses on %s: %s", c->name, strerror(-r)), first = first ?: r;
+	h->timing.addr += hubd_now_us() - t;
 	r = hubd_routed_prefixes(c, cfg->peers, cfg->n_peers, &lans, &n_lans);
 	if (r < 0)
 		return r;
@@ -433,8 +452,10 @@ static int net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, 
 	r = hubd_forwarding_sync(has_ipv6(c), dry, ch);
 	if (r < 0)
 		log_err("forwarding sysctls: %s", strerror(-r)), first = first ?: r;
+	t = hubd_now_us();
 	table = hubd_nft_render(c, lans, n_lans);
 	r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
+	h->timing.nft += hubd_now_us() - t;
 	if (r < 0)
 		log_err("nftables table inet %s: %s", HUBD_NFT_TABLE, strerror(-r)),
 		    first = first ?: r;
@@ -447,8 +468,10 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 		     size_t nst, bool dry, struct hubd_changes *ch)
 {
 	int ifindex = 0, r, first;
+	uint64_t t = hubd_now_us();
 
 	r = hubd_link_sync(h->rtnl, &cfg->iface, dry, &ifindex, ch);
+	h->timing.link += hubd_now_us() - t;
 	if (r == -EEXIST) {
 		log_err("%s exists and is not a WireGuard link: not touching it", cfg->iface.name);
 		return r;
@@ -462,7 +485,9 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 	first = wg_sync(h, cfg, st, nst, ifindex, dry, ch);
 	if (first < 0)
 		log_err("WireGuard device %s: %s", cfg->iface.name, strerror(-first));
-	r = net_sync(h, cfg, ifindex, dry, ch);
+	t = hubd_now_us();
+	r = hubd_net_sync(h, cfg, ifindex, dry, ch);
+	h->timing.net += hubd_now_us() - t;
 	return first < 0 ? first : (r < 0 ? r : 0);
 }
 
@@ -472,7 +497,7 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
  */
 #define LOG_CHANGES_MAX 1000
 
-static void log_changes(const struct hubd_changes *ch, size_t from, bool drift)
+void hubd_log_changes(const struct hubd_changes *ch, size_t from, bool drift)
 {
 	for (size_t i = from; i < ch->n; i++) {
 		const struct hubd_change *c = &ch->items[i];
@@ -489,6 +514,26 @@ static void log_changes(const struct hubd_changes *ch, size_t from, bool drift)
 	}
 }
 
+void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total)
+{
+	const struct hubd_timing *t = &h->timing;
+
+	log_debug("reconcile (%s) took %" PRIu64 " us: read %" PRIu64 " verify %" PRIu64
+		  " states %" PRIu64 " link %" PRIu64 " wg-dump %" PRIu64 " wg-set %" PRIu64
+		  " net %" PRIu64 " (addresses %" PRIu64 " nft %" PRIu64 ")",
+		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->set, t->net,
+		  t->addr, t->nft);
+}
+
+static const char *flags_name(unsigned flags)
+{
+	if (flags & RECONCILE_DRY)
+		return "dry run";
+	if (flags & RECONCILE_CONFIG)
+		return "all files";
+	return "kernel";
+}
+
 int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		   struct hubd_diags *diags)
 {
@@ -497,9 +542,20 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	const struct hubd_config *cfg;
 	struct hubd_peer_state *st = NULL;
 	size_t nst = 0, before = ch->n;
+	uint64_t t0 = hubd_now_us(), t;
 	int r;
 
+	memset(&h->timing, 0, sizeof(h->timing));
+	if (flags == RECONCILE_FILES) {
+		r = hubd_reconcile_files(h, ch);
+		hubd_forget_files(h);
+		if (r != -EAGAIN)
+			return r;
+		flags = RECONCILE_CONFIG; /* not sure of the shortcut: read everything */
+	}
 	if (flags & RECONCILE_CONFIG) {
+		if (!dry)
+			hubd_forget_files(h); /* everything is read, the changed files with it */
 		r = load_effective(h, diags, &fresh);
 		if (!dry)
 			report_diags(h, diags);
@@ -509,14 +565,17 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	cfg = fresh ? fresh : h->cfg;
 	if (!cfg)
 		return -EINVAL;
+	t = hubd_now_us();
 	r = states_build(h, cfg, &st, &nst);
+	h->timing.states += hubd_now_us() - t;
 	if (r < 0) {
 		hubd_config_free(fresh);
 		return r;
 	}
 	r = apply_all(h, cfg, st, nst, dry, ch);
+	hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
 	if (dry) {
-		states_free(st, nst);
+		hubd_states_free(st, nst);
 		hubd_config_free(fresh);
 		return r < 0 ? r : (int)(ch->n - before);
 	}
@@ -527,13 +586,14 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		h->cfg = fresh;
 		log_set_interface(fresh->iface.name);
 	}
-	states_free(h->peers, h->n_peers);
+	hubd_states_free(h->peers, h->n_peers);
 	h->peers = st;
 	h->n_peers = nst;
+	h->converged = r >= 0;
 	h->counters.reconciles++;
 	if ((flags & RECONCILE_DRIFT) && ch->n > before)
 		h->counters.drift_repairs += ch->n - before;
-	log_changes(ch, before, (flags & RECONCILE_DRIFT) && !(flags & RECONCILE_CONFIG));
+	hubd_log_changes(ch, before, (flags & RECONCILE_DRIFT) && !(flags & RECONCILE_CONFIG));
 	return r < 0 ? r : (int)(ch->n - before);
 }
 
@@ -671,13 +731,43 @@ int hubd_init(struct hubd *h)
 	return hubd_nft_open(&h->nft);
 }
 
+bool hubd_note_file(struct hubd *h, const char *file)
+{
+	char **grown;
+
+	for (size_t i = 0; i < h->n_dirty; i++)
+		if (!strcmp(h->dirty[i], file))
+			return true;
+	if (h->n_dirty >= HUBD_DIRTY_MAX)
+		return false;
+	grown = realloc(h->dirty, (h->n_dirty + 1) * sizeof(*grown));
+	if (!grown)
+		return false;
+	h->dirty = grown;
+	h->dirty[h->n_dirty] = strdup(file);
+	if (!h->dirty[h->n_dirty])
+		return false;
+	h->n_dirty++;
+	return true;
+}
+
+void hubd_forget_files(struct hubd *h)
+{
+	for (size_t i = 0; i < h->n_dirty; i++)
+		free(h->dirty[i]);
+	free(h->dirty);
+	h->dirty = NULL;
+	h->n_dirty = 0;
+}
+
 void hubd_done(struct hubd *h)
 {
+	hubd_forget_files(h);
 	wgnl_close(h->wg);
 	hubd_rtnl_close(h->rtnl);
 	hubd_nft_close(h->nft);
 	hubd_config_free(h->cfg);
-	states_free(h->peers, h->n_peers);
+	hubd_states_free(h->peers, h->n_peers);
 	for (size_t i = 0; i < h->n_reported; i++)
 		free(h->reported[i]);
 	free(h->reported);

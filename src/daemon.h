@@ -38,6 +38,11 @@ struct hubd_counters {
 	uint64_t config_errors;
 };
 
+/* Where the last reconcile's time went, in microseconds (logged with --debug). */
+struct hubd_timing {
+	uint64_t read, verify, states, link, dump, set, net, addr, nft;
+};
+
 struct hubd {
 	const char *config_dir;
 	const char *socket_path;
@@ -54,13 +59,31 @@ struct hubd {
 	size_t n_reported;
 	struct hubd_counters counters;
 	int ifindex;
+	bool converged; /* the last reconcile applied everything: the kernel is h->cfg */
+	char **dirty;	/* peer file names changed since the last reconcile (RECONCILE_FILES) */
+	size_t n_dirty;
+	struct hubd_timing timing;
 };
+
+/*
+ * At most this many changed peer files are applied one by one; beyond it,
+ * or after anything else changed, everything is re-read.
+ */
+#define HUBD_DIRTY_MAX 64
 
 enum {
 	RECONCILE_CONFIG = 1 << 0, /* re-read the configuration first */
 	RECONCILE_DRY = 1 << 1,	   /* report, change nothing (hubctl diff) */
 	RECONCILE_DRIFT = 1 << 2,  /* triggered by the kernel or the timer: changes are repairs */
+	RECONCILE_FILES = 1 << 3,  /* only the peer files in h->dirty changed */
 };
+
+/*
+ * Note that peers.d/file changed, for RECONCILE_FILES. Returns false when
+ * too many did (HUBD_DIRTY_MAX) or on ENOMEM: reconcile everything instead.
+ */
+bool hubd_note_file(struct hubd *h, const char *file);
+void hubd_forget_files(struct hubd *h);
 
 int hubd_init(struct hubd *h);
 void hubd_done(struct hubd *h);

@@ -65,14 +65,21 @@ void hubd_diags_print(const struct hubd_diags *d, FILE *f)
 	}
 }
 
+void hubd_diags_truncate(struct hubd_diags *d, size_t n)
+{
+	for (size_t i = n; i < d->n; i++) {
+		free(d->items[i].path);
+		free(d->items[i].message);
+	}
+	if (n < d->n)
+		d->n = n;
+}
+
 void hubd_diags_free(struct hubd_diags *d)
 {
 	if (!d)
 		return;
-	for (size_t i = 0; i < d->n; i++) {
-		free(d->items[i].path);
-		free(d->items[i].message);
-	}
+	hubd_diags_truncate(d, 0);
 	free(d->items);
 	d->items = NULL;
 	d->n = d->cap = 0;

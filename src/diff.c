@@ -33,7 +33,7 @@ static int aip_cmp(const void *pa, const void *pb)
 	return memcmp(&a->ip6, &b->ip6, a->family == AF_INET ? 4 : 16);
 }
 
-static void to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a)
+void hubd_prefix_to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a)
 {
 	*a = (struct wgnl_allowedip){.family = p->family, .cidr = p->cidr};
 	memcpy(&a->ip6, &p->addr, p->family == AF_INET ? 4 : 16);
@@ -57,7 +57,7 @@ static bool allowedips_equal(const struct hubd_peer_conf *c, const struct wgnl_p
 		return false; /* resending is always safe */
 	}
 	for (size_t i = 0; i < c->n_allowed_ips; i++)
-		to_aip(&c->allowed_ips[i], &want[i]);
+		hubd_prefix_to_aip(&c->allowed_ips[i], &want[i]);
 	memcpy(have, k->allowedips, k->n_allowedips * sizeof(*have));
 	qsort(want, c->n_allowed_ips, sizeof(*want), aip_cmp);
 	qsort(have, k->n_allowedips, sizeof(*have), aip_cmp);
@@ -76,7 +76,7 @@ static int peer_set_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf 
 		struct wgnl_allowedip a;
 		int r;
 
-		to_aip(&c->allowed_ips[i], &a);
+		hubd_prefix_to_aip(&c->allowed_ips[i], &a);
 		r = wgnl_peer_add_allowedip(p, &a);
 		if (r < 0)
 			return r;
@@ -292,7 +292,7 @@ out:
 	return r;
 }
 
-static bool covered_by_iface(const struct hubd_iface_conf *iface, const struct hubd_prefix *p)
+bool hubd_iface_covers(const struct hubd_iface_conf *iface, const struct hubd_prefix *p)
 {
 	for (size_t i = 0; i < iface->n_addresses; i++)
 		if (hubd_prefix_contains(&iface->addresses[i], p))
@@ -324,7 +324,7 @@ int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < peers[i].n_allowed_ips; j++)
-			if (!covered_by_iface(iface, &peers[i].allowed_ips[j]))
+			if (!hubd_iface_covers(iface, &peers[i].allowed_ips[j]))
 				out[k++] = peers[i].allowed_ips[j];
 	qsort(out, k, sizeof(*out), hubd_prefix_cmp);
 	/* Drop duplicates in place. */

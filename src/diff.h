@@ -42,6 +42,11 @@ int hubd_diff_device(const struct hubd_iface_conf *iface, const struct hubd_peer
 int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_peer_conf *peers,
 			 size_t n, struct hubd_prefix **ret, size_t *ret_n);
 
+/* Does one of the interface's own Address prefixes cover p? Then p needs no route. */
+bool hubd_iface_covers(const struct hubd_iface_conf *iface, const struct hubd_prefix *p);
+
+void hubd_prefix_to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a);
+
 /* qsort/bsearch order of hubd_prefix: family, length, address. hubd_routed_prefixes sorts so. */
 int hubd_prefix_cmp(const void *a, const void *b);
 

@@ -118,7 +118,8 @@ static void notify_status(struct hubd_loop *l)
 int loop_reconcile_now(struct hubd_loop *l, unsigned flags, struct hubd_changes *ch,
 		       struct hubd_diags *diags)
 {
-	bool reload = (flags & RECONCILE_CONFIG) && !(flags & RECONCILE_DRY) && l->ready;
+	bool reload =
+	    (flags & (RECONCILE_CONFIG | RECONCILE_FILES)) && !(flags & RECONCILE_DRY) && l->ready;
 	int r;
 
 	if (reload)
@@ -143,6 +144,9 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 	struct hubd_diags diags = {0};
 
 	l->pending = 0;
+	/* Changed peer files alone take the shortcut; with anything else, everything is read. */
+	if ((flags & RECONCILE_FILES) && flags != RECONCILE_FILES)
+		flags = (flags & ~RECONCILE_FILES) | RECONCILE_CONFIG;
 	/* A config reload compares everything anyway; drift alone must not re-read files. */
 	if (flags & RECONCILE_CONFIG)
 		flags &= ~RECONCILE_DRIFT;

@@ -16,7 +16,8 @@ HUBD_LIBS = src/libhubd.a src/libhubconf.a lib/libwgnl.a \
 sbin_PROGRAMS += src/hubd
 src_hubd_SOURCES = \
 	src/hubd.c \
-	src/daemon.c src/daemon.h \
+	src/daemon.c src/daemon.h src/daemon-private.h \
+	src/reload.c \
 	src/loop.h \
 	src/watch.c \
 	src/monitor.c \

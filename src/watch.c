@@ -17,6 +17,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "log.h"
 #include "loop.h"
 
@@ -54,30 +55,53 @@ static bool parent_event_relevant(struct hubd_loop *l, const struct inotify_even
 	return ev->len && !strcmp(ev->name, basename(copy));
 }
 
+/*
+ * What an event in peers.d asks for: a peer file changed (0, noted in
+ * h->dirty), nothing (a dotfile such as an editor's or hubctl's temporary),
+ * or reading everything (RECONCILE_CONFIG): peers.d itself moved or went,
+ * a ConfigMap "..data" swap, or any other file, which might be a PSK.
+ */
+static unsigned peers_event(struct hubd_loop *l, const struct inotify_event *ev)
+{
+	if (!ev->len || (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
+		return RECONCILE_CONFIG;
+	if (hubd_is_peer_filename(ev->name))
+		return hubd_note_file(l->h, ev->name) ? RECONCILE_FILES : RECONCILE_CONFIG;
+	if (ev->name[0] == '.' && ev->name[1] != '.')
+		return 0;
+	return RECONCILE_CONFIG;
+}
+
+static unsigned event_flags(struct hubd_loop *l, const struct inotify_event *ev)
+{
+	if (ev->mask & IN_Q_OVERFLOW)
+		return RECONCILE_CONFIG; /* events were lost: read everything to be sure */
+	if (ev->wd == l->wd_parent)
+		return parent_event_relevant(l, ev) ? RECONCILE_CONFIG : 0;
+	if (ev->wd == l->wd_peers)
+		return peers_event(l, ev);
+	return RECONCILE_CONFIG; /* hubd.conf, a key file, peers.d itself */
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct hubd_loop *l = userdata;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool relevant = false;
+	unsigned flags = 0;
 	ssize_t n;
 
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->mask & IN_Q_OVERFLOW)
-				relevant = true; /* events were lost: reload to be sure */
-			else if (ev->wd == l->wd_parent)
-				relevant |= parent_event_relevant(l, ev);
-			else
-				relevant = true;
+			flags |= event_flags(l, ev);
 			p += sizeof(*ev) + ev->len;
 		}
 	}
-	if (relevant) {
-		watch_refresh(l);
-		loop_schedule(l, RECONCILE_CONFIG, DEBOUNCE_CONFIG_USEC);
-	}
+	if (flags & RECONCILE_CONFIG)
+		watch_refresh(l); /* a directory may have been replaced */
+	if (flags)
+		loop_schedule(l, flags, DEBOUNCE_CONFIG_USEC);
 	return 0;
 }
 

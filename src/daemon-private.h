@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * What daemon.c (the full reconcile) shares with reload.c (the reconcile of
+ * a few changed peer files). Not an interface for anything else.
+ */
+#ifndef HUBD_DAEMON_PRIVATE_H
+#define HUBD_DAEMON_PRIVATE_H
+
+#include "daemon.h"
+
+uint64_t hubd_now_us(void);
+
+/* The running config's peers are sorted by name: a bsearch. */
+const struct hubd_peer_conf *hubd_running_peer(const struct hubd_config *run, const char *name);
+/* Is p, as just read, exactly what is running as q? */
+bool hubd_peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q);
+int hubd_peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src);
+
+/* Peer states, sorted by key (hubd_state_cmp). */
+int hubd_state_cmp(const void *a, const void *b);
+struct hubd_peer_state *hubd_state_find(struct hubd_peer_state *v, size_t n, const wgnl_key key);
+/* A state for c, carrying over what old knew (learned endpoint, handshake, health). */
+int hubd_state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
+		    const struct hubd_peer_state *old);
+void hubd_states_free(struct hubd_peer_state *v, size_t n);
+
+struct hubd_namer_ctx {
+	struct hubd_peer_state *v;
+	size_t n;
+};
+/* A hubd_peer_namer over a hubd_namer_ctx. */
+const char *hubd_state_namer(const wgnl_key key, void *user);
+
+/* Addresses, routes, forwarding and the nftables table for cfg on ifindex. */
+int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
+		  struct hubd_changes *ch);
+
+void hubd_log_changes(const struct hubd_changes *ch, size_t from, bool drift);
+void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total);
+
+/*
+ * Apply the peer files in h->dirty, and nothing else, when that is certain to
+ * give what a full reconcile would: every file parses cleanly and clashes with
+ * nothing running. -EAGAIN means it could not be sure: do a full reconcile.
+ */
+int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch);
+
+#endif

@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The reconcile of a few changed peer files.
+ *
+ * A full reconcile re-reads every file and dumps the whole device: O(N) for
+ * N peers however small the change, and a one-peer edit on a 10,000-peer hub
+ * would cost what `wg syncconf` costs. This one reads only the files inotify
+ * named, checks them against the running peers they could clash with, and
+ * sends the kernel the difference from what it was last given: one message
+ * for one peer.
+ *
+ * It is a shortcut, never a different answer. Whenever it cannot be sure of
+ * reaching what the full reconcile would (a file with an error or a warning,
+ * a clash, a rejected file elsewhere that a change might free, a reconcile
+ * that did not converge), it returns -EAGAIN having changed nothing, and the
+ * full reconcile runs. Drift in the kernel it does not look for: that is the
+ * health timer's dump, as WireGuard sends no notifications anyway.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon-private.h"
+#include "diff.h"
+#include "log.h"
+
+/* More AllowedIPs than this across the changed files: the full verifier is cheaper. */
+#define DELTA_MAX_PREFIXES 256
+
+struct delta {
+	struct hubd *h;
+	size_t n;			   /* changed files, sorted by name */
+	char **names;			   /* their peer names (file name without .conf) */
+	struct hubd_peer_conf *fresh;	   /* as read now; .name NULL when the file is gone */
+	const struct hubd_peer_conf **old; /* the running version, or NULL */
+	bool *changed;			   /* fresh differs from old */
+	struct hubd_peer_state *st;	   /* new states of the changed peers still present */
+	size_t nst;
+};
+
+static void delta_free(struct delta *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->names ? d->names[i] : NULL);
+		if (d->fresh)
+			hubd_peer_conf_clear(&d->fresh[i]);
+	}
+	free(d->names);
+	free(d->fresh);
+	free(d->old);
+	free(d->changed);
+	hubd_states_free(d->st, d->nst);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_dirty(const struct delta *d, const char *name)
+{
+	return bsearch(&name, d->names, d->n, sizeof(*d->names), cmp_str) != NULL;
+}
+
+/* Read each changed file. Any diagnostic at all, even a warning, is for the full reconcile to
+ * report. */
+static int delta_read(struct delta *d)
+{
+	struct hubd *h = d->h;
+	struct hubd_diags quiet = {0};
+	int r = 0;
+
+	d->n = h->n_dirty;
+	d->names = calloc(d->n + 1, sizeof(*d->names));
+	d->fresh = calloc(d->n + 1, sizeof(*d->fresh));
+	d->old = calloc(d->n + 1, sizeof(*d->old));
+	d->changed = calloc(d->n + 1, sizeof(*d->changed));
+	d->st = calloc(d->n + 1, sizeof(*d->st));
+	if (!d->names || !d->fresh || !d->old || !d->changed || !d->st)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++)
+		if (!(d->names[i] = strndup(h->dirty[i], strlen(h->dirty[i]) - strlen(".conf"))))
+			return -ENOMEM;
+	/* By peer name, as the running config is: "a-b" sorts after "a", "a-b.conf" before
+	 * "a.conf". */
+	qsort(d->names, d->n, sizeof(*d->names), cmp_str);
+	for (size_t i = 0; i < d->n && r == 0; i++) {
+		char *file;
+
+		if (asprintf(&file, "%s.conf", d->names[i]) < 0)
+			return -ENOMEM;
+		r = hubd_config_read_peer(h->config_dir, file, &d->fresh[i], &quiet);
+		free(file);
+		if (r == -ENOENT)
+			r = 0; /* removed */
+		else if (r == 0 && quiet.n)
+			r = -EAGAIN;
+		d->old[i] = hubd_running_peer(h->cfg, d->names[i]);
+	}
+	hubd_diags_free(&quiet);
+	return r < 0 ? -EAGAIN : 0;
+}
+
+static bool clashes(const struct hubd_peer_conf *q, const struct hubd_peer_conf *p)
+{
+	if (!memcmp(q->public_key, p->public_key, WGNL_KEY_LEN))
+		return true;
+	for (size_t a = 0; a < q->n_allowed_ips; a++)
+		for (size_t b = 0; b < p->n_allowed_ips; b++)
+			if (hubd_prefix_overlap(&q->allowed_ips[a], &p->allowed_ips[b]))
+				return true;
+	return false;
+}
+
+/* Would the verifier accept the fresh peers among themselves, next to the hub's own key and
+ * addresses? Asked of copies, as the verifier drops what it rejects. */
+static bool fresh_accepted(const struct delta *d)
+{
+	struct hubd_config mini = {.iface = d->h->cfg->iface, .iface_ok = true};
+	struct hubd_diags quiet = {0};
+	bool ok = true;
+
+	mini.peers = calloc(d->n + 1, sizeof(*mini.peers));
+	if (!mini.peers)
+		return false;
+	for (size_t i = 0; i < d->n && ok; i++)
+		if (d->fresh[i].name)
+			ok = hubd_peer_conf_dup(&mini.peers[mini.n_peers++], &d->fresh[i]) == 0;
+	if (ok) {
+		hubd_config_verify(&mini, &quiet);
+		ok = mini.n_rejected == 0 && quiet.n == 0;
+	}
+	for (size_t i = 0; i < mini.n_peers; i++)
+		hubd_peer_conf_clear(&mini.peers[i]);
+	for (size_t i = 0; i < mini.n_rejected; i++)
+		free(mini.rejected[i]);
+	free(mini.rejected);
+	free(mini.peers);
+	hubd_diags_free(&quiet);
+	return ok;
+}
+
+/*
+ * Would the full verifier accept every fresh peer? The running peers that
+ * did not change are incumbents there and go first, so any clash with one of
+ * them (same key, overlapping AllowedIPs) rejects the fresh peer: a scan finds
+ * that. The rest is the verifier's own answer about the fresh peers alone.
+ */
+static bool delta_fits(const struct delta *d)
+{
+	const struct hubd_config *run = d->h->cfg;
+	size_t prefixes = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		prefixes += d->fresh[i].name ? d->fresh[i].n_allowed_ips : 0;
+	if (prefixes > DELTA_MAX_PREFIXES)
+		return false;
+	for (size_t k = 0; k < run->n_peers; k++) {
+		const struct hubd_peer_conf *q = &run->peers[k];
+
+		if (is_dirty(d, q->name))
+			continue;
+		for (size_t i = 0; i < d->n; i++)
+			if (d->fresh[i].name && clashes(q, &d->fresh[i]))
+				return false;
+	}
+	return fresh_accepted(d);
+}
+
+/* Which files differ from what runs, and the new states of those still present. */
+static int delta_states(struct delta *d)
+{
+	struct hubd *h = d->h;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct hubd_peer_conf *f = d->fresh[i].name ? &d->fresh[i] : NULL;
+
+		d->changed[i] = f ? !d->old[i] || !hubd_peer_conf_same(f, d->old[i]) : !!d->old[i];
+		if (!d->changed[i] || !f)
+			continue;
+		if (hubd_state_init(&d->st[d->nst], f,
+				    hubd_state_find(h->peers, h->n_peers, f->public_key)) < 0)
+			return -ENOMEM;
+		d->nst++;
+	}
+	qsort(d->st, d->nst, sizeof(*d->st), hubd_state_cmp);
+	return 0;
+}
+
+static int view_add_peer(struct wgnl_device *k, const struct hubd_peer_conf *c,
+			 const struct hubd_peer_state *s)
+{
+	struct wgnl_peer *p = wgnl_device_add_peer(k);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p->public_key, c->public_key, WGNL_KEY_LEN);
+	if (c->has_psk)
+		memcpy(p->preshared_key, c->psk, WGNL_KEY_LEN);
+	p->persistent_keepalive = c->keepalive;
+	if (s && c->endpoint_host)
+		p->endpoint = s->resolved;
+	for (size_t j = 0; j < c->n_allowed_ips; j++) {
+		struct wgnl_allowedip a;
+		int r;
+
+		hubd_prefix_to_aip(&c->allowed_ips[j], &a);
+		r = wgnl_peer_add_allowedip(p, &a);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The kernel as hubd left it, for the changed peers only: the device fields
+ * as configured (hubd.conf did not change) and the running versions of the
+ * peers. The diff engine turns that into the fresh versions.
+ */
+static int kernel_view(const struct delta *d, struct wgnl_device **ret)
+{
+	const struct hubd_iface_conf *ic = &d->h->cfg->iface;
+	struct wgnl_device *k = wgnl_device_new(ic->name);
+	int r = 0;
+
+	if (!k)
+		return -ENOMEM;
+	k->flags |= WGNL_DEV_HAS_PRIVATE_KEY;
+	memcpy(k->private_key, ic->private_key, WGNL_KEY_LEN);
+	k->listen_port = ic->listen_port;
+	k->fwmark = ic->fwmark;
+	for (size_t i = 0; i < d->n && r == 0; i++)
+		if (d->changed[i] && d->old[i])
+			r = view_add_peer(
+			    k, d->old[i],
+			    hubd_state_find(d->h->peers, d->h->n_peers, d->old[i]->public_key));
+	if (r < 0) {
+		wgnl_device_free(k);
+		return r;
+	}
+	*ret = k;
+	return 0;
+}
+
+static int delta_send(struct delta *d, struct hubd_changes *ch)
+{
+	struct hubd *h = d->h;
+	struct hubd_peer_want *want = calloc(d->n + 1, sizeof(*want));
+	struct hubd_namer_ctx names = {h->peers, h->n_peers};
+	struct wgnl_device *k = NULL, *set = NULL;
+	size_t nw = 0;
+	uint64_t t;
+	int r;
+
+	if (!want)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++) {
+		struct hubd_peer_state *s;
+
+		if (!d->changed[i] || !d->fresh[i].name)
+			continue;
+		s = hubd_state_find(d->st, d->nst, d->fresh[i].public_key);
+		want[nw].conf = &d->fresh[i];
+		want[nw].endpoint = s->resolved;
+		want[nw++].restore = s->learned;
+	}
+	r = kernel_view(d, &k);
+	if (r >= 0)
+		r = hubd_diff_device(&h->cfg->iface, want, nw, k, hubd_state_namer, &names, &set,
+				     ch);
+	if (r > 0) {
+		struct wgnl_set_stats stats = {0};
+		int e;
+
+		t = hubd_now_us();
+		e = wgnl_set_device(h->wg, set, &stats);
+		h->timing.set += hubd_now_us() - t;
+		h->counters.netlink_messages += stats.messages;
+		if (e < 0)
+			r = e;
+	}
+	wgnl_device_free(set);
+	wgnl_device_free(k);
+	free(want);
+	return r;
+}
+
+static int cmp_conf_name(const void *a, const void *b)
+{
+	return strcmp(((const struct hubd_peer_conf *)a)->name,
+		      ((const struct hubd_peer_conf *)b)->name);
+}
+
+/*
+ * Merge sorted a[0..na) and b[0..nb) into out. Linear: qsort of 10,000
+ * config structs would copy megabytes for a one-peer change.
+ */
+static void merge(void *out, const void *a, size_t na, const void *b, size_t nb, size_t size,
+		  int (*cmp)(const void *, const void *))
+{
+	const char *x = a, *y = b;
+	char *o = out;
+
+	while (na || nb) {
+		bool from_a = na && (!nb || cmp(x, y) <= 0);
+
+		memcpy(o, from_a ? x : y, size);
+		o += size;
+		if (from_a)
+			x += size, na--;
+		else
+			y += size, nb--;
+	}
+}
+
+/* The running config takes the fresh files: dropped, replaced or added, kept sorted by name. */
+static int commit_config(struct delta *d)
+{
+	struct hubd_config *run = d->h->cfg;
+	struct hubd_peer_conf *v = calloc(run->n_peers + d->n + 1, sizeof(*v));
+	size_t n = 0, nf = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t k = 0; k < run->n_peers; k++) {
+		if (is_dirty(d, run->peers[k].name))
+			hubd_peer_conf_clear(&run->peers[k]);
+		else
+			run->peers[n++] = run->peers[k];
+	}
+	for (size_t i = 0; i < d->n; i++) /* still sorted by name, as d->names is */
+		if (d->fresh[i].name)
+			d->fresh[nf++] = d->fresh[i];
+	merge(v, run->peers, n, d->fresh, nf, sizeof(*v), cmp_conf_name);
+	memset(d->fresh, 0, d->n * sizeof(*d->fresh)); /* v owns them now */
+	free(run->peers);
+	run->peers = v;
+	run->n_peers = n + nf;
+	return 0;
+}
+
+/* The changed peers' old states go, their new ones come in, kept sorted by key. */
+static int commit_states(struct delta *d)
+{
+	struct hubd *h = d->h;
+	struct hubd_peer_state *v = calloc(h->n_peers + d->nst + 1, sizeof(*v));
+	bool *gone = calloc(h->n_peers + 1, sizeof(*gone));
+	size_t n = 0;
+
+	if (!v || !gone) {
+		free(v);
+		free(gone);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < d->n; i++) {
+		struct hubd_peer_state *s;
+
+		if (d->changed[i] && d->old[i] &&
+		    (s = hubd_state_find(h->peers, h->n_peers, d->old[i]->public_key)))
+			gone[s - h->peers] = true;
+	}
+	for (size_t k = 0; k < h->n_peers; k++) {
+		if (gone[k]) {
+			free(h->peers[k].name);
+			free(h->peers[k].ep_host);
+		} else {
+			h->peers[n++] = h->peers[k];
+		}
+	}
+	merge(v, h->peers, n, d->st, d->nst, sizeof(*v), hubd_state_cmp);
+	free(h->peers);
+	free(gone);
+	h->peers = v;
+	h->n_peers = n + d->nst;
+	d->nst = 0; /* v owns them now */
+	return 0;
+}
+
+/* Do the changed peers route anything outside the interface's own prefixes? */
+static bool delta_routes(const struct delta *d)
+{
+	const struct hubd_iface_conf *ic = &d->h->cfg->iface;
+
+	for (size_t i = 0; i < d->n; i++) {
+		const struct hubd_peer_conf *v[] = {d->old[i],
+						    d->fresh[i].name ? &d->fresh[i] : NULL};
+
+		for (size_t k = 0; d->changed[i] && k < 2; k++)
+			for (size_t j = 0; v[k] && j < v[k]->n_allowed_ips; j++)
+				if (!hubd_iface_covers(ic, &v[k]->allowed_ips[j]))
+					return true;
+	}
+	return false;
+}
+
+/* A file read cleanly now: its diagnostics may be logged again if they come back. */
+static void forget_reported(struct hubd *h, const char *name)
+{
+	char *prefix;
+	size_t n = 0, len;
+
+	if (!h->n_reported || asprintf(&prefix, "%s/peers.d/%s.conf:", h->config_dir, name) < 0)
+		return;
+	len = strlen(prefix);
+	for (size_t i = 0; i < h->n_reported; i++) {
+		if (!strncmp(h->reported[i], prefix, len))
+			free(h->reported[i]);
+		else
+			h->reported[n++] = h->reported[i];
+	}
+	h->n_reported = n;
+	free(prefix);
+}
+
+/* Commit what was sent: the old versions' memory goes as the new ones take their place. */
+static int delta_commit(struct delta *d, struct hubd_changes *ch)
+{
+	struct hubd *h = d->h;
+	bool routes = delta_routes(d);
+	int r = commit_states(d);
+
+	if (r == 0)
+		r = commit_config(d); /* d->old points into the old config: used up above */
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < d->n; i++)
+		forget_reported(h, d->names[i]);
+	if (routes) {
+		uint64_t t = hubd_now_us();
+
+		r = hubd_net_sync(h, h->cfg, h->ifindex, false, ch);
+		h->timing.net += hubd_now_us() - t;
+	}
+	return r;
+}
+
+int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
+{
+	struct delta d = {.h = h};
+	size_t before = ch->n;
+	uint64_t t0 = hubd_now_us(), t;
+	int r;
+
+	if (!h->cfg || h->cfg->n_rejected || !h->converged || h->ifindex <= 0)
+		return -EAGAIN;
+	r = delta_read(&d);
+	h->timing.read = hubd_now_us() - t0;
+	t = hubd_now_us();
+	if (r == 0 && !delta_fits(&d))
+		r = -EAGAIN;
+	h->timing.verify = hubd_now_us() - t;
+	if (r == 0)
+		r = delta_states(&d);
+	if (r == 0)
+		r = delta_send(&d, ch);
+	if (r < 0) {
+		/* Nothing is committed: the full reconcile starts from what runs. */
+		changes_truncate(ch, before);
+		delta_free(&d);
+		return -EAGAIN;
+	}
+	r = delta_commit(&d, ch);
+	h->converged = r >= 0;
+	h->counters.reconciles++;
+	hubd_log_timing(h, "changed files", hubd_now_us() - t0);
+	hubd_log_changes(ch, before, false);
+	delta_free(&d);
+	return r < 0 ? r : (int)(ch->n - before);
+}
