@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <sodium.h>
 
 #include "hubd/wgnl.h"
@@ -20,25 +22,61 @@ struct wgnl_device *wgnl_device_new(const char *ifname)
 	return dev;
 }
 
-/* Grow a key-holding array without leaving a copy of the keys behind in
- * freed memory, which realloc() would do when it moves the block. */
-static void *grow_wiped(void *old, size_t n, size_t *cap, size_t elem)
+/*
+ * The peer array holds keys, so it may not grow by realloc(), which leaves
+ * the old block unwiped when it moves it. Small arrays grow by copying and
+ * wiping the old block. From PEERS_MAP_MIN bytes on the array is its own
+ * mapping, and mremap() moves its pages to the larger mapping without
+ * copying them, so no copy is left behind. Copying grew a 50,000-peer array
+ * through every doubling, touched about twice its final size in fresh pages
+ * (and the heap's mmap threshold, raised by the first free, made calloc zero
+ * them too): as many page faults again as wg(8) takes for the whole config.
+ */
+#define PEERS_MAP_MIN (256u * 1024u)
+
+static size_t page_round(size_t n)
 {
-	size_t ncap = *cap ? *cap * 2 : 8;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (n + page - 1) / page * page;
+}
+
+static bool is_mapped(size_t cap)
+{
+	return cap * sizeof(struct wgnl_peer) >= PEERS_MAP_MIN;
+}
+
+/* A zeroed array of cap peers, holding the n of old (of capacity old_cap). */
+static void *peers_realloc(struct wgnl_peer *old, size_t n, size_t old_cap, size_t cap)
+{
+	size_t bytes = cap * sizeof(*old);
 	void *p;
 
-	if (ncap > SIZE_MAX / elem)
-		return NULL;
-	p = calloc(ncap, elem);
-	if (!p)
-		return NULL;
+	if (!is_mapped(cap))
+		p = calloc(cap, sizeof(*old));
+	else if (old && is_mapped(old_cap))
+		/* The pages added at the end come zeroed from the kernel. */
+		return mremap(old, page_round(old_cap * sizeof(*old)), page_round(bytes),
+			      MREMAP_MAYMOVE);
+	else
+		p = mmap(NULL, page_round(bytes), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (!p || p == MAP_FAILED)
+		return MAP_FAILED;
 	if (old) {
-		memcpy(p, old, n * elem);
-		sodium_memzero(old, n * elem);
-		free(old);
+		memcpy(p, old, n * sizeof(*old));
+		sodium_memzero(old, n * sizeof(*old));
+		free(old); /* never mapped: the mapped sizes come after all heap ones */
 	}
-	*cap = ncap;
 	return p;
+}
+
+static void peers_free(struct wgnl_peer *peers, size_t cap)
+{
+	if (peers && is_mapped(cap))
+		munmap(peers, page_round(cap * sizeof(*peers)));
+	else
+		free(peers);
 }
 
 struct wgnl_peer *wgnl_device_add_peer(struct wgnl_device *dev)
@@ -46,11 +84,16 @@ struct wgnl_peer *wgnl_device_add_peer(struct wgnl_device *dev)
 	struct wgnl_peer *peer;
 
 	if (dev->n_peers == dev->cap_peers) {
-		void *p = grow_wiped(dev->peers, dev->n_peers, &dev->cap_peers, sizeof(*peer));
+		size_t cap = dev->cap_peers ? dev->cap_peers * 2 : 8;
+		void *p;
 
-		if (!p)
+		if (cap > SIZE_MAX / 2 / sizeof(*peer))
+			return NULL;
+		p = peers_realloc(dev->peers, dev->n_peers, dev->cap_peers, cap);
+		if (p == MAP_FAILED)
 			return NULL;
 		dev->peers = p;
+		dev->cap_peers = cap;
 	}
 	peer = &dev->peers[dev->n_peers++];
 	memset(peer, 0, sizeof(*peer));
@@ -63,8 +106,10 @@ int wgnl_peer_add_allowedip(struct wgnl_peer *peer, const struct wgnl_allowedip 
 	    (aip->family != AF_INET6 || aip->cidr > 128))
 		return -EINVAL;
 	if (peer->n_allowedips == peer->cap_allowedips) {
-		/* Allowed IPs are not secret: plain doubling realloc. */
-		size_t ncap = peer->cap_allowedips ? peer->cap_allowedips * 2 : 4;
+		/* Allowed IPs are not secret: plain doubling realloc. Most
+		 * peers have one; room for four cost a 50,000-peer device
+		 * 3 MiB (800 page faults) more than room for one. */
+		size_t ncap = peer->cap_allowedips ? peer->cap_allowedips * 2 : 1;
 		void *p;
 
 		if (ncap > SIZE_MAX / sizeof(*aip))
@@ -93,7 +138,7 @@ void wgnl_device_free(struct wgnl_device *dev)
 		return;
 	for (i = 0; i < dev->n_peers; i++)
 		wgnl_peer_clear(&dev->peers[i]);
-	free(dev->peers);
+	peers_free(dev->peers, dev->cap_peers);
 	sodium_memzero(dev, sizeof(*dev));
 	free(dev);
 }

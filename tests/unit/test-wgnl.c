@@ -418,6 +418,41 @@ START_TEST(test_build_errors)
 }
 END_TEST
 
+/* The peer array grows from the heap into its own mapping and on by
+ * mremap(): every peer keeps its contents, each new one starts zeroed. */
+START_TEST(test_device_growth)
+{
+	struct wgnl_device *dev = wgnl_device_new("wg0");
+	const size_t n = 20000;
+
+	ck_assert_ptr_nonnull(dev);
+	for (size_t i = 0; i < n; i++) {
+		struct wgnl_peer *p = wgnl_device_add_peer(dev);
+		struct wgnl_allowedip a = {.family = AF_INET, .cidr = 32};
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert(wgnl_key_is_zero(p->public_key));
+		ck_assert_uint_eq(p->n_allowedips, 0);
+		memcpy(p->public_key, &i, sizeof(i));
+		for (uint32_t j = 0; j < i % 4; j++) {
+			a.ip4.s_addr = htonl((uint32_t)i * 4 + j);
+			ck_assert_int_eq(wgnl_peer_add_allowedip(p, &a), 0);
+		}
+	}
+	ck_assert_uint_eq(dev->n_peers, n);
+	ck_assert_uint_ge(dev->cap_peers, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct wgnl_peer *p = &dev->peers[i];
+
+		ck_assert_mem_eq(p->public_key, &i, sizeof(i));
+		ck_assert_uint_eq(p->n_allowedips, i % 4);
+		for (uint32_t j = 0; j < i % 4; j++)
+			ck_assert_uint_eq(ntohl(p->allowedips[j].ip4.s_addr), (uint32_t)i * 4 + j);
+	}
+	wgnl_device_free(dev);
+}
+END_TEST
+
 /* ---- a model of the kernel's dump writer ---- */
 
 struct kmsgs {
@@ -921,6 +956,7 @@ static Suite *wgnl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_build, 0, sizeof(build_cases) / sizeof(build_cases[0]));
 	tcase_add_test(tc, test_build_errors);
+	tcase_add_test(tc, test_device_growth);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("parse");
 	tcase_set_timeout(tc, 60);
