@@ -6,17 +6,19 @@
  *   bench-poll wait-line FILE STRING TIMEOUT
  *	Wait until FILE holds a line containing STRING; print the wall-clock
  *	time (CLOCK_REALTIME seconds, like bash's $EPOCHREALTIME) when it was
- *	first seen. FILE is re-read every millisecond.
+ *	first seen. FILE's new bytes are read every 2 ms.
  *
- *   bench-poll drops IFNAME SPEC GAP_MS TIMEOUT
+ *   bench-poll drops IFNAME SPEC GAP_MS TIMEOUT [HUBD_LOG]
  *	SPEC has one line per step: "SRC DST PUBKEY PREFIX". For each step,
- *	rename(SRC, DST) and poll the WireGuard device (a full dump through
- *	libwgnl) until peer PUBKEY (base64) has PREFIX among its allowed IPs;
- *	then sleep GAP_MS before the next step. Per step it prints
- *	"step N: X ms (seen by the dump that ended then; that dump took D ms)",
- *	then a summary line "median M min A max B dump D" (milliseconds).
- *	The change can have landed at most one dump earlier than reported: the
- *	figure is an upper bound, its resolution the dump time.
+ *	rename(SRC, DST); with HUBD_LOG (hubd --debug's stderr), wait for
+ *	hubd's "reconcile (...) took" line, written once the kernel has
+ *	acknowledged the change: that is the applied time. Then poll the
+ *	WireGuard device (a full dump through libwgnl) until peer PUBKEY
+ *	(base64) has PREFIX among its allowed IPs, which proves it; then sleep
+ *	GAP_MS before the next step. Prints a line per step, then
+ *	"median M min A max B dump D [seen S min A max B]" (milliseconds): M
+ *	is the applied time with HUBD_LOG, else the dump-seen time, an upper
+ *	bound whose resolution is one dump.
  *
  * Prints figures; it is not a test. Exit 0, 1 on a failure or timeout.
  */
@@ -54,30 +56,44 @@ static void sleep_ms(double ms)
 	nanosleep(&ts, NULL);
 }
 
-static int file_has(const char *path, const char *needle)
+/*
+ * Does path hold needle in its bytes from *offset on? Only new bytes are read,
+ * so polling a long log does not steal the CPU from the daemon being timed.
+ * *offset advances to the last line start read, so a line being written is
+ * read again whole.
+ */
+static int file_has(const char *path, const char *needle, long *offset)
 {
 	static char buf[1 << 20];
 	FILE *f = fopen(path, "r");
-	size_t n;
+	char *last;
+	size_t n = 0;
 
 	if (!f)
 		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (fseek(f, *offset, SEEK_SET) == 0)
+		n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
 	buf[n] = 0;
-	return strstr(buf, needle) != NULL;
+	if (strstr(buf, needle))
+		return 1;
+	last = strrchr(buf, '\n');
+	if (last)
+		*offset += last + 1 - buf;
+	return 0;
 }
 
 static int wait_line(const char *path, const char *needle, double timeout)
 {
 	double end = mono() + timeout;
+	long offset = 0;
 
 	while (mono() < end) {
-		if (file_has(path, needle)) {
+		if (file_has(path, needle, &offset)) {
 			printf("%.6f\n", wall());
 			return 0;
 		}
-		sleep_ms(1);
+		sleep_ms(2);
 	}
 	fprintf(stderr, "bench-poll: no '%s' in %s after %.0f s\n", needle, path, timeout);
 	return 1;
@@ -134,10 +150,78 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int drops(const char *ifname, const char *spec, double gap_ms, double timeout)
+/*
+ * hubd --debug logs "reconcile (...) took" once its netlink requests are
+ * acknowledged: the kernel holds the change from then on. Watching for it
+ * costs a read of the log's new bytes per millisecond, where a dump of N
+ * peers would take the device's lock away from hubd while it polls.
+ */
+static long log_size(const char *path)
+{
+	FILE *f = path ? fopen(path, "r") : NULL;
+	long n;
+
+	if (!f)
+		return 0;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fclose(f);
+	return n;
+}
+
+static int wait_ack(const char *path, long from, double end)
+{
+	static char buf[1 << 16];
+
+	while (mono() < end) {
+		FILE *f = fopen(path, "r");
+		size_t n = 0;
+
+		if (f && fseek(f, from, SEEK_SET) == 0)
+			n = fread(buf, 1, sizeof(buf) - 1, f);
+		if (f)
+			fclose(f);
+		buf[n] = 0;
+		if (strstr(buf, "reconcile (") && strstr(buf, ") took "))
+			return 0;
+		sleep_ms(1);
+	}
+	return -ETIMEDOUT;
+}
+
+/* Dump until the peer shows the prefix; *dump gets the last dump's seconds. */
+static int wait_seen(struct wgnl *nl, const char *ifname, const wgnl_key key,
+		     const struct wgnl_allowedip *want, double end, double *dump, unsigned *dumps)
+{
+	while (mono() < end) {
+		struct wgnl_device *dev = NULL;
+		double d0 = mono();
+		int seen;
+
+		if (wgnl_get_device(nl, ifname, &dev) < 0)
+			return -EIO;
+		seen = has_prefix(dev, key, want);
+		wgnl_device_free(dev);
+		*dump = mono() - d0;
+		++*dumps;
+		if (seen)
+			return 0;
+		sleep_ms(1);
+	}
+	return -ETIMEDOUT;
+}
+
+static void summary(const char *what, double *v, unsigned n)
+{
+	qsort(v, n, sizeof(*v), cmp_double);
+	printf(" %s %.1f min %.1f max %.1f", what, v[n / 2], v[0], v[n - 1]);
+}
+
+static int drops(const char *ifname, const char *spec, double gap_ms, double timeout,
+		 const char *log)
 {
 	char src[4096], dst[4096], pub[64], pfx[64];
-	double lat[1024], dump_sum = 0;
+	double ack[1024], seen[1024], dump = 0, dump_sum = 0;
 	unsigned n = 0, dumps = 0;
 	struct wgnl *nl = NULL;
 	FILE *f = fopen(spec, "r");
@@ -155,8 +239,8 @@ static int drops(const char *ifname, const char *spec, double gap_ms, double tim
 	while (n < 1024 && fscanf(f, "%4095s %4095s %63s %63s", src, dst, pub, pfx) == 4) {
 		struct wgnl_allowedip want;
 		wgnl_key key;
-		double t0, end, last_dump = 0;
-		int seen = 0;
+		long from = log_size(log);
+		double t0;
 
 		if (wgnl_key_from_base64(key, pub) < 0 || parse_prefix(pfx, &want) < 0) {
 			fprintf(stderr, "bench-poll: bad spec line: %s %s\n", pub, pfx);
@@ -169,49 +253,41 @@ static int drops(const char *ifname, const char *spec, double gap_ms, double tim
 			r = 1;
 			break;
 		}
-		end = t0 + timeout;
-		while (!seen && mono() < end) {
-			struct wgnl_device *dev = NULL;
-			double d0 = mono();
-
-			if (wgnl_get_device(nl, ifname, &dev) < 0) {
-				fprintf(stderr, "bench-poll: cannot dump %s\n", ifname);
-				r = 1;
-				break;
-			}
-			seen = has_prefix(dev, key, &want);
-			wgnl_device_free(dev);
-			last_dump = mono() - d0;
-			dump_sum += last_dump;
-			dumps++;
-			if (!seen)
-				sleep_ms(1);
-		}
-		if (!seen) {
-			if (!r)
-				fprintf(stderr, "bench-poll: %s not seen with %s after %.0f s\n",
-					pub, pfx, timeout);
+		if (log && wait_ack(log, from, t0 + timeout) < 0) {
+			fprintf(stderr, "bench-poll: no reconcile in %s after %.0f s\n", log,
+				timeout);
 			r = 1;
 			break;
 		}
-		lat[n] = (mono() - t0) * 1000;
-		printf("step %u: %.1f ms (the dump that saw it took %.1f ms)\n", n + 1, lat[n],
-		       last_dump * 1000);
-		fflush(stdout);
+		ack[n] = (mono() - t0) * 1000;
+		if (wait_seen(nl, ifname, key, &want, t0 + timeout, &dump, &dumps) < 0) {
+			fprintf(stderr, "bench-poll: %s not seen with %s after %.0f s\n", pub, pfx,
+				timeout);
+			r = 1;
+			break;
+		}
+		seen[n] = (mono() - t0) * 1000;
+		dump_sum += dump;
+		if (log)
+			printf("step %u: applied %.1f ms, seen by a dump at %.1f ms (a dump takes "
+			       "%.1f ms)\n",
+			       n + 1, ack[n], seen[n], dump * 1000);
+		else
+			printf("step %u: %.1f ms (the dump that saw it took %.1f ms)\n", n + 1,
+			       seen[n], dump * 1000);
 		n++;
 		sleep_ms(gap_ms);
 	}
 	fclose(f);
 	wgnl_close(nl);
 	if (n) {
-		double min, max, med;
-
-		qsort(lat, n, sizeof(*lat), cmp_double);
-		min = lat[0];
-		max = lat[n - 1];
-		med = lat[n / 2];
-		printf("median %.1f min %.1f max %.1f dump %.1f\n", med, min, max,
-		       dumps ? dump_sum / dumps * 1000 : 0);
+		/* "median M min A max B dump D [seen S min A max B]": M is the applied time when
+		 * the log is watched, the dump-seen time otherwise. */
+		summary("median", log ? ack : seen, n);
+		printf(" dump %.1f", dumps ? dump_sum / n * 1000 : 0);
+		if (log)
+			summary("seen", seen, n);
+		printf("\n");
 	}
 	return r;
 }
@@ -221,9 +297,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 5 && !strcmp(argv[1], "wait-line"))
 		return wait_line(argv[2], argv[3], atof(argv[4]));
-	if (argc == 6 && !strcmp(argv[1], "drops"))
-		return drops(argv[2], argv[3], atof(argv[4]), atof(argv[5]));
+	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "drops"))
+		return drops(argv[2], argv[3], atof(argv[4]), atof(argv[5]),
+			     argc == 7 ? argv[6] : NULL);
 	fprintf(stderr, "usage: bench-poll wait-line FILE STRING TIMEOUT\n"
-			"       bench-poll drops IFNAME SPEC GAP_MS TIMEOUT\n");
+			"       bench-poll drops IFNAME SPEC GAP_MS TIMEOUT [HUBD_LOG]\n");
 	return 2;
 }

@@ -19,6 +19,9 @@
 #include "log.h"
 #include "loop.h"
 
+#ifndef USEC_PER_MSEC
+#define USEC_PER_MSEC 1000ULL
+#endif
 #define DEFAULT_SOCKET "/run/hubd/control.sock"
 
 struct options {
@@ -243,8 +246,10 @@ static int setup_loop(struct hubd_loop *l, const struct options *o)
 	sd_event_add_signal(l->event, NULL, SIGHUP, on_signal, l);
 	/* With WatchdogSec= set, sd-event pings the watchdog for us as long as the loop turns. */
 	sd_event_set_watchdog(l->event, true);
-	r = sd_event_add_time_relative(l->event, &l->debounce, CLOCK_MONOTONIC, 0, 0, on_debounce,
-				       l);
+	/* Accuracy 1 ms: sd-event's default (0) lets a timer slip by up to 250 ms, five times the
+	 * debounce itself. */
+	r = sd_event_add_time_relative(l->event, &l->debounce, CLOCK_MONOTONIC, 0, USEC_PER_MSEC,
+				       on_debounce, l);
 	if (r < 0)
 		return r;
 	sd_event_source_set_enabled(l->debounce, SD_EVENT_OFF);
