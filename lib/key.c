@@ -89,14 +89,17 @@ void wgnl_key_to_base64(char out[WGNL_KEY_B64_LEN + 1], const wgnl_key key)
 int wgnl_key_from_base64(wgnl_key key, const char *b64)
 {
 	int16_t v[B64_LANES];
-	uint8_t tmp[33];
+	uint8_t c[B64_LANES], tmp[33];
 	int16_t bad = 0;
 
 	if (!b64 || strnlen(b64, WGNL_KEY_B64_LEN + 1) != WGNL_KEY_B64_LEN ||
 	    b64[WGNL_KEY_B64_LEN - 1] != '=')
 		return -EINVAL;
+	/* Padded to whole vectors with 'A' (zero), widened by a plain loop. */
+	memset(c, 'A', sizeof(c));
+	memcpy(c, b64, WGNL_KEY_B64_LEN - 1);
 	for (int i = 0; i < B64_LANES; i++)
-		v[i] = i < WGNL_KEY_B64_LEN - 1 ? (unsigned char)b64[i] : 'A';
+		v[i] = c[i];
 	b64_values(v);
 	for (int i = 0; i < B64_LANES; i++)
 		bad |= v[i]; /* negative once any digit is invalid */
@@ -115,6 +118,7 @@ int wgnl_key_from_base64(wgnl_key key, const char *b64)
 		memcpy(key, tmp, WGNL_KEY_LEN);
 	sodium_memzero(tmp, sizeof(tmp));
 	sodium_memzero(v, sizeof(v));
+	sodium_memzero(c, sizeof(c));
 	return bad < 0 ? -EINVAL : 0;
 }
 

@@ -213,11 +213,12 @@ static int parse_config(FILE *f, const char *file, struct wgnl_device *dev)
 		s = strip(line);
 		if (!*s)
 			continue;
-		if (!strcasecmp(s, "[Interface]")) {
+		/* Most lines are Key = Value: compare section names only on '['. */
+		if (*s == '[' && !strcasecmp(s, "[Interface]")) {
 			in_peer = false;
 			continue;
 		}
-		if (!strcasecmp(s, "[Peer]")) {
+		if (*s == '[' && !strcasecmp(s, "[Peer]")) {
 			struct wgnl_peer *p = wgnl_device_add_peer(dev);
 
 			if (!p) {
