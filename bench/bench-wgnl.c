@@ -6,7 +6,9 @@
  * parse the text and send it; peers emptied, untimed, before each run), then
  * of `wg show IFNAME dump` and `wgnl-tool dump` (both receive the whole
  * device and print it; checked to print the same text), and of the library's
- * get alone. wg and ours alternate run by run. Each figure is a process's
+ * get alone. wg and ours alternate run by run, each first in every other
+ * rep; the ratio of the medians is printed with the median of the reps' own
+ * ratios. Each figure is a process's
  * wall time with its own user and system CPU time (wait4), so that a
  * difference can be placed in the tool or in the kernel. Prints figures and
  * ours/wg ratios; it is not a test.
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,17 +111,26 @@ static struct timing median_timing(struct timing *t, int reps)
 	return (struct timing){median(w, reps), median(u, reps), median(s, reps)};
 }
 
-static void print_pair(const char *what, const char *ours_name, struct timing ours,
-		       const char *ref_name, struct timing ref)
+/* The ratio of the medians, and the median of each rep's own ratio: a pair
+ * runs back to back, so the second figure is less moved by the load of a
+ * shared machine drifting during the run. */
+static void print_pair(const char *what, const char *ours_name, struct timing *to,
+		       const char *ref_name, struct timing *tr, int reps)
 {
+	struct timing ours = median_timing(to, reps), ref = median_timing(tr, reps);
+	double pair[16];
+
+	for (int i = 0; i < reps; i++)
+		pair[i] = to[i].wall / tr[i].wall;
 	printf("  %-5s %-14s %8.3f s (user %7.3f sys %7.3f)   %-14s %8.3f s (user %7.3f sys "
-	       "%7.3f)   ratio %.2fx\n",
+	       "%7.3f)   ratio %.2fx (paired %.2fx)\n",
 	       what, ours_name, ours.wall, ours.user, ours.sys, ref_name, ref.wall, ref.user,
-	       ref.sys, ours.wall / ref.wall);
+	       ref.sys, ours.wall / ref.wall, median(pair, reps));
 }
 
-/* wg and ours alternate, each run from an empty device, so that a change in
- * the machine's load during the run weighs on both alike. */
+/* wg and ours alternate, each run from an empty device and each first in
+ * every other rep, so that a change in the machine's load during the run
+ * weighs on both alike. */
 static int bench_set(struct wgnl *nl, const char *ifname, const char *tool, const char *conf,
 		     int reps)
 {
@@ -126,14 +138,15 @@ static int bench_set(struct wgnl *nl, const char *ifname, const char *tool, cons
 	char *ours[] = {(char *)tool, "set", (char *)ifname, (char *)conf, NULL};
 	struct timing tw[16], to[16];
 
-	for (int i = 0; i < reps; i++) {
-		if (empty_device(nl, ifname) < 0 || run(wg, NULL, &tw[i]) < 0)
-			return -1;
-		if (empty_device(nl, ifname) < 0 || run(ours, NULL, &to[i]) < 0)
-			return -1;
-	}
-	print_pair("set", "wgnl-tool set", median_timing(to, reps), "wg setconf",
-		   median_timing(tw, reps));
+	for (int i = 0; i < reps; i++)
+		for (int k = 0; k < 2; k++) {
+			bool is_wg = (k + i) % 2 == 0;
+
+			if (empty_device(nl, ifname) < 0 ||
+			    run(is_wg ? wg : ours, NULL, is_wg ? &tw[i] : &to[i]) < 0)
+				return -1;
+		}
+	print_pair("set", "wgnl-tool set", to, "wg setconf", tw, reps);
 	return 0;
 }
 
@@ -166,9 +179,11 @@ static int bench_get(struct wgnl *nl, const char *ifname, const char *tool, int 
 		printf("  NOTE: wgnl-tool dump and wg show dump printed different text\n");
 	for (int i = 0; i < reps; i++) {
 		struct wgnl_device *dev = NULL;
+		bool wg_first = i % 2 == 0;
 		double t0;
 
-		if (run(wg, NULL, &tw[i]) < 0 || run(ours, NULL, &to[i]) < 0)
+		if (run(wg_first ? wg : ours, NULL, wg_first ? &tw[i] : &to[i]) < 0 ||
+		    run(wg_first ? ours : wg, NULL, wg_first ? &to[i] : &tw[i]) < 0)
 			return -1;
 		t0 = now();
 		if (wgnl_get_device(nl, ifname, &dev) < 0)
@@ -176,8 +191,7 @@ static int bench_get(struct wgnl *nl, const char *ifname, const char *tool, int 
 		tl[i] = now() - t0;
 		wgnl_device_free(dev);
 	}
-	print_pair("get", "wgnl-tool dump", median_timing(to, reps), "wg show dump",
-		   median_timing(tw, reps));
+	print_pair("get", "wgnl-tool dump", to, "wg show dump", tw, reps);
 	printf("  get   library alone, no process, no printing: %8.3f s\n", median(tl, reps));
 	return 0;
 }
