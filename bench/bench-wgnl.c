@@ -8,10 +8,9 @@
  * device and print it; checked to print the same text), and of the library's
  * get alone. wg and ours alternate run by run, each first in every other
  * rep; the ratio of the medians is printed with the median of the reps' own
- * ratios. Each figure is a process's
- * wall time with its own user and system CPU time (wait4), so that a
- * difference can be placed in the tool or in the kernel. Prints figures and
- * ours/wg ratios; it is not a test.
+ * ratios. Each figure is a process's wall time with its own user and system
+ * CPU time (wait4), so that a difference can be placed in the tool or in the
+ * kernel. Prints figures and ours/wg ratios; it is not a test.
  */
 #include <errno.h>
 #include <fcntl.h>
