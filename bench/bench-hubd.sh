@@ -45,7 +45,7 @@ netns_new "$NS"
 nsx() { ip netns exec "$NS" "$@"; }
 # The kernel's first conntrack user in a boot pays the module's start-up (2 s under TCG,
 # milliseconds on hardware): pay it here, not inside the first cold start measured.
-nsx nft -f - <<<'table inet warmup { chain c { type filter hook forward priority 0; ct state established accept; } }'
+nsx nft -f - <<<'table inet warmup { chain c { type filter hook forward priority 0; ct state established accept; }; }'
 nsx nft delete table inet warmup
 
 # --- config: N peers, and the same peers as one wg(8) config ---------------------------

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
+#include <malloc.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdlib.h>
@@ -72,24 +73,35 @@ static bool allowed(struct conn *c)
 	return c->l->h->socket_gid && in_group(cred.uid, cred.gid, c->l->h->socket_gid);
 }
 
-static void reply(struct conn *c, json_object *o)
+/* A slow reader may stall us two seconds at most. */
+static void reply_begin(struct conn *c)
 {
-	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-	size_t len = strlen(text), off = 0;
 	struct timeval tv = {.tv_sec = 2};
 	int flags = fcntl(c->fd, F_GETFL);
 
-	/* A slow reader may stall us two seconds at most. */
 	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < len) {
+}
+
+static bool send_all(struct conn *c, const char *text, size_t len)
+{
+	for (size_t off = 0; off < len;) {
 		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
 
 		if (n <= 0)
-			break;
+			return false;
 		off += n;
 	}
-	send(c->fd, "\n", 1, MSG_NOSIGNAL);
+	return true;
+}
+
+static void reply(struct conn *c, json_object *o)
+{
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+
+	reply_begin(c);
+	if (send_all(c, text, strlen(text)))
+		send_all(c, "\n", 1);
 	json_object_put(o);
 }
 
@@ -235,23 +247,10 @@ static json_object *iface_json(const struct hubd *h)
 	return o;
 }
 
-static json_object *do_status(struct conn *c)
+static json_object *status_head(const struct hubd *h)
 {
-	struct hubd *h = c->l->h;
-	json_object *o, *peers, *counters;
-	int64_t now = time(NULL);
+	json_object *o = json_object_new_object(), *counters = json_object_new_object();
 
-	if (!h->cfg)
-		return error_reply("no usable configuration yet");
-	hubd_refresh(h);
-	o = json_object_new_object();
-	peers = json_object_new_array();
-	for (size_t i = 0; i < h->cfg->n_peers; i++) {
-		const struct hubd_peer_conf *p = &h->cfg->peers[i];
-
-		json_object_array_add(peers, peer_json(p, hubd_peer_find(h, p->public_key), now));
-	}
-	counters = json_object_new_object();
 	json_object_object_add(counters, "reconciles",
 			       json_object_new_uint64(h->counters.reconciles));
 	json_object_object_add(counters, "drift_repairs",
@@ -262,26 +261,101 @@ static json_object *do_status(struct conn *c)
 			       json_object_new_uint64(h->counters.config_errors));
 	json_object_object_add(o, "ok", json_object_new_boolean(true));
 	json_object_object_add(o, "interface", iface_json(h));
-	json_object_object_add(o, "peers", peers);
 	json_object_object_add(o, "counters", counters);
 	return o;
 }
 
-static json_object *dispatch(struct conn *c)
+/* Replies are sent in chunks of this size at most. */
+#define CHUNK (64 * 1024)
+
+struct chunks {
+	struct conn *c;
+	char buf[CHUNK];
+	size_t len;
+	bool failed;
+};
+
+static void chunks_add(struct chunks *k, const char *s, size_t n)
+{
+	if (k->len + n > sizeof(k->buf)) {
+		k->failed = k->failed || !send_all(k->c, k->buf, k->len);
+		k->len = 0;
+	}
+	if (n > sizeof(k->buf)) {
+		k->failed = k->failed || !send_all(k->c, s, n);
+		return;
+	}
+	memcpy(k->buf + k->len, s, n);
+	k->len += n;
+}
+
+/*
+ * The status of every peer, written one peer at a time: a reply for 10,000
+ * peers built as one JSON tree would take tens of megabytes of heap, which
+ * the daemon would then keep.
+ */
+static void reply_status(struct conn *c)
+{
+	struct hubd *h = c->l->h;
+	struct chunks *k;
+	json_object *head;
+	const char *text;
+	int64_t now = time(NULL);
+
+	if (!h->cfg) {
+		reply(c, error_reply("no usable configuration yet"));
+		return;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		reply(c, error_reply("out of memory"));
+		return;
+	}
+	k->c = c;
+	hubd_refresh(h);
+	reply_begin(c);
+	head = status_head(h);
+	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
+	chunks_add(k, text, strlen(text) - 1); /* without its closing brace */
+	json_object_put(head);
+	chunks_add(k, ",\"peers\":[", strlen(",\"peers\":["));
+	for (size_t i = 0; i < h->cfg->n_peers && !k->failed; i++) {
+		const struct hubd_peer_conf *p = &h->cfg->peers[i];
+		json_object *o = peer_json(p, hubd_peer_find(h, p->public_key), now);
+
+		if (i)
+			chunks_add(k, ",", 1);
+		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+		chunks_add(k, text, strlen(text));
+		json_object_put(o);
+	}
+	chunks_add(k, "]}\n", 3);
+	if (!k->failed)
+		send_all(c, k->buf, k->len);
+	free(k);
+	malloc_trim(0); /* the dump and the peers' JSON were O(N) */
+}
+
+static void answer(struct conn *c)
 {
 	switch (control_parse_request(c->buf, c->len)) {
 	case CONTROL_RELOAD:
-		return do_reconcile(c, false);
+		reply(c, do_reconcile(c, false));
+		break;
 	case CONTROL_DIFF:
-		return do_reconcile(c, true);
+		reply(c, do_reconcile(c, true));
+		break;
 	case CONTROL_STATUS:
-		return do_status(c);
+		reply_status(c);
+		break;
 	case -E2BIG:
-		return error_reply("request too large");
+		reply(c, error_reply("request too large"));
+		break;
 	case -EOPNOTSUPP:
-		return error_reply("unknown command");
+		reply(c, error_reply("unknown command"));
+		break;
 	default:
-		return error_reply("malformed request");
+		reply(c, error_reply("malformed request"));
 	}
 }
 
@@ -307,7 +381,10 @@ static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 		conn_free(c);
 		return 0;
 	}
-	reply(c, c->denied ? error_reply("permission denied") : dispatch(c));
+	if (c->denied)
+		reply(c, error_reply("permission denied"));
+	else
+		answer(c);
 	conn_free(c);
 	return 0;
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <string.h>
@@ -469,8 +470,9 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 {
 	int ifindex = 0, r, first;
 	uint64_t t = hubd_now_us();
+	bool created = false;
 
-	r = hubd_link_sync(h->rtnl, &cfg->iface, dry, &ifindex, ch);
+	r = hubd_link_sync(h->rtnl, &cfg->iface, dry, &ifindex, &created, ch);
 	h->timing.link += hubd_now_us() - t;
 	if (r == -EEXIST) {
 		log_err("%s exists and is not a WireGuard link: not touching it", cfg->iface.name);
@@ -485,6 +487,12 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 	first = wg_sync(h, cfg, st, nst, ifindex, dry, ch);
 	if (first < 0)
 		log_err("WireGuard device %s: %s", cfg->iface.name, strerror(-first));
+	/* Up only now that it is configured, and before its routes, which need it up. */
+	r = created ? hubd_link_up(h->rtnl, &cfg->iface) : 0;
+	if (r < 0) {
+		log_err("link %s: cannot bring it up: %s", cfg->iface.name, strerror(-r));
+		first = first ?: r;
+	}
 	t = hubd_now_us();
 	r = hubd_net_sync(h, cfg, ifindex, dry, ch);
 	h->timing.net += hubd_now_us() - t;
@@ -594,6 +602,9 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	if ((flags & RECONCILE_DRIFT) && ch->n > before)
 		h->counters.drift_repairs += ch->n - before;
 	hubd_log_changes(ch, before, (flags & RECONCILE_DRIFT) && !(flags & RECONCILE_CONFIG));
+	/* A full reconcile of N peers allocated and freed O(N): give the pages back rather than
+	 * keep the peak as RSS for the daemon's lifetime. */
+	malloc_trim(0);
 	return r < 0 ? r : (int)(ch->n - before);
 }
 

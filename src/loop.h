@@ -27,6 +27,8 @@ struct hubd_loop {
 
 	struct mnl_socket *rtmon;
 	struct mnl_socket *nfmon;
+	uint32_t own_port; /* our rtnetlink socket's port: its echoes are not drift */
+	bool nf_changed;   /* nftables messages seen, their transaction's NEWGEN not yet */
 
 	int control_fd;
 };

@@ -2,18 +2,24 @@
 /*
  * Kernel change notifications: rtnetlink (links, addresses, routes) and
  * nftables. A change someone else makes to what hubd owns schedules a drift
- * reconcile; hubd's own changes come back here too, and the reconcile they
- * cause finds nothing to do. An overrun socket (ENOBUFS) means notifications
- * were lost, so it schedules a full resync instead of trusting what it saw.
+ * reconcile. hubd's own changes come back here too and are recognised, so
+ * they do not cost a dump of every peer: an rtnetlink notification carries
+ * the port of the socket whose request caused it, and an nftables
+ * transaction ends in a NEWGEN message naming the process that made it. An
+ * overrun socket (ENOBUFS) means notifications were lost, so it schedules a
+ * full resync instead of trusting what it saw.
  * WireGuard itself sends no notifications: the health timer covers it.
  */
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <arpa/inet.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "loop.h"
@@ -68,16 +74,43 @@ static int rt_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct hubd_loop *l = data;
 
+	if (nlh->nlmsg_pid && nlh->nlmsg_pid == l->own_port)
+		return MNL_CB_OK; /* our own request's echo */
 	if (rt_relevant(l, nlh))
 		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
 	return MNL_CB_OK;
 }
 
+/* The pid in a NEWGEN message: the process whose transaction just ended (0 if not said). */
+static uint32_t gen_pid(const struct nlmsghdr *nlh)
+{
+	const struct nlattr *a;
+
+	if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct nfgenmsg)))
+		return 0;
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	{
+		if (mnl_attr_get_type(a) == NFTA_GEN_PROC_PID &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			return ntohl(mnl_attr_get_u32(a));
+	}
+	return 0;
+}
+
 static int nf_cb(const struct nlmsghdr *nlh, void *data)
 {
-	/* Our table's listing is compared on reconcile; any ruleset change may have touched it. */
-	loop_schedule(data, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
-	return MNL_CB_STOP;
+	struct hubd_loop *l = data;
+
+	/* Our table's listing is compared on reconcile; any ruleset change may have touched it.
+	 * The messages of one transaction come first, its NEWGEN last. */
+	if (nlh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) {
+		l->nf_changed = true;
+		return MNL_CB_OK;
+	}
+	if (l->nf_changed && gen_pid(nlh) != (uint32_t)getpid())
+		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	l->nf_changed = false;
+	return MNL_CB_OK;
 }
 
 static int drain(struct mnl_socket *nl, mnl_cb_t cb, struct hubd_loop *l)
@@ -141,6 +174,7 @@ int monitor_start(struct hubd_loop *l)
 			     RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
 	int r;
 
+	l->own_port = hubd_rtnl_port(l->h->rtnl);
 	l->rtmon = open_monitor(NETLINK_ROUTE, rt_groups);
 	if (!l->rtmon)
 		return -errno;

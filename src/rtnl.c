@@ -56,6 +56,11 @@ struct nl_sock *hubd_rtnl_open(void)
 	return sk;
 }
 
+uint32_t hubd_rtnl_port(struct nl_sock *sk)
+{
+	return sk ? nl_socket_get_local_port(sk) : 0;
+}
+
 void hubd_rtnl_close(struct nl_sock *sk)
 {
 	nl_socket_free(sk);
@@ -131,10 +136,9 @@ static int link_update(struct nl_sock *sk, struct rtnl_link *cur, const struct h
 }
 
 int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry, int *ret_ifindex,
-		   struct hubd_changes *ch)
+		   bool *ret_created, struct hubd_changes *ch)
 {
 	struct rtnl_link *cur = NULL;
-	struct hubd_changes quiet = {0};
 	int r, created = 0;
 
 	r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
@@ -148,6 +152,7 @@ int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry
 		if (r < 0)
 			return r;
 		created = 1;
+		*ret_created = true;
 		r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
 	}
 	if (r < 0)
@@ -157,15 +162,32 @@ int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry
 		rtnl_link_put(cur);
 		return -EEXIST;
 	}
-	/* A link we just created needs its MTU and up flag: part of "create", not news. */
-	r = link_update(sk, cur, c, dry, created ? &quiet : ch);
-	changes_clear(&quiet);
+	/*
+	 * A link we just created stays down until the caller has configured it
+	 * (hubd_link_up), as wg-quick does: WireGuard takes peers faster on a
+	 * link that is down. Its MTU was set on creation.
+	 */
+	r = created ? 0 : link_update(sk, cur, c, dry, ch);
 	if (r >= 0) {
 		*ret_ifindex = rtnl_link_get_ifindex(cur);
 		r += created;
 	}
 	rtnl_link_put(cur);
 	return r;
+}
+
+int hubd_link_up(struct nl_sock *sk, const struct hubd_iface_conf *c)
+{
+	struct rtnl_link *cur = NULL;
+	struct hubd_changes quiet = {0}; /* part of "create", not news */
+	int r = rtnl_link_get_kernel(sk, 0, c->name, &cur);
+
+	if (r < 0)
+		return nlerr(r);
+	r = link_update(sk, cur, c, false, &quiet);
+	changes_clear(&quiet);
+	rtnl_link_put(cur);
+	return r < 0 ? r : 0;
 }
 
 int hubd_link_delete(struct nl_sock *sk, const char *name)

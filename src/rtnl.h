@@ -25,14 +25,21 @@ struct nl_sock;
 
 struct nl_sock *hubd_rtnl_open(void);
 void hubd_rtnl_close(struct nl_sock *sk);
+/* The socket's netlink port: the kernel's notifications of our own requests carry it. */
+uint32_t hubd_rtnl_port(struct nl_sock *sk);
 
 /* Look up a link: its ifindex (0 when absent) and whether it is a WireGuard link. */
 int hubd_link_lookup(struct nl_sock *sk, const char *name, int *ret_ifindex, bool *ret_is_wg);
 
-/* Create the WireGuard link if missing, set its MTU, bring it up. *ret_ifindex is 0 in a dry run
- * that would create it. */
+/*
+ * Create the WireGuard link if missing (with its MTU, left down: *ret_created
+ * is set, and the caller brings it up with hubd_link_up once configured), or
+ * bring an existing one's MTU and up flag in line. *ret_ifindex is 0 in a dry
+ * run that would create it.
+ */
 int hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, bool dry, int *ret_ifindex,
-		   struct hubd_changes *ch);
+		   bool *ret_created, struct hubd_changes *ch);
+int hubd_link_up(struct nl_sock *sk, const struct hubd_iface_conf *c);
 
 /* Delete the link name, but only if it is a WireGuard link. */
 int hubd_link_delete(struct nl_sock *sk, const char *name);

@@ -979,6 +979,56 @@ START_TEST(test_hostile_files)
 END_TEST
 
 /* 100,000 peer files: loads, with the figure printed (no time asserted). */
+/*
+ * 1,000 files are read by two threads, half each: the result must be what
+ * one thread gives. Broken files in both halves: the diagnostics come in file
+ * order, the peers sorted by name, the rejected names all there.
+ */
+START_TEST(test_load_two_halves)
+{
+	static const size_t broken[] = {3, 499, 500, 998};
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	size_t n = 1000, nb = sizeof(broken) / sizeof(broken[0]), at = 0;
+	char path[512], b64[WGNL_KEY_B64_LEN + 1], want[600];
+	wgnl_key k = {0};
+
+	setup_dir();
+	for (size_t i = 0; i < n; i++) {
+		bool bad = at < nb && broken[at] == i;
+		FILE *f;
+
+		at += bad;
+		memcpy(k, &i, sizeof(i));
+		k[31] = 9;
+		wgnl_key_to_base64(b64, k);
+		/* p0000..p0999: name order is file order */
+		snprintf(path, sizeof(path), "%s/peers.d/p%04zu.conf", tmpdir, i);
+		f = fopen(path, "w");
+		ck_assert_ptr_nonnull(f);
+		fprintf(f, "[Peer]\nPublicKey = %s\nAllowedIPs = 10.9.%zu.%zu/32%s\n", b64, i / 250,
+			i % 250, bad ? "/7" : "");
+		fclose(f);
+	}
+	cfg = load(&d);
+	ck_assert_uint_eq(cfg->n_peers, n - nb);
+	ck_assert_uint_eq(cfg->n_rejected, nb);
+	ck_assert_uint_eq(hubd_diags_errors(&d), nb);
+	for (size_t j = 0; j < nb; j++) {
+		snprintf(want, sizeof(want), "p%04zu", broken[j]);
+		ck_assert_str_eq(cfg->rejected[j], want);
+		snprintf(want, sizeof(want), "%s/peers.d/p%04zu.conf", tmpdir, broken[j]);
+		ck_assert_str_eq(d.items[j].path, want);
+		ck_assert_uint_eq(d.items[j].line, 3);
+	}
+	for (size_t i = 1; i < cfg->n_peers; i++)
+		ck_assert_int_lt(strcmp(cfg->peers[i - 1].name, cfg->peers[i].name), 0);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	teardown_dir();
+}
+END_TEST
+
 START_TEST(test_load_100k)
 {
 	struct hubd_diags d = {0};
@@ -1049,6 +1099,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_peers_dir);
 	tcase_add_test(tc, test_broken_iface);
 	tcase_add_test(tc, test_hostile_files);
+	tcase_add_test(tc, test_load_two_halves);
 	tcase_add_test(tc, test_load_100k);
 	tcase_set_timeout(tc, 600);
 	suite_add_tcase(s, tc);
