@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <malloc.h>
@@ -278,8 +279,20 @@ static int resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
 	char service[8];
 	int r;
 
+	/* A literal address needs no resolver at all: 10,000 getaddrinfo() calls are a visible
+	 * part of a cold start. Scoped IPv6 ("fe80::1%eth0") is left to getaddrinfo. */
+	memset(ret, 0, sizeof(*ret));
+	if (inet_pton(AF_INET, host, &ret->addr4.sin_addr) == 1) {
+		ret->addr4.sin_family = AF_INET;
+		ret->addr4.sin_port = htons(port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &ret->addr6.sin6_addr) == 1) {
+		ret->addr6.sin6_family = AF_INET6;
+		ret->addr6.sin6_port = htons(port);
+		return 0;
+	}
 	snprintf(service, sizeof(service), "%u", port);
-	/* A literal address needs no resolver (no nsswitch, no files read): try that first. */
 	hints.ai_flags |= AI_NUMERICHOST;
 	r = getaddrinfo(host, service, &hints, &res);
 	if (r == EAI_NONAME) {
@@ -404,6 +417,11 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 	}
 	r = hubd_diff_device(&cfg->iface, want, cfg->n_peers, kernel, hubd_state_namer, &names,
 			     &set, ch);
+	/* The dump and the wants are O(N) and done with: not part of the peak while sending. */
+	wgnl_device_free(kernel);
+	kernel = NULL;
+	free(want);
+	want = NULL;
 	if (r > 0 && !dry) {
 		struct wgnl_set_stats stats = {0};
 		int e;

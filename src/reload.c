@@ -293,64 +293,107 @@ static int cmp_conf_name(const void *a, const void *b)
 }
 
 /*
- * Merge sorted a[0..na) and b[0..nb) into out. Linear: qsort of 10,000
- * config structs would copy megabytes for a one-peer change.
+ * Insert elem into the sorted array *v of *n elements (room for one more is
+ * there), at its place. A memmove, not a re-sort or a new array: one changed
+ * file must not cost copying 10,000 structs into fresh pages.
  */
-static void merge(void *out, const void *a, size_t na, const void *b, size_t nb, size_t size,
-		  int (*cmp)(const void *, const void *))
+static void insert_sorted(void *v, size_t *n, const void *elem, size_t size,
+			  int (*cmp)(const void *, const void *))
 {
-	const char *x = a, *y = b;
-	char *o = out;
+	char *base = v;
+	size_t lo = 0, hi = *n;
 
-	while (na || nb) {
-		bool from_a = na && (!nb || cmp(x, y) <= 0);
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		memcpy(o, from_a ? x : y, size);
-		o += size;
-		if (from_a)
-			x += size, na--;
+		if (cmp(base + mid * size, elem) < 0)
+			lo = mid + 1;
 		else
-			y += size, nb--;
+			hi = mid;
 	}
+	memmove(base + (lo + 1) * size, base + lo * size, (*n - lo) * size);
+	memcpy(base + lo * size, elem, size);
+	++*n;
 }
 
-/* The running config takes the fresh files: dropped, replaced or added, kept sorted by name. */
+/* Drop the elements marked in gone, keeping the order. */
+static size_t compact(void *v, size_t n, const bool *gone, size_t size)
+{
+	char *base = v;
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (gone[i])
+			continue;
+		if (k != i)
+			memcpy(base + k * size, base + i * size, size);
+		k++;
+	}
+	return k;
+}
+
+/* The running config takes the fresh files: replaced in place, dropped, or inserted by name. */
 static int commit_config(struct delta *d)
 {
 	struct hubd_config *run = d->h->cfg;
-	struct hubd_peer_conf *v = calloc(run->n_peers + d->n + 1, sizeof(*v));
-	size_t n = 0, nf = 0;
+	bool *gone = calloc(run->n_peers + 1, sizeof(*gone));
+	size_t adds = 0, drops = 0;
 
-	if (!v)
+	if (!gone)
 		return -ENOMEM;
-	for (size_t k = 0; k < run->n_peers; k++) {
-		if (is_dirty(d, run->peers[k].name))
-			hubd_peer_conf_clear(&run->peers[k]);
-		else
-			run->peers[n++] = run->peers[k];
+	for (size_t i = 0; i < d->n; i++) {
+		size_t at = d->old[i] ? (size_t)(d->old[i] - run->peers) : 0;
+
+		if (d->old[i])
+			hubd_peer_conf_clear(&run->peers[at]);
+		if (d->old[i] && d->fresh[i].name) {
+			run->peers[at] = d->fresh[i]; /* run owns it now */
+			memset(&d->fresh[i], 0, sizeof(d->fresh[i]));
+		} else if (d->old[i]) {
+			gone[at] = true;
+			drops++;
+		} else if (d->fresh[i].name) {
+			adds++;
+		}
 	}
-	for (size_t i = 0; i < d->n; i++) /* still sorted by name, as d->names is */
-		if (d->fresh[i].name)
-			d->fresh[nf++] = d->fresh[i];
-	merge(v, run->peers, n, d->fresh, nf, sizeof(*v), cmp_conf_name);
-	memset(d->fresh, 0, d->n * sizeof(*d->fresh)); /* v owns them now */
-	free(run->peers);
-	run->peers = v;
-	run->n_peers = n + nf;
+	if (drops)
+		run->n_peers = compact(run->peers, run->n_peers, gone, sizeof(*run->peers));
+	free(gone);
+	if (adds) {
+		struct hubd_peer_conf *v = realloc(run->peers, (run->n_peers + adds) * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		run->peers = v;
+	}
+	for (size_t i = 0; i < d->n && adds; i++) {
+		if (d->old[i] || !d->fresh[i].name)
+			continue;
+		insert_sorted(run->peers, &run->n_peers, &d->fresh[i], sizeof(*run->peers),
+			      cmp_conf_name);
+		memset(&d->fresh[i], 0, sizeof(d->fresh[i]));
+	}
 	return 0;
 }
 
-/* The changed peers' old states go, their new ones come in, kept sorted by key. */
+static void state_clear(struct hubd_peer_state *s)
+{
+	free(s->name);
+	free(s->ep_host);
+	memset(s, 0, sizeof(*s));
+}
+
+/* The changed peers' old states go and their new ones come in: in place when the key stayed
+ * (an edit), else dropped and inserted by key. */
 static int commit_states(struct delta *d)
 {
 	struct hubd *h = d->h;
-	struct hubd_peer_state *v = calloc(h->n_peers + d->nst + 1, sizeof(*v));
-	bool *gone = calloc(h->n_peers + 1, sizeof(*gone));
-	size_t n = 0;
+	bool *gone = calloc(h->n_peers + 1, sizeof(*gone)), *placed = calloc(d->nst + 1, 1);
+	size_t drops = 0, adds = 0;
 
-	if (!v || !gone) {
-		free(v);
+	if (!gone || !placed) {
 		free(gone);
+		free(placed);
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < d->n; i++) {
@@ -360,20 +403,43 @@ static int commit_states(struct delta *d)
 		    (s = hubd_state_find(h->peers, h->n_peers, d->old[i]->public_key)))
 			gone[s - h->peers] = true;
 	}
-	for (size_t k = 0; k < h->n_peers; k++) {
-		if (gone[k]) {
-			free(h->peers[k].name);
-			free(h->peers[k].ep_host);
-		} else {
-			h->peers[n++] = h->peers[k];
+	for (size_t j = 0; j < d->nst; j++) {
+		struct hubd_peer_state *s = hubd_state_find(h->peers, h->n_peers, d->st[j].key);
+
+		if (s && gone[s - h->peers]) {
+			state_clear(s);
+			*s = d->st[j];
+			gone[s - h->peers] = false;
+			placed[j] = true;
 		}
 	}
-	merge(v, h->peers, n, d->st, d->nst, sizeof(*v), hubd_state_cmp);
-	free(h->peers);
+	for (size_t k = 0; k < h->n_peers; k++)
+		if (gone[k])
+			state_clear(&h->peers[k]), drops++;
+	if (drops)
+		h->n_peers = compact(h->peers, h->n_peers, gone, sizeof(*h->peers));
+	for (size_t j = 0; j < d->nst; j++)
+		adds += !placed[j];
+	if (adds) {
+		struct hubd_peer_state *v = realloc(h->peers, (h->n_peers + adds + 1) * sizeof(*v));
+
+		if (!v) {
+			free(gone);
+			free(placed);
+			return -ENOMEM; /* the unplaced states stay in d->st and are freed with it
+					 */
+		}
+		h->peers = v;
+	}
+	for (size_t j = 0; j < d->nst; j++)
+		if (!placed[j])
+			insert_sorted(h->peers, &h->n_peers, &d->st[j], sizeof(*h->peers),
+				      hubd_state_cmp);
 	free(gone);
-	h->peers = v;
-	h->n_peers = n + d->nst;
-	d->nst = 0; /* v owns them now */
+	free(placed);
+	free(d->st); /* its states all belong to h->peers now */
+	d->st = NULL;
+	d->nst = 0;
 	return 0;
 }
 

@@ -55,11 +55,30 @@ static bool parent_event_relevant(struct hubd_loop *l, const struct inotify_even
 	return ev->len && !strcmp(ev->name, basename(copy));
 }
 
+/* An editor's backup or a package manager's leftover: never read, never a reason to reload. */
+static bool is_leftover(const char *name)
+{
+	static const char *const suffixes[] = {"~",	  ".swp",      ".bak",	    ".tmp",
+					       ".orig",	  ".dpkg-new", ".dpkg-old", ".dpkg-dist",
+					       ".rpmnew", ".rpmsave",  ".ucf-dist", ".ucf-old"};
+	size_t n = strlen(name);
+
+	if (name[0] == '.' && name[1] != '.')
+		return true; /* dotfiles: hubctl's and editors' temporaries, but not "..data" */
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		size_t k = strlen(suffixes[i]);
+
+		if (n > k && !strcmp(name + n - k, suffixes[i]))
+			return true;
+	}
+	return false;
+}
+
 /*
- * What an event in peers.d asks for: a peer file changed (0, noted in
- * h->dirty), nothing (a dotfile such as an editor's or hubctl's temporary),
- * or reading everything (RECONCILE_CONFIG): peers.d itself moved or went,
- * a ConfigMap "..data" swap, or any other file, which might be a PSK.
+ * What an event in peers.d asks for: a peer file changed (RECONCILE_FILES,
+ * noted in h->dirty), nothing (a temporary or a backup), or reading
+ * everything (RECONCILE_CONFIG): peers.d itself moved or went, a ConfigMap
+ * "..data" swap, or any other file, which might be a PSK.
  */
 static unsigned peers_event(struct hubd_loop *l, const struct inotify_event *ev)
 {
@@ -67,9 +86,7 @@ static unsigned peers_event(struct hubd_loop *l, const struct inotify_event *ev)
 		return RECONCILE_CONFIG;
 	if (hubd_is_peer_filename(ev->name))
 		return hubd_note_file(l->h, ev->name) ? RECONCILE_FILES : RECONCILE_CONFIG;
-	if (ev->name[0] == '.' && ev->name[1] != '.')
-		return 0;
-	return RECONCILE_CONFIG;
+	return is_leftover(ev->name) ? 0 : RECONCILE_CONFIG;
 }
 
 static unsigned event_flags(struct hubd_loop *l, const struct inotify_event *ev)

@@ -97,6 +97,13 @@ peer_file "$D" p3 "${pubs[3]}" "10.8.1.3/32" "Endpoint = 198.51.100.3:51820" "Pe
 wait_for _psk_is "${pubs[3]}" "(none)"
 took shortcut
 
+step "an editor's backup and a dotfile in peers.d are no reason to reload"
+cp "$D/peers.d/p9.conf" "$D/peers.d/p9.conf~"
+echo junk >"$D/peers.d/.p9.conf.swp"
+sleep 1
+assert_eq "$s0 $f0" "$(shortcuts) $(full_reloads)" "reconciles after a backup and a dotfile"
+rm "$D/peers.d/p9.conf~" "$D/peers.d/.p9.conf.swp"
+
 step "a removed file"
 rm "$D/peers.d/p4.conf"
 wait_for lacks_peer hub wg0 "${pubs[4]}"
