@@ -180,7 +180,7 @@ static int dump_msg(const struct nlmsghdr *nlh, void *data)
 }
 
 /* One complete dump into a fresh device; -EINTR if the kernel flagged it. */
-static int dump_once(struct wgnl *nl, const char *ifname, struct wgnl_device **ret)
+static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, struct wgnl_device **ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf))); /* see above */
@@ -191,6 +191,7 @@ static int dump_once(struct wgnl *nl, const char *ifname, struct wgnl_device **r
 	c.dev = wgnl_device_new(ifname);
 	if (!c.dev)
 		return -ENOMEM;
+	c.dev->flags = flags & WGNL_DEV_NO_ALLOWEDIPS;
 	nlh->nlmsg_type = nl->family_id;
 	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	nlh->nlmsg_seq = ++nl->seq;
@@ -210,18 +211,24 @@ static int dump_once(struct wgnl *nl, const char *ifname, struct wgnl_device **r
 	return 0;
 }
 
-int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret)
+int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
+			  struct wgnl_device **ret)
 {
 	int i, r = -EAGAIN;
 
 	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ)
 		return -EINVAL;
 	for (i = 0; i < DUMP_RETRIES; i++) {
-		r = dump_once(nl, ifname, ret);
+		r = dump_once(nl, ifname, flags, ret);
 		if (r != -EINTR)
 			return r;
 	}
 	return -EAGAIN;
+}
+
+int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret)
+{
+	return wgnl_get_device_flags(nl, ifname, 0, ret);
 }
 
 struct set_ctx {

@@ -174,6 +174,11 @@ static int peer_attr(const struct nlattr *attr, void *data)
 	return 0; /* unknown attributes of newer kernels, and padding */
 }
 
+static int peer_attr_no_aips(const struct nlattr *attr, void *data)
+{
+	return mnl_attr_get_type(attr) == WGPEER_A_ALLOWEDIPS ? 0 : peer_attr(attr, data);
+}
+
 static int find_public_key(const struct nlattr *attr, void *data)
 {
 	const struct nlattr **key = data;
@@ -206,7 +211,8 @@ static int peer_entry(const struct nlattr *attr, void *data)
 			return -ENOMEM;
 		memcpy(peer->public_key, mnl_attr_get_payload(key), WGNL_KEY_LEN);
 	}
-	return for_each_nested(attr, peer_attr, peer);
+	return for_each_nested(
+	    attr, dev->flags & WGNL_DEV_NO_ALLOWEDIPS ? peer_attr_no_aips : peer_attr, peer);
 }
 
 static int device_key(const struct nlattr *attr, wgnl_key key)

@@ -736,7 +736,9 @@ int hubd_refresh(struct hubd *h)
 
 	if (!h->cfg)
 		return -EINVAL;
-	r = wgnl_get_device(h->wg, h->cfg->iface.name, &dev);
+	/* Handshakes and counters only: a status or metrics request on a big hub must not
+	 * allocate every peer's allowed IPs. */
+	r = wgnl_get_device_flags(h->wg, h->cfg->iface.name, WGNL_DEV_NO_ALLOWEDIPS, &dev);
 	if (r < 0)
 		return r;
 	states_observe(h->peers, h->n_peers, dev);

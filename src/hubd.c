@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "daemon-private.h"
 #include "log.h"
 #include "loop.h"
 
@@ -154,6 +157,7 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 	if (flags & RECONCILE_CONFIG)
 		flags &= ~RECONCILE_DRIFT;
 	loop_reconcile_now(l, flags, &ch, &diags);
+	l->last_reconcile = hubd_now_us(); /* the spacing counts from its end */
 	changes_clear(&ch);
 	hubd_diags_free(&diags);
 	return 0;
@@ -162,13 +166,22 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec)
 {
 	int enabled = SD_EVENT_OFF;
+	uint64_t now = 0, when, armed = 0;
 
 	l->pending |= flags;
+	sd_event_now(l->event, CLOCK_MONOTONIC, &now);
+	when = now + delay_usec;
+	/* Never closer than DEBOUNCE_SPACING_USEC to the last reconcile: a storm of events
+	 * reconciles 20 times a second at most. SIGHUP and hubctl (delay 0) do not wait. */
+	if (delay_usec && when < l->last_reconcile + DEBOUNCE_SPACING_USEC)
+		when = l->last_reconcile + DEBOUNCE_SPACING_USEC;
 	sd_event_source_get_enabled(l->debounce, &enabled);
-	/* Armed already: that deadline stands, so a storm of events cannot postpone it forever. */
-	if (enabled != SD_EVENT_OFF && delay_usec)
+	sd_event_source_get_time(l->debounce, &armed);
+	/* Armed already: that deadline may come earlier, never later, so a storm of events
+	 * cannot postpone it forever. */
+	if (enabled != SD_EVENT_OFF && armed <= when)
 		return;
-	sd_event_source_set_time_relative(l->debounce, delay_usec);
+	sd_event_source_set_time(l->debounce, when);
 	sd_event_source_set_enabled(l->debounce, SD_EVENT_ONESHOT);
 }
 
@@ -267,6 +280,31 @@ static int setup_loop(struct hubd_loop *l, const struct options *o)
 	return 0;
 }
 
+/* Milliseconds since the kernel started this process (for --debug: what start-up costs before
+ * main, in the dynamic loader, and after). -1 when /proc does not say. */
+static long ms_since_exec(void)
+{
+	unsigned long long start = 0;
+	struct timespec now;
+	char buf[1024], *p;
+	FILE *f = fopen("/proc/self/stat", "re");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	/* after ")": state is field 3, starttime field 22 */
+	if (!p || sscanf(p + 2,
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 &start) != 1)
+		return -1;
+	clock_gettime(CLOCK_BOOTTIME, &now);
+	return (long)(now.tv_sec * 1000 + now.tv_nsec / 1000000 -
+		      (long long)(start * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK)));
+}
+
 static int run_daemon(struct hubd *h, const struct options *o)
 {
 	struct hubd_loop l = {.h = h, .inotify_fd = -1, .control_fd = -1};
@@ -278,6 +316,7 @@ static int run_daemon(struct hubd *h, const struct options *o)
 	r = setup_loop(&l, o);
 	if (r < 0)
 		goto out;
+	log_debug("set up %ld ms after exec", ms_since_exec());
 	r = loop_reconcile_now(&l, RECONCILE_CONFIG, &ch, &diags);
 	if (r < 0 && !h->cfg)
 		log_err("no usable configuration in %s: waiting for one", h->config_dir);
@@ -286,6 +325,7 @@ static int run_daemon(struct hubd *h, const struct options *o)
 	log_event(LOG_INFO, "ready", NULL, "ready: %zu peers on %s", h->cfg ? h->cfg->n_peers : 0,
 		  h->cfg ? h->cfg->iface.name : "(none)");
 	sd_notify(0, "READY=1");
+	log_debug("ready %ld ms after exec", ms_since_exec());
 	notify_status(&l);
 	changes_clear(&ch);
 	hubd_diags_free(&diags);
@@ -313,6 +353,7 @@ int main(int argc, char **argv)
 		return 2;
 	log_setup(o.foreground);
 	log_set_debug(o.debug);
+	log_debug("main %ld ms after exec", ms_since_exec());
 	h.config_dir = o.config_dir;
 	h.socket_path = o.socket_path;
 	h.socket_gid = o.gid;

@@ -19,7 +19,8 @@ struct hubd_loop {
 	struct hubd *h;
 	sd_event *event;
 	sd_event_source *debounce;
-	unsigned pending; /* RECONCILE_* flags waiting for the debounce timer */
+	unsigned pending;	 /* RECONCILE_* flags waiting for the debounce timer */
+	uint64_t last_reconcile; /* CLOCK_MONOTONIC usec when the debounce timer last fired */
 	bool ready;
 
 	int inotify_fd;
@@ -34,13 +35,20 @@ struct hubd_loop {
 };
 
 /*
- * Config changes wait 50 ms from the first event so an editor's or kubelet's
- * burst (temp file, write, rename) becomes one reconcile; the deadline is not
- * pushed back by later events, so a storm still reconciles 20 times a second
- * at most and never waits forever.
+ * When a change is reconciled. A peer file that is complete (renamed into
+ * place, closed after writing, or removed) waits DEBOUNCE_SETTLED_USEC, just
+ * long enough to take the other events of the same operation along. Anything
+ * else (a file created and still open, hubd.conf, a directory swap) waits
+ * DEBOUNCE_CONFIG_USEC from its first event, so an editor's or kubelet's
+ * burst becomes one reconcile; kernel notifications wait DEBOUNCE_KERNEL_USEC.
+ * A deadline only ever moves earlier, never later, and no reconcile starts
+ * within DEBOUNCE_SPACING_USEC of the previous one: a storm of events still
+ * reconciles 20 times a second at most and never waits forever.
  */
-#define DEBOUNCE_CONFIG_USEC (50 * 1000)
-#define DEBOUNCE_KERNEL_USEC (50 * 1000)
+#define DEBOUNCE_SETTLED_USEC (5 * 1000)
+#define DEBOUNCE_CONFIG_USEC  (50 * 1000)
+#define DEBOUNCE_KERNEL_USEC  (50 * 1000)
+#define DEBOUNCE_SPACING_USEC (50 * 1000)
 
 void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);
 

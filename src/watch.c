@@ -100,10 +100,44 @@ static unsigned event_flags(struct hubd_loop *l, const struct inotify_event *ev)
 	return RECONCILE_CONFIG; /* hubd.conf, a key file, peers.d itself */
 }
 
+/*
+ * Peer files created in this batch and not yet closed: their writer may still
+ * be writing. A file renamed into place, closed after writing, or removed is
+ * complete and can be read at once.
+ */
+struct opened {
+	char names[8][NAME_MAX + 1];
+	size_t n;
+	bool overflow;
+};
+
+static void track_open(struct opened *o, const struct inotify_event *ev)
+{
+	if (!ev->len || !hubd_is_peer_filename(ev->name))
+		return;
+	if (ev->mask & IN_CREATE) {
+		if (o->n < 8)
+			snprintf(o->names[o->n++], sizeof(o->names[0]), "%s", ev->name);
+		else
+			o->overflow = true;
+		return;
+	}
+	if (!(ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM)))
+		return;
+	for (size_t i = 0; i < o->n; i++) {
+		if (strcmp(o->names[i], ev->name))
+			continue;
+		o->n--;
+		memmove(o->names[i], o->names[i + 1], (o->n - i) * sizeof(o->names[0]));
+		break;
+	}
+}
+
 static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct hubd_loop *l = userdata;
 	char buf[16384] __attribute__((aligned(__alignof__(struct inotify_event))));
+	struct opened open = {0};
 	unsigned flags = 0;
 	ssize_t n;
 
@@ -112,13 +146,18 @@ static int on_inotify(sd_event_source *s, int fd, uint32_t revents, void *userda
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
 			flags |= event_flags(l, ev);
+			if (ev->wd == l->wd_peers)
+				track_open(&open, ev);
 			p += sizeof(*ev) + ev->len;
 		}
 	}
 	if (flags & RECONCILE_CONFIG)
 		watch_refresh(l); /* a directory may have been replaced */
-	if (flags)
-		loop_schedule(l, flags, DEBOUNCE_CONFIG_USEC);
+	if (!flags)
+		return 0;
+	loop_schedule(l, flags,
+		      flags == RECONCILE_FILES && !open.n && !open.overflow ? DEBOUNCE_SETTLED_USEC
+									    : DEBOUNCE_CONFIG_USEC);
 	return 0;
 }
 

@@ -75,6 +75,9 @@ enum {
 	WGNL_DEV_HAS_LISTEN_PORT = 1U << 2,
 	WGNL_DEV_HAS_FWMARK = 1U << 3,
 	WGNL_DEV_REPLACE_PEERS = 1U << 4, /* WGDEVICE_F_REPLACE_PEERS */
+	/* get only (wgnl_get_device_flags): leave the allowed IPs out, for a caller that wants
+	 * handshakes and counters; 10,000 peers' allowed IPs are most of a dump's memory */
+	WGNL_DEV_NO_ALLOWEDIPS = 1U << 5,
 };
 
 struct wgnl_device {
@@ -114,6 +117,9 @@ void wgnl_close(struct wgnl *nl);
  * link is not WireGuard. Free with wgnl_device_free().
  */
 int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret);
+/* The same; flags may hold WGNL_DEV_NO_ALLOWEDIPS. */
+int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
+			  struct wgnl_device **ret);
 
 /*
  * Apply dev to the kernel device dev->name: the device fields selected by

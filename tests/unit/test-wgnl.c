@@ -650,6 +650,35 @@ START_TEST(test_parse)
 }
 END_TEST
 
+/* WGNL_DEV_NO_ALLOWEDIPS: everything but the allowed IPs, even for a peer split across
+ * messages (its continuation carries only allowed IPs). */
+START_TEST(test_parse_no_allowedips)
+{
+	struct wgnl_device *src = make_device(5, 3, 20000, 0), *got = wgnl_device_new("x");
+	struct kmsgs k = {0};
+
+	for (size_t i = 0; i < src->n_peers; i++) {
+		src->peers[i].rx_bytes = i + 11;
+		src->peers[i].last_handshake_sec = (int64_t)i + 1700000000;
+	}
+	kernel_dump(src, 4096, &k);
+	ck_assert_uint_gt(k.n, src->n_peers);
+	got->flags = WGNL_DEV_NO_ALLOWEDIPS;
+	for (size_t i = 0; i < k.n; i++)
+		ck_assert_int_eq(wgnl_parse_dump_msg(k.m[i], got), 0);
+	ck_assert_uint_eq(got->n_peers, src->n_peers);
+	for (size_t i = 0; i < src->n_peers; i++) {
+		ck_assert_mem_eq(got->peers[i].public_key, src->peers[i].public_key, 32);
+		ck_assert_uint_eq(got->peers[i].rx_bytes, i + 11);
+		ck_assert_int_eq(got->peers[i].last_handshake_sec, (int64_t)i + 1700000000);
+		ck_assert_uint_eq(got->peers[i].n_allowedips, 0);
+	}
+	wgnl_device_free(got);
+	kmsgs_free(&k);
+	wgnl_device_free(src);
+}
+END_TEST
+
 START_TEST(test_parse_dump_intr)
 {
 	struct wgnl_device *src = make_device(2000, 2, 0, 0), *got = wgnl_device_new("x");
@@ -962,6 +991,7 @@ static Suite *wgnl_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, test_parse_dump_intr);
+	tcase_add_test(tc, test_parse_no_allowedips);
 	tcase_add_loop_test(tc, test_parse_malformed, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_parse_wrong_cmd);
 	suite_add_tcase(s, tc);
