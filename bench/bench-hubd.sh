@@ -182,6 +182,7 @@ series() {
 		awk '{ print $NF / 1000 }' | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", v[int((NR + 1) / 2)] }')
 	msgs=$(calc "($m1 - $m0) / $STEPS")
 	log "$1: median $lat ms, $msgs netlink messages and $(calc "($c1 - $c0) / $STEPS") reconciles per step"
+	log "hubd VmRSS, VmHWM (MiB) after $1: $(rss)"
 }
 log "$STEPS edits of one peer's AllowedIPs (rename into peers.d)"
 series edits "$D/edits.spec"

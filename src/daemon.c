@@ -583,8 +583,11 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		if (!dry)
 			hubd_forget_files(h); /* everything is read, the changed files with it */
 		r = load_effective(h, diags, &fresh);
-		if (!dry)
+		if (!dry) {
 			report_diags(h, diags);
+			/* hubd.conf unusable: the running state stays as it is, peer files too */
+			h->held = !fresh;
+		}
 		if (r < 0)
 			return r;
 	}

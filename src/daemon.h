@@ -60,6 +60,7 @@ struct hubd {
 	struct hubd_counters counters;
 	int ifindex;
 	bool converged; /* the last reconcile applied everything: the kernel is h->cfg */
+	bool held;	/* the last full read found hubd.conf unusable: nothing new applies */
 	char **dirty;	/* peer file names changed since the last reconcile (RECONCILE_FILES) */
 	size_t n_dirty;
 	struct hubd_timing timing;

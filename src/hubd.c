@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,6 +350,12 @@ int main(int argc, char **argv)
 	struct hubd h = {0};
 	int r;
 
+	/*
+	 * A fixed mmap threshold: glibc's adapts it upwards to the largest block
+	 * freed (a 10,000-peer array is megabytes), after which such arrays come
+	 * from the heap, whose freed middle a long-running daemon never returns.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
 	log_setup(o.foreground);

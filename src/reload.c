@@ -12,8 +12,9 @@
  * It is a shortcut, never a different answer. Whenever it cannot be sure of
  * reaching what the full reconcile would (a file with an error or a warning,
  * a clash, a rejected file elsewhere that a change might free, a reconcile
- * that did not converge), it returns -EAGAIN having changed nothing, and the
- * full reconcile runs. Drift in the kernel it does not look for: that is the
+ * that did not converge, a hubd.conf found unusable, which holds everything
+ * as it runs), it returns -EAGAIN having changed nothing, and the full
+ * reconcile runs. Drift in the kernel it does not look for: that is the
  * health timer's dump, as WireGuard sends no notifications anyway.
  */
 #include <errno.h>
@@ -508,7 +509,7 @@ int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
 	uint64_t t0 = hubd_now_us(), t;
 	int r;
 
-	if (!h->cfg || h->cfg->n_rejected || !h->converged || h->ifindex <= 0)
+	if (!h->cfg || h->cfg->n_rejected || !h->converged || h->held || h->ifindex <= 0)
 		return -EAGAIN;
 	r = delta_read(&d);
 	h->timing.read = hubd_now_us() - t0;

@@ -135,6 +135,17 @@ peer_file "$D" p6 "${pubs[6]}" "10.8.1.67/32" "Endpoint = 198.51.100.6:51820"
 wait_for aips_are hub wg0 "${pubs[6]}" "10.8.1.67/32"
 took shortcut
 
+step "while hubd.conf is unusable, nothing new applies, peer files included"
+cp "$D/hubd.conf" "$D/hubd.conf.good"
+echo "MTU = 12" >>"$D/hubd.conf"
+wait_for grep -q "hubd.conf:7:" "$D/hubd.log"
+peer_file "$D" p8 "${pubs[8]}" "10.8.1.88/32" "Endpoint = 198.51.100.8:51820"
+sleep 1
+assert_eq "10.8.1.8/32" "$(wg_aips hub wg0 "${pubs[8]}")" "p8 while hubd.conf is broken"
+mv "$D/hubd.conf.good" "$D/hubd.conf"
+wait_for aips_are hub wg0 "${pubs[8]}" "10.8.1.88/32"
+wait_for converged
+
 step "two new files clashing with each other: the full reload refuses the later name"
 peer_file "$D" twin-a "${pubs[$((N + 4))]}" "10.8.3.0/24"
 peer_file "$D" twin-b "${pubs[$((N + 5))]}" "10.8.3.3/32"
