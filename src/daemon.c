@@ -388,12 +388,40 @@ const char *hubd_state_namer(const wgnl_key key, void *user)
 	return s ? s->name : NULL;
 }
 
+static int send_set(struct hubd *h, struct wgnl_device *set)
+{
+	struct wgnl_set_stats stats = {0};
+	uint64_t t = hubd_now_us();
+	int r = wgnl_set_device(h->wg, set, &stats);
+
+	h->timing.set += hubd_now_us() - t;
+	h->counters.netlink_messages += stats.messages;
+	return r;
+}
+
+static void device_as_configured(struct wgnl_device *k, const struct hubd_iface_conf *c)
+{
+	k->flags |= WGNL_DEV_HAS_PRIVATE_KEY;
+	memcpy(k->private_key, c->private_key, WGNL_KEY_LEN);
+	if (c->listen_port)
+		k->listen_port = c->listen_port;
+	k->fwmark = c->fwmark;
+}
+
+/*
+ * Peers go to a device without any in runs of this many: nothing is removed
+ * then, so each run's request stands alone, and a cold start of 10,000 peers
+ * never holds all of them as one request besides the config and the states.
+ */
+#define WG_RUN 1024
+
 static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
 		   size_t nst, int ifindex, bool dry, struct hubd_changes *ch)
 {
 	struct wgnl_device *kernel = NULL, *set = NULL;
 	struct hubd_peer_want *want = calloc(cfg->n_peers + 1, sizeof(*want));
 	struct hubd_namer_ctx names = {h->peers, h->n_peers};
+	size_t run, ops = 0;
 	uint64_t t;
 	int r = 0;
 
@@ -415,26 +443,32 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 			want[i].restore = s->learned;
 		}
 	}
-	r = hubd_diff_device(&cfg->iface, want, cfg->n_peers, kernel, hubd_state_namer, &names,
-			     &set, ch);
-	/* The dump and the wants are O(N) and done with: not part of the peak while sending. */
-	wgnl_device_free(kernel);
-	kernel = NULL;
-	free(want);
-	want = NULL;
-	if (r > 0 && !dry) {
-		struct wgnl_set_stats stats = {0};
-		int e;
+	run = kernel && kernel->n_peers ? cfg->n_peers : WG_RUN;
+	for (size_t off = 0; off < cfg->n_peers || off == 0; off += run) {
+		size_t len = cfg->n_peers - off < run ? cfg->n_peers - off : run;
+		int e = 0;
 
-		t = hubd_now_us();
-		e = wgnl_set_device(h->wg, set, &stats);
-		h->timing.set += hubd_now_us() - t;
-		h->counters.netlink_messages += stats.messages;
-		if (e < 0)
-			r = e;
+		r = hubd_diff_device(&cfg->iface, want + off, len, kernel, hubd_state_namer, &names,
+				     &set, ch);
+		if (kernel && kernel->n_peers) { /* done with: not part of the peak while sending */
+			wgnl_device_free(kernel);
+			kernel = NULL;
+		} else if (r >= 0 && !kernel) {
+			kernel = wgnl_device_new(cfg->iface.name);
+		}
+		if (kernel && !kernel->n_peers) /* the next run finds the device fields set */
+			device_as_configured(kernel, &cfg->iface);
+		if (r > 0 && !dry)
+			e = send_set(h, set);
+		wgnl_device_free(set);
+		set = NULL;
+		r = e < 0 ? e : r;
+		if (r < 0)
+			break;
+		ops += (size_t)r;
 	}
+	r = r < 0 ? r : (int)ops;
 out:
-	wgnl_device_free(set);
 	wgnl_device_free(kernel);
 	free(want);
 	return r;
@@ -591,6 +625,17 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		if (r < 0)
 			return r;
 	}
+	/*
+	 * A valid configuration becomes the running one at once, even if part of
+	 * it then fails to apply (the next reconcile retries): the old one need
+	 * not be held through the apply, which at 10,000 peers is megabytes.
+	 */
+	if (fresh && !dry) {
+		hubd_config_free(h->cfg);
+		h->cfg = fresh;
+		fresh = NULL;
+		log_set_interface(h->cfg->iface.name);
+	}
 	cfg = fresh ? fresh : h->cfg;
 	if (!cfg)
 		return -EINVAL;
@@ -599,6 +644,7 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	h->timing.states += hubd_now_us() - t;
 	if (r < 0) {
 		hubd_config_free(fresh);
+		h->converged = false;
 		return r;
 	}
 	r = apply_all(h, cfg, st, nst, dry, ch);
@@ -607,13 +653,6 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		hubd_states_free(st, nst);
 		hubd_config_free(fresh);
 		return r < 0 ? r : (int)(ch->n - before);
-	}
-	/* A valid configuration becomes the running one even if part of it failed: the next
-	 * reconcile retries. */
-	if (fresh) {
-		hubd_config_free(h->cfg);
-		h->cfg = fresh;
-		log_set_interface(fresh->iface.name);
 	}
 	hubd_states_free(h->peers, h->n_peers);
 	h->peers = st;

@@ -330,6 +330,7 @@ static int run_daemon(struct hubd *h, const struct options *o)
 	notify_status(&l);
 	changes_clear(&ch);
 	hubd_diags_free(&diags);
+	malloc_trim(0); /* a change record per peer of a cold start */
 	r = sd_event_add_time_relative(l.event, &health, CLOCK_MONOTONIC, health_usec(h), 0,
 				       on_health, &l);
 	if (r >= 0)
