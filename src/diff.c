@@ -69,9 +69,8 @@ static bool allowedips_equal(const struct hubd_peer_conf *c, const struct wgnl_p
 	return eq;
 }
 
-static int peer_set_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf *c)
+int hubd_peer_add_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf *c)
 {
-	p->flags |= WGNL_PEER_REPLACE_ALLOWEDIPS;
 	for (size_t i = 0; i < c->n_allowed_ips; i++) {
 		struct wgnl_allowedip a;
 		int r;
@@ -82,6 +81,12 @@ static int peer_set_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf 
 			return r;
 	}
 	return 0;
+}
+
+static int peer_set_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf *c)
+{
+	p->flags |= WGNL_PEER_REPLACE_ALLOWEDIPS;
+	return hubd_peer_add_allowedips(p, c);
 }
 
 static int peer_new(struct wgnl_device *set, const struct hubd_peer_want *w,

@@ -46,6 +46,8 @@ int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_
 bool hubd_iface_covers(const struct hubd_iface_conf *iface, const struct hubd_prefix *p);
 
 void hubd_prefix_to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a);
+/* Append c's AllowedIPs to p's allowed IPs. */
+int hubd_peer_add_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf *c);
 
 /* qsort/bsearch order of hubd_prefix: family, length, address. hubd_routed_prefixes sorts so. */
 int hubd_prefix_cmp(const void *a, const void *b);

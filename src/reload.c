@@ -202,16 +202,7 @@ static int view_add_peer(struct wgnl_device *k, const struct hubd_peer_conf *c,
 	p->persistent_keepalive = c->keepalive;
 	if (s && c->endpoint_host)
 		p->endpoint = s->resolved;
-	for (size_t j = 0; j < c->n_allowed_ips; j++) {
-		struct wgnl_allowedip a;
-		int r;
-
-		hubd_prefix_to_aip(&c->allowed_ips[j], &a);
-		r = wgnl_peer_add_allowedip(p, &a);
-		if (r < 0)
-			return r;
-	}
-	return 0;
+	return hubd_peer_add_allowedips(p, c);
 }
 
 /*
