@@ -14,7 +14,5 @@
 /* Printable ASCII of s, others as \xNN, cut with "..." when long. */
 const char *hubd_escape(const char *s, char buf[HUBD_ESCAPE_LEN]);
 int hubd_parse_u32(const char *s, bool hex, uint32_t *ret);
-/* Append a copy of name to cfg->rejected. */
-int hubd_config_add_rejected(struct hubd_config *cfg, const char *name);
 
 #endif

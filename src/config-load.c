@@ -305,9 +305,19 @@ out:
 	free(path);
 }
 
+/*
+ * Peer file names by peer name, the order the verifier takes peers in (by
+ * file name "a-b.conf" would come before "a.conf", by peer name after "a"):
+ * a cold start that acts on the first files while the rest are read needs
+ * every peer named before a file among the files before it.
+ */
 static int cmp_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	size_t lx = strlen(x) - strlen(".conf"), ly = strlen(y) - strlen(".conf");
+	int r = memcmp(x, y, lx < ly ? lx : ly);
+
+	return r ? r : (lx > ly) - (lx < ly);
 }
 
 /* The peer file names in dir, sorted; editor leftovers and dotfiles left out. */
@@ -503,6 +513,24 @@ static void load_files(struct hubd_config *cfg, const char *dir, const char *pdi
 	hubd_diags_free(&later);
 }
 
+int hubd_config_list_peers(const char *dir, char ***ret, size_t *ret_n, struct hubd_diags *diags)
+{
+	char *pdir = NULL;
+	int r;
+
+	*ret = NULL;
+	*ret_n = 0;
+	if (asprintf(&pdir, "%s/peers.d", dir) < 0)
+		return -ENOMEM;
+	r = list_peer_files(pdir, ret, ret_n);
+	if (r == -ENOENT)
+		r = 0; /* a hub without peers yet */
+	else if (r < 0)
+		hubd_diag_add(diags, pdir, 0, false, "cannot list: %s", strerror(-r));
+	free(pdir);
+	return r;
+}
+
 static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diags *diags)
 {
 	char **files = NULL, *pdir = NULL;
@@ -510,15 +538,11 @@ static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diag
 	size_t n = 0;
 	int r;
 
-	if (asprintf(&pdir, "%s/peers.d", dir) < 0)
-		return -ENOMEM;
-	r = list_peer_files(pdir, &files, &n);
-	if (r == -ENOENT) {
-		r = 0; /* a hub without peers yet */
+	r = hubd_config_list_peers(dir, &files, &n, diags);
+	if (r < 0)
 		goto out;
-	}
-	if (r < 0) {
-		hubd_diag_add(diags, pdir, 0, false, "cannot list: %s", strerror(-r));
+	if (asprintf(&pdir, "%s/peers.d", dir) < 0) {
+		r = -ENOMEM;
 		goto out;
 	}
 	cfg->peers = calloc(n ? n : 1, sizeof(*cfg->peers));
@@ -544,7 +568,7 @@ out:
 	return r;
 }
 
-int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
+int hubd_config_read_iface(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
 {
 	struct hubd_config *cfg;
 	struct stat st;
@@ -560,6 +584,17 @@ int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diag
 	if (!cfg)
 		return -ENOMEM;
 	load_iface(cfg, dir, diags);
+	*ret = cfg;
+	return 0;
+}
+
+int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
+{
+	struct hubd_config *cfg;
+	int r = hubd_config_read_iface(dir, &cfg, diags);
+
+	if (r < 0)
+		return r;
 	r = load_peers(cfg, dir, diags);
 	if (r < 0) {
 		hubd_config_free(cfg);

@@ -300,8 +300,8 @@ verr(struct verify *v, const struct hubd_peer_conf *p, unsigned line, unsigned *
 	char msg[512];
 	va_list ap;
 
-	if (++*errs > HUBD_CONFIG_MAX_ERRORS)
-		return;
+	if (++*errs > HUBD_CONFIG_MAX_ERRORS || !v->diags)
+		return; /* counted: without diagnostics only the verdict is wanted */
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -490,6 +490,48 @@ static void reject_all(struct hubd_config *cfg, struct hubd_diags *diags)
 	}
 }
 
+/* Judge v->cfg->peers in their order; verify_init has run. */
+static void judge(struct verify *v)
+{
+	for (size_t i = 0; i < v->cfg->n_peers; i++) {
+		const struct hubd_peer_conf *p = &v->cfg->peers[i];
+		unsigned errs = 0;
+
+		check_key(v, i, &errs);
+		for (size_t j = 0; j < p->n_allowed_ips; j++) {
+			check_hub_address(v, p, j, &errs);
+			check_overlap(v, i, j, &errs);
+		}
+		if (errs > HUBD_CONFIG_MAX_ERRORS && v->diags)
+			hubd_diag_add(v->diags, p->path, 0, false, "%u more errors not shown",
+				      errs - HUBD_CONFIG_MAX_ERRORS);
+		if (errs)
+			v->reject[i] = true;
+		else
+			accept_peer(v, i);
+	}
+}
+
+int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
+		      bool *reject, struct hubd_diags *diags)
+{
+	struct hubd_config view = {.iface = *iface, .iface_ok = true, .peers = peers, .n_peers = n};
+	struct verify v = {.cfg = &view, .diags = diags};
+	int r = verify_init(&v);
+
+	if (r >= 0) {
+		judge(&v);
+		memcpy(reject, v.reject, n * sizeof(*reject));
+	}
+	verify_done(&v);
+	return r;
+}
+
+void hubd_config_drop_rejected(struct hubd_config *cfg, const bool *reject)
+{
+	compact(cfg, reject);
+}
+
 void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags)
 {
 	struct verify v = {.cfg = cfg, .diags = diags};
@@ -501,23 +543,7 @@ void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags)
 		reject_all(cfg, diags);
 		return;
 	}
-	for (size_t i = 0; i < cfg->n_peers; i++) {
-		const struct hubd_peer_conf *p = &cfg->peers[i];
-		unsigned errs = 0;
-
-		check_key(&v, i, &errs);
-		for (size_t j = 0; j < p->n_allowed_ips; j++) {
-			check_hub_address(&v, p, j, &errs);
-			check_overlap(&v, i, j, &errs);
-		}
-		if (errs > HUBD_CONFIG_MAX_ERRORS)
-			hubd_diag_add(diags, p->path, 0, false, "%u more errors not shown",
-				      errs - HUBD_CONFIG_MAX_ERRORS);
-		if (errs)
-			v.reject[i] = true;
-		else
-			accept_peer(&v, i);
-	}
+	judge(&v);
 	compact(cfg, v.reject);
 	verify_done(&v);
 }

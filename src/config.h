@@ -149,6 +149,19 @@ bool hubd_is_valid_ifname(const char *name);
  * Offending peers are moved from cfg->peers to cfg->rejected.
  */
 void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
+/*
+ * The verdicts alone: reject[i] says whether hubd_config_verify would reject
+ * peers[0..n), which are sorted by name and hold no incumbents. Nothing is
+ * moved; diags may be NULL. A peer is judged against the peers before it
+ * only, so the verdicts on a prefix of a name-ordered list stay the same
+ * however many files follow. Returns 0 or -ENOMEM.
+ */
+int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
+		      bool *reject, struct hubd_diags *diags);
+/* Append a copy of name to cfg->rejected (hubd_config_drop_rejected sorts them). */
+int hubd_config_add_rejected(struct hubd_config *cfg, const char *name);
+/* Move the peers that reject[] (parallel to cfg->peers) names to cfg->rejected. */
+void hubd_config_drop_rejected(struct hubd_config *cfg, const bool *reject);
 
 /*
  * Read dir/hubd.conf, its private key, dir/peers.d/\*.conf and their PSKs,
@@ -158,6 +171,13 @@ void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
 int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
 /* The same without the cross-file verification, for a caller that verifies itself. */
 int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
+/* Only hubd.conf and its key: a config with no peers, iface_ok saying whether it is usable. */
+int hubd_config_read_iface(const char *dir, struct hubd_config **ret, struct hubd_diags *diags);
+/*
+ * The peer file names in dir/peers.d (hubd_is_peer_filename), sorted by peer
+ * name, the order hubd_config_verify takes peers in. No peers.d is no files.
+ */
+int hubd_config_list_peers(const char *dir, char ***ret, size_t *ret_n, struct hubd_diags *diags);
 /*
  * Read and parse one peer file, dir/peers.d/file (a name for which
  * hubd_is_peer_filename holds), with its PSK, without any cross-file check:

@@ -45,4 +45,33 @@ void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total);
  */
 int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch);
 
+/* Log each distinct diagnostic once, however many reconciles find it again. */
+void hubd_report_diags(struct hubd *h, const struct hubd_diags *d);
+/* Send a set request, counting its messages and time. */
+int hubd_send_set(struct hubd *h, struct wgnl_device *set);
+/* k's private key, port and fwmark as c asks: what the kernel holds once they are sent. */
+void hubd_device_as_configured(struct wgnl_device *k, const struct hubd_iface_conf *c);
+/*
+ * Peers go to a device without any in runs of this many: nothing is removed
+ * then, so each run's request stands alone, and a cold start of 10,000 peers
+ * never holds all of them as one request besides the config and the states.
+ */
+#define HUBD_WG_RUN 1024
+/* cfg becomes the running configuration. */
+void hubd_install_config(struct hubd *h, struct hubd_config *cfg);
+/*
+ * The end of a reconcile that was not a dry run, whose result was r: st
+ * become the running peer states, changes are logged. Returns what
+ * hubd_reconcile returns.
+ */
+int hubd_commit(struct hubd *h, struct hubd_peer_state *st, size_t nst, unsigned flags, int r,
+		struct hubd_changes *ch, size_t before);
+/*
+ * The first full reconcile, when no configuration runs yet and the link does
+ * not exist: the peers are sent while their files are still being read.
+ * Returns like hubd_reconcile, or -EAGAIN having changed nothing when it does
+ * not apply (a link already there, an unusable hubd.conf).
+ */
+int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *diags);
+
 #endif

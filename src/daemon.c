@@ -214,7 +214,7 @@ static bool in_list(char **v, size_t n, const char *s)
 }
 
 /* Each distinct diagnostic is logged once, not on every reload while the file stays broken. */
-static void report_diags(struct hubd *h, const struct hubd_diags *d)
+void hubd_report_diags(struct hubd *h, const struct hubd_diags *d)
 {
 	char **now = calloc(d->n + 1, sizeof(*now));
 	size_t n = 0;
@@ -388,7 +388,7 @@ const char *hubd_state_namer(const wgnl_key key, void *user)
 	return s ? s->name : NULL;
 }
 
-static int send_set(struct hubd *h, struct wgnl_device *set)
+int hubd_send_set(struct hubd *h, struct wgnl_device *set)
 {
 	struct wgnl_set_stats stats = {0};
 	uint64_t t = hubd_now_us();
@@ -399,7 +399,7 @@ static int send_set(struct hubd *h, struct wgnl_device *set)
 	return r;
 }
 
-static void device_as_configured(struct wgnl_device *k, const struct hubd_iface_conf *c)
+void hubd_device_as_configured(struct wgnl_device *k, const struct hubd_iface_conf *c)
 {
 	k->flags |= WGNL_DEV_HAS_PRIVATE_KEY;
 	memcpy(k->private_key, c->private_key, WGNL_KEY_LEN);
@@ -407,13 +407,6 @@ static void device_as_configured(struct wgnl_device *k, const struct hubd_iface_
 		k->listen_port = c->listen_port;
 	k->fwmark = c->fwmark;
 }
-
-/*
- * Peers go to a device without any in runs of this many: nothing is removed
- * then, so each run's request stands alone, and a cold start of 10,000 peers
- * never holds all of them as one request besides the config and the states.
- */
-#define WG_RUN 1024
 
 static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
 		   size_t nst, int ifindex, bool dry, struct hubd_changes *ch)
@@ -443,7 +436,7 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 			want[i].restore = s->learned;
 		}
 	}
-	run = kernel && kernel->n_peers ? cfg->n_peers : WG_RUN;
+	run = kernel && kernel->n_peers ? cfg->n_peers : HUBD_WG_RUN;
 	for (size_t off = 0; off < cfg->n_peers || off == 0; off += run) {
 		size_t len = cfg->n_peers - off < run ? cfg->n_peers - off : run;
 		int e = 0;
@@ -457,9 +450,9 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 			kernel = wgnl_device_new(cfg->iface.name);
 		}
 		if (kernel && !kernel->n_peers) /* the next run finds the device fields set */
-			device_as_configured(kernel, &cfg->iface);
+			hubd_device_as_configured(kernel, &cfg->iface);
 		if (r > 0 && !dry)
-			e = send_set(h, set);
+			e = hubd_send_set(h, set);
 		wgnl_device_free(set);
 		set = NULL;
 		r = e < 0 ? e : r;
@@ -580,9 +573,9 @@ void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total)
 
 	log_debug("reconcile (%s) took %" PRIu64 " us: read %" PRIu64 " verify %" PRIu64
 		  " states %" PRIu64 " link %" PRIu64 " wg-dump %" PRIu64 " wg-set %" PRIu64
-		  " net %" PRIu64 " (addresses %" PRIu64 " nft %" PRIu64 ")",
-		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->set, t->net,
-		  t->addr, t->nft);
+		  " wait %" PRIu64 " net %" PRIu64 " (addresses %" PRIu64 " nft %" PRIu64 ")",
+		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->set, t->wait,
+		  t->net, t->addr, t->nft);
 }
 
 static const char *flags_name(unsigned flags)
@@ -616,9 +609,17 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	if (flags & RECONCILE_CONFIG) {
 		if (!dry)
 			hubd_forget_files(h); /* everything is read, the changed files with it */
+		if (!dry && !h->cfg) {
+			r = hubd_cold_start(h, ch, diags);
+			if (r != -EAGAIN) {
+				hubd_log_timing(h, "cold start", hubd_now_us() - t0);
+				return r;
+			}
+			memset(&h->timing, 0, sizeof(h->timing));
+		}
 		r = load_effective(h, diags, &fresh);
 		if (!dry) {
-			report_diags(h, diags);
+			hubd_report_diags(h, diags);
 			/* hubd.conf unusable: the running state stays as it is, peer files too */
 			h->held = !fresh;
 		}
@@ -631,10 +632,8 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	 * not be held through the apply, which at 10,000 peers is megabytes.
 	 */
 	if (fresh && !dry) {
-		hubd_config_free(h->cfg);
-		h->cfg = fresh;
+		hubd_install_config(h, fresh);
 		fresh = NULL;
-		log_set_interface(h->cfg->iface.name);
 	}
 	cfg = fresh ? fresh : h->cfg;
 	if (!cfg)
@@ -654,6 +653,19 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		hubd_config_free(fresh);
 		return r < 0 ? r : (int)(ch->n - before);
 	}
+	return hubd_commit(h, st, nst, flags, r, ch, before);
+}
+
+void hubd_install_config(struct hubd *h, struct hubd_config *cfg)
+{
+	hubd_config_free(h->cfg);
+	h->cfg = cfg;
+	log_set_interface(cfg->iface.name);
+}
+
+int hubd_commit(struct hubd *h, struct hubd_peer_state *st, size_t nst, unsigned flags, int r,
+		struct hubd_changes *ch, size_t before)
+{
 	hubd_states_free(h->peers, h->n_peers);
 	h->peers = st;
 	h->n_peers = nst;

@@ -17,7 +17,7 @@ sbin_PROGRAMS += src/hubd
 src_hubd_SOURCES = \
 	src/hubd.c \
 	src/daemon.c src/daemon.h src/daemon-private.h \
-	src/reload.c \
+	src/reload.c src/coldstart.c \
 	src/loop.h \
 	src/watch.c \
 	src/monitor.c \

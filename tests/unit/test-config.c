@@ -666,6 +666,131 @@ START_TEST(test_verify_scale)
 }
 END_TEST
 
+/* A small xorshift: the same random configs on every run. */
+static uint32_t rnd_state = 2463534242u;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 17;
+	rnd_state ^= rnd_state << 5;
+	return rnd_state % n;
+}
+
+/*
+ * Random peers crowded into a small space (10.8.0.0/22 and 10.9.0.0/22,
+ * prefixes /22 to /32, a few keys shared, the hub's address and key now and
+ * then), so that most clash with something earlier in name order.
+ */
+static struct hubd_config *random_config(size_t n)
+{
+	struct hubd_config *cfg = hub_config();
+
+	cfg->peers = calloc(n, sizeof(*cfg->peers));
+	for (size_t i = 0; i < n; i++) {
+		struct hubd_peer_conf *p = &cfg->peers[cfg->n_peers++];
+		size_t na = 1 + rnd(3);
+
+		asprintf(&p->name, "p%04zu", i);
+		asprintf(&p->path, "peers.d/%s.conf", p->name);
+		memset(p->public_key, 0, sizeof(p->public_key));
+		p->public_key[0] = (uint8_t)rnd(rnd(10) == 0 ? 8 : 250);
+		p->public_key[1] = (uint8_t)(i & 0xff);
+		p->public_key[2] = (uint8_t)(i >> 8);
+		if (rnd(10) == 0) /* a key some other peer has too */
+			p->public_key[1] = p->public_key[2] = 0;
+		if (rnd(50) == 0)
+			memcpy(p->public_key, cfg->iface.public_key, WGNL_KEY_LEN);
+		p->n_allowed_ips = na;
+		p->allowed_ips = calloc(na, sizeof(*p->allowed_ips));
+		p->allowed_ips_lines = calloc(na, sizeof(unsigned));
+		for (size_t j = 0; j < na; j++) {
+			struct hubd_prefix *a = &p->allowed_ips[j];
+			uint32_t base = rnd(2) ? 0x0a080000u : 0x0a090000u;
+
+			*a = (struct hubd_prefix){.family = AF_INET,
+						  .cidr = (uint8_t)(22 + rnd(11))};
+			a->addr.in.s_addr = htonl(base | rnd(1024));
+			if (a->cidr < 32 && rnd(4))
+				a->cidr = 32; /* mostly hosts: many accepted, too */
+			hubd_prefix_mask(a);
+			p->allowed_ips_lines[j] = 3;
+		}
+	}
+	return cfg;
+}
+
+/*
+ * The cold start sends the first files' peers while the rest are being read,
+ * on the strength of this: the verdicts on a name-ordered prefix never change
+ * as files are added after it, and the full list's verdicts are
+ * hubd_config_verify's, diagnostics included.
+ */
+START_TEST(test_judge_prefix)
+{
+	size_t n = 400, rejected = 0;
+	struct hubd_config *cfg = random_config(n);
+	bool *full = calloc(n, sizeof(bool)), *part = calloc(n, sizeof(bool));
+	struct hubd_diags dj = {0}, dv = {0};
+
+	ck_assert_int_eq(hubd_config_judge(&cfg->iface, cfg->peers, n, full, &dj), 0);
+	for (size_t m = 0; m <= n; m += 1 + m / 8) {
+		ck_assert_int_eq(hubd_config_judge(&cfg->iface, cfg->peers, m, part, NULL), 0);
+		for (size_t i = 0; i < m; i++)
+			if (part[i] != full[i])
+				ck_abort_msg("peer %zu: verdict %d on the first %zu, %d on all %zu",
+					     i, part[i], m, full[i], n);
+	}
+	for (size_t i = 0; i < n; i++)
+		rejected += full[i];
+	/* Neither nothing nor everything clashes, or the test proves little. */
+	ck_assert_uint_gt(rejected, n / 10);
+	ck_assert_uint_lt(rejected, n - n / 10);
+	/* hubd_config_verify on the same peers: the same verdicts and diagnostics. */
+	hubd_config_verify(cfg, &dv);
+	ck_assert_uint_eq(cfg->n_rejected, rejected);
+	for (size_t i = 0, k = 0; i < n; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "p%04zu", i);
+		if (full[i])
+			ck_assert_str_eq(cfg->rejected[k++], name);
+	}
+	ck_assert_uint_eq(dj.n, dv.n);
+	for (size_t i = 0; i < dj.n; i++) {
+		ck_assert_str_eq(dj.items[i].path, dv.items[i].path);
+		ck_assert_uint_eq(dj.items[i].line, dv.items[i].line);
+		ck_assert_str_eq(dj.items[i].message, dv.items[i].message);
+	}
+	free(full);
+	free(part);
+	hubd_diags_free(&dj);
+	hubd_diags_free(&dv);
+	hubd_config_free(cfg);
+}
+END_TEST
+
+/* hubd_config_drop_rejected moves exactly the judged peers, keeping the order. */
+START_TEST(test_drop_rejected)
+{
+	struct hubd_config *cfg = random_config(50);
+	bool reject[50];
+	size_t kept = 0;
+
+	ck_assert_int_eq(hubd_config_judge(&cfg->iface, cfg->peers, 50, reject, NULL), 0);
+	for (size_t i = 0; i < 50; i++)
+		kept += !reject[i];
+	hubd_config_drop_rejected(cfg, reject);
+	ck_assert_uint_eq(cfg->n_peers, kept);
+	ck_assert_uint_eq(cfg->n_rejected, 50 - kept);
+	for (size_t i = 1; i < cfg->n_peers; i++)
+		ck_assert_str_lt(cfg->peers[i - 1].name, cfg->peers[i].name);
+	for (size_t i = 1; i < cfg->n_rejected; i++)
+		ck_assert_str_lt(cfg->rejected[i - 1], cfg->rejected[i]);
+	hubd_config_free(cfg);
+}
+END_TEST
+
 /* Filesystem tests: a temporary config dir, real modes and owners. */
 static char tmpdir[64];
 
@@ -1029,6 +1154,36 @@ START_TEST(test_load_two_halves)
 }
 END_TEST
 
+/*
+ * Peer files are listed by peer name, the verifier's order, not by file name:
+ * "a-b.conf" sorts before "a.conf", but peer "a" before "a-b".
+ */
+START_TEST(test_list_peer_order)
+{
+	static const char *want[] = {"a.conf", "a-b.conf", "a.b.conf", "ab.conf", "b.conf"};
+	static const char *made[] = {"ab.conf", "a.b.conf", "b.conf", "a-b.conf",
+				     "a.conf",	".x.conf",  "c.conf~"};
+	struct hubd_diags d = {0};
+	char **files, rel[64];
+	size_t n;
+
+	setup_dir();
+	for (size_t i = 0; i < sizeof(made) / sizeof(made[0]); i++) {
+		snprintf(rel, sizeof(rel), "peers.d/%s", made[i]);
+		write_file(rel, "[Peer]\n", 0644, 0);
+	}
+	ck_assert_int_eq(hubd_config_list_peers(tmpdir, &files, &n, &d), 0);
+	ck_assert_uint_eq(n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < n; i++) {
+		ck_assert_str_eq(files[i], want[i]);
+		free(files[i]);
+	}
+	free(files);
+	ck_assert_uint_eq(d.n, 0);
+	teardown_dir();
+}
+END_TEST
+
 START_TEST(test_load_100k)
 {
 	struct hubd_diags d = {0};
@@ -1089,6 +1244,8 @@ static Suite *config_suite(void)
 	tc = tcase_create("verify");
 	tcase_add_loop_test(tc, test_verify_rows, 0, sizeof(verify_rows) / sizeof(verify_rows[0]));
 	tcase_add_test(tc, test_verify_scale);
+	tcase_add_test(tc, test_judge_prefix);
+	tcase_add_test(tc, test_drop_rejected);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 
@@ -1100,6 +1257,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_broken_iface);
 	tcase_add_test(tc, test_hostile_files);
 	tcase_add_test(tc, test_load_two_halves);
+	tcase_add_test(tc, test_list_peer_order);
 	tcase_add_test(tc, test_load_100k);
 	tcase_set_timeout(tc, 600);
 	suite_add_tcase(s, tc);

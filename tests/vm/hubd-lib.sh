@@ -91,7 +91,9 @@ wg_aips() {
 wg_handshake() { ip netns exec "$1" wg show "$2" latest-handshakes | awk -v k="$3" '$1 == k { print $2 }'; }
 
 # has_peer NS IF PUBKEY / lacks_peer ...: for wait_for.
-has_peer() { ip netns exec "$1" wg show "$2" peers | grep -qxF "$3"; }
+# (grep without -q reads to the end: -q would stop at the match, and under pipefail wg's
+# SIGPIPE on a long list would turn the match into a failure)
+has_peer() { ip netns exec "$1" wg show "$2" peers | grep -xF "$3" >/dev/null; }
 lacks_peer() { ! has_peer "$@"; }
 
 # ms: milliseconds since the epoch, for latencies.
