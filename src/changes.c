@@ -70,3 +70,22 @@ void changes_clear(struct hubd_changes *c)
 	free(c->items);
 	*c = (struct hubd_changes){0};
 }
+
+int changes_move(struct hubd_changes *dst, struct hubd_changes *src)
+{
+	if (dst->n + src->n > dst->cap) {
+		size_t cap = dst->n + src->n;
+		struct hubd_change *items = realloc(dst->items, cap * sizeof(*items));
+
+		if (!items)
+			return -1;
+		dst->items = items;
+		dst->cap = cap;
+	}
+	if (src->n)
+		memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
+	dst->n += src->n;
+	free(src->items);
+	*src = (struct hubd_changes){0};
+	return 0;
+}

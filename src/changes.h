@@ -26,5 +26,7 @@ void changes_add_event(struct hubd_changes *c, const char *event, const char *pe
 		       ...) __attribute__((format(printf, 4, 5)));
 void changes_truncate(struct hubd_changes *c, size_t n); /* keep the first n */
 void changes_clear(struct hubd_changes *c);
+/* Append src's items to dst, leaving src empty. -1 when out of memory (both unchanged). */
+int changes_move(struct hubd_changes *dst, struct hubd_changes *src);
 
 #endif

@@ -5,18 +5,21 @@
  * The kernel's work on a new peer (an X25519 precomputation among it) costs
  * several times what reading and parsing its file does, and the full
  * reconcile does them one after the other: read everything, then send
- * everything. Here a second thread reads the peer files, in name order, and
- * judges them as it goes, while this thread sends the peers already judged.
- * The verifier takes peers in name order and judges each against the ones
- * before it, so the verdicts on the first m files are final whatever files
- * follow (hubd_config_judge): nothing is ever sent that the full reconcile
- * would have refused.
+ * everything. Here this thread creates the link and then only sends, while a
+ * second thread lists peers.d, reads the files in name order, judges them as
+ * it goes and turns the accepted peers into set requests. The verifier takes
+ * peers in name order and judges each against the ones before it, so the
+ * verdicts on the first m files are final whatever files follow
+ * (hubd_config_judge): nothing is ever sent that the full reconcile would
+ * have refused. Once every file is in, the second thread also sets the
+ * addresses, forwarding and the nftables table, which do not need the link
+ * up; this thread brings the link up and routes it when the peers are set.
  *
  * The end state is the full reconcile's: the same running config, states,
  * diagnostics (in the same order) and kernel state. Only the time differs.
  */
 #include <errno.h>
-#include <net/if.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,25 +33,34 @@
  * costs O(m log m) for m files, so the doubling keeps the total O(n log n), and the first
  * peers go out after a few milliseconds. */
 #define FIRST_BATCH 64
+/* Set requests built ahead of the sender: enough that it never waits, few enough that they
+ * add little to the peak (a request of HUBD_WG_RUN peers is a few hundred KiB). */
+#define QUEUE_MAX 2
 
 struct cold {
-	const char *dir;
+	struct hubd *h;
+	int ifindex;
 	char **files; /* peers.d's peer files by peer name */
 	size_t n_files;
 	struct hubd_config *cfg;    /* hubd.conf; peers: each file read cleanly, in order */
-	bool *reject;		    /* per peer read: the verdict, once judged */
-	bool *scratch;		    /* the reader's verdicts on the whole prefix */
+	bool *reject;		    /* per peer read: the verdict */
 	struct hubd_peer_state *st; /* per peer read: its state, when accepted */
 	char **unreadable;	    /* names of the files rejected on reading */
 	size_t n_unreadable;
-	struct hubd_diags diags; /* the reader's: reading, then the final judgement */
-	uint64_t t_read, t_judge;
+	struct hubd_diags diags;    /* the reader's: listing, reading, the final judgement */
+	struct hubd_changes ch;	    /* the reader's: peers added, addresses, nftables */
+	struct wgnl_device *kernel; /* what the kernel holds once the queued requests are sent */
+	uint64_t t_list, t_read, t_judge, t_diff, t_net;
+	int net_err; /* the first error setting addresses, forwarding or nftables */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	size_t n_judged; /* cfg->peers[0..n_judged) judged, their states made; under lock */
-	bool done;	 /* the reader has finished; under lock */
-	int err;	 /* what stopped the reader early; under lock */
+	/* Under lock: the requests built and not yet taken, and the reader's end. */
+	struct wgnl_device *queue[QUEUE_MAX];
+	int ops[QUEUE_MAX];
+	size_t head, queued;
+	bool done;
+	int err;
 };
 
 static void cold_free(struct cold *c)
@@ -63,8 +75,54 @@ static void cold_free(struct cold *c)
 		hubd_states_free(c->st, c->cfg ? c->cfg->n_peers : 0);
 	hubd_config_free(c->cfg);
 	free(c->reject);
-	free(c->scratch);
 	hubd_diags_free(&c->diags);
+	changes_clear(&c->ch);
+	wgnl_device_free(c->kernel);
+	for (size_t i = 0; i < c->queued; i++)
+		wgnl_device_free(c->queue[(c->head + i) % QUEUE_MAX]);
+}
+
+/* Hand a request to the sender, waiting while the queue is full. */
+static void enqueue(struct cold *c, struct wgnl_device *set, int ops)
+{
+	pthread_mutex_lock(&c->lock);
+	while (c->queued == QUEUE_MAX)
+		pthread_cond_wait(&c->cond, &c->lock);
+	c->queue[(c->head + c->queued) % QUEUE_MAX] = set;
+	c->ops[(c->head + c->queued) % QUEUE_MAX] = ops;
+	c->queued++;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The sender's side: the next request (NULL when the reader is done), its op count in *ops. */
+static struct wgnl_device *dequeue(struct cold *c, int *ops, uint64_t *waited)
+{
+	struct wgnl_device *set = NULL;
+	uint64_t t = hubd_now_us();
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->queued && !c->done)
+		pthread_cond_wait(&c->cond, &c->lock);
+	if (c->queued) {
+		set = c->queue[c->head];
+		*ops = c->ops[c->head];
+		c->head = (c->head + 1) % QUEUE_MAX;
+		c->queued--;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	*waited += hubd_now_us() - t;
+	return set;
+}
+
+static void finish_reader(struct cold *c, int err)
+{
+	pthread_mutex_lock(&c->lock);
+	c->done = true;
+	c->err = err;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* Read files[from..to) into cfg->peers, as the full reconcile's loader would. */
@@ -73,8 +131,8 @@ static int read_files(struct cold *c, size_t from, size_t to)
 	struct hubd_config *cfg = c->cfg;
 
 	for (size_t i = from; i < to; i++) {
-		int r = hubd_config_read_peer(c->dir, c->files[i], &cfg->peers[cfg->n_peers],
-					      &c->diags);
+		int r = hubd_config_read_peer(c->h->config_dir, c->files[i],
+					      &cfg->peers[cfg->n_peers], &c->diags);
 
 		if (r == 0) {
 			cfg->n_peers++;
@@ -90,160 +148,167 @@ static int read_files(struct cold *c, size_t from, size_t to)
 }
 
 /*
- * Judge every peer read so far, keep the verdicts on those not judged
- * before, and make states for the newly accepted. Only peers past the
- * published count are written: the sender reads the ones before.
+ * Judge every peer read so far; keep the verdicts on peers[from..) (those
+ * before were final already) and make states for the newly accepted.
  */
 static int judge_prefix(struct cold *c, size_t from, bool last)
 {
 	struct hubd_config *cfg = c->cfg;
-	int r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->scratch,
+	int r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->reject,
 				  last ? &c->diags : NULL);
 
-	if (r < 0)
-		return r;
-	for (size_t i = from; i < cfg->n_peers; i++) {
-		c->reject[i] = c->scratch[i];
+	for (size_t i = from; r >= 0 && i < cfg->n_peers; i++)
 		if (!c->reject[i] && hubd_state_init(&c->st[i], &cfg->peers[i], NULL) < 0)
-			return -ENOMEM;
-	}
-	return 0;
+			r = -ENOMEM;
+	return r;
 }
 
-static void publish(struct cold *c, size_t n, bool done, int err)
+/*
+ * Queue the accepted among peers[from..to) as set requests of at most
+ * HUBD_WG_RUN peers. The first request (c->kernel still NULL) also sets the
+ * device's key, port and fwmark, and goes out even without peers.
+ */
+static int queue_peers(struct cold *c, size_t from, size_t to)
 {
-	pthread_mutex_lock(&c->lock);
-	c->n_judged = n;
-	c->done = done;
-	c->err = err;
-	pthread_cond_signal(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	struct hubd_namer_ctx names = {NULL, 0};
+	struct hubd_peer_want *w = NULL;
+	size_t k = 0, cap = 0;
+	int r = 0;
+
+	while (from < to || !c->kernel) {
+		struct wgnl_device *set = NULL;
+
+		for (k = 0; from < to && k < HUBD_WG_RUN; from++) {
+			if (c->reject[from])
+				continue;
+			if (k == cap) {
+				struct hubd_peer_want *g;
+
+				cap = cap ? cap * 2 : 64;
+				g = realloc(w, cap * sizeof(*w));
+				if (!g) {
+					r = -ENOMEM;
+					break;
+				}
+				w = g;
+			}
+			w[k] = (struct hubd_peer_want){.conf = &c->cfg->peers[from],
+						       .endpoint = c->st[from].resolved};
+			k++;
+		}
+		if (r < 0 || (!k && c->kernel))
+			break;
+		r = hubd_diff_device(&c->cfg->iface, w, k, c->kernel, hubd_state_namer, &names,
+				     &set, &c->ch);
+		if (r < 0)
+			break;
+		if (!c->kernel) { /* from now on the device has its fields set */
+			c->kernel = wgnl_device_new(c->cfg->iface.name);
+			if (!c->kernel) {
+				wgnl_device_free(set);
+				r = -ENOMEM;
+				break;
+			}
+			hubd_device_as_configured(c->kernel, &c->cfg->iface);
+		}
+		if (set)
+			enqueue(c, set, r);
+	}
+	free(w);
+	return r < 0 ? r : 0;
+}
+
+static int reader_files(struct cold *c)
+{
+	size_t read = 0, judged = 0, next = FIRST_BATCH, n;
+	uint64_t t = hubd_now_us();
+	int r = hubd_config_list_peers(c->h->config_dir, &c->files, &c->n_files, &c->diags);
+
+	c->t_list = hubd_now_us() - t;
+	if (r < 0)
+		return r;
+	n = c->n_files + 1;
+	c->cfg->peers = calloc(n, sizeof(*c->cfg->peers));
+	c->st = calloc(n, sizeof(*c->st));
+	c->reject = calloc(n, sizeof(*c->reject));
+	c->unreadable = calloc(n, sizeof(*c->unreadable));
+	if (!c->cfg->peers || !c->st || !c->reject || !c->unreadable)
+		return -ENOMEM;
+	do {
+		size_t to = next < c->n_files ? next : c->n_files;
+
+		t = hubd_now_us();
+		r = read_files(c, read, to);
+		c->t_read += hubd_now_us() - t;
+		read = to;
+		next *= 2;
+		t = hubd_now_us();
+		/* The last judgement is the one whose diagnostics are reported. */
+		r = r < 0 ? r : judge_prefix(c, judged, read == c->n_files);
+		c->t_judge += hubd_now_us() - t;
+		t = hubd_now_us();
+		r = r < 0 ? r : queue_peers(c, judged, c->cfg->n_peers);
+		c->t_diff += hubd_now_us() - t;
+		judged = c->cfg->n_peers;
+	} while (r >= 0 && read < c->n_files);
+	return r;
+}
+
+/* Addresses, forwarding and the nftables table: what does not need the link up. */
+static int reader_net(struct cold *c)
+{
+	struct hubd_config view = *c->cfg; /* the accepted peers only, for the LANs behind them */
+	uint64_t t = hubd_now_us();
+	size_t k = 0;
+	int r;
+
+	view.peers = calloc(c->cfg->n_peers + 1, sizeof(*view.peers));
+	if (!view.peers)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->cfg->n_peers; i++)
+		if (!c->reject[i])
+			view.peers[k++] = c->cfg->peers[i];
+	view.n_peers = k;
+	r = hubd_net_sync_parts(c->h, &view, c->ifindex,
+				HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING | HUBD_NET_NFT, false,
+				&c->ch);
+	free(view.peers);
+	c->t_net = hubd_now_us() - t;
+	return r;
 }
 
 static void *reader(void *arg)
 {
 	struct cold *c = arg;
-	size_t read = 0, judged = 0, next = FIRST_BATCH;
-	int r = 0;
+	int r = reader_files(c);
 
-	while (r >= 0 && read < c->n_files) {
-		uint64_t t = hubd_now_us();
-		size_t to = next < c->n_files ? next : c->n_files;
-
-		r = read_files(c, read, to);
-		c->t_read += hubd_now_us() - t;
-		read = to;
-		next *= 2;
-		if (r < 0)
-			break;
-		t = hubd_now_us();
-		/* The last judgement is the one whose diagnostics are reported. */
-		r = judge_prefix(c, judged, read == c->n_files);
-		c->t_judge += hubd_now_us() - t;
-		if (r < 0)
-			break;
-		judged = c->cfg->n_peers;
-		publish(c, judged, read == c->n_files, 0);
-	}
-	if (r < 0 || c->n_files == 0)
-		publish(c, judged, true, r);
+	if (r >= 0) /* while the sender still sends */
+		c->net_err = reader_net(c);
+	finish_reader(c, r);
 	return NULL;
 }
 
-/* Block until peers past sent are judged or the reader is done; returns the judged count. */
-static size_t wait_judged(struct cold *c, size_t sent, bool *done, int *err)
-{
-	size_t n;
-
-	pthread_mutex_lock(&c->lock);
-	while (c->n_judged == sent && !c->done)
-		pthread_cond_wait(&c->cond, &c->lock);
-	n = c->n_judged;
-	*done = c->done;
-	*err = c->err;
-	pthread_mutex_unlock(&c->lock);
-	return n;
-}
-
 /*
- * Send the accepted among the judged peers as they come, in runs of at most
- * HUBD_WG_RUN; the first request also sets the device's key, port and fwmark.
- * Returns the number of operations or the first error of the kernel's; a
- * reader's error is left in c->err.
+ * Send the queued requests until the reader is done. After a failure the
+ * rest are dropped, not sent: the reconcile is then not converged and the
+ * next one (the health timer's) dumps the device and completes it.
  */
-static int send_judged(struct hubd *h, struct cold *c, struct hubd_changes *ch)
+static int send_queued(struct hubd *h, struct cold *c)
 {
-	struct hubd_peer_want *want = calloc(HUBD_WG_RUN, sizeof(*want));
-	struct hubd_namer_ctx names = {NULL, 0};
-	struct wgnl_device *kernel = NULL, *set = NULL;
-	size_t sent = 0, judged = 0, ops = 0;
-	bool done = false, first = true;
-	int r = 0, err = 0;
+	struct wgnl_device *set;
+	size_t ops = 0;
+	int n, r = 0;
 
-	if (!want)
-		return -ENOMEM;
-	while (r >= 0 && !err && (first || sent < judged || !done)) {
-		size_t k = 0;
-		uint64_t t = hubd_now_us();
+	while ((set = dequeue(c, &n, &h->timing.wait))) {
+		int e = r < 0 ? 0 : hubd_send_set(h, set);
 
-		if (sent == judged && !done)
-			judged = wait_judged(c, sent, &done, &err);
-		h->timing.wait += hubd_now_us() - t;
-		if (err)
-			break;
-		for (; sent < judged && k < HUBD_WG_RUN; sent++) {
-			if (c->reject[sent])
-				continue;
-			want[k].conf = &c->cfg->peers[sent];
-			want[k++].endpoint = c->st[sent].resolved;
-		}
-		if (!k && !first)
-			continue;
-		r = hubd_diff_device(&c->cfg->iface, want, k, kernel, hubd_state_namer, &names,
-				     &set, ch);
-		if (r > 0) {
-			int e = hubd_send_set(h, set);
-
-			r = e < 0 ? e : r;
-		}
 		wgnl_device_free(set);
-		set = NULL;
-		ops += r > 0 ? (size_t)r : 0;
-		if (first && r >= 0) { /* from now on the device has its fields set */
-			kernel = wgnl_device_new(c->cfg->iface.name);
-			if (!kernel)
-				r = -ENOMEM;
-			else
-				hubd_device_as_configured(kernel, &c->cfg->iface);
-			first = false;
-		}
+		if (e < 0)
+			r = e;
+		else if (r >= 0)
+			ops += (size_t)n;
 	}
-	wgnl_device_free(kernel);
-	free(want);
 	return r < 0 ? r : (int)ops;
-}
-
-/* Everything needed before the reader starts; -EAGAIN when the cold start does not apply. */
-static int cold_prepare(struct hubd *h, struct cold *c)
-{
-	int r = hubd_config_read_iface(h->config_dir, &c->cfg, &c->diags);
-
-	if (r < 0)
-		return -EAGAIN; /* the full reconcile reports it */
-	if (!c->cfg->iface_ok || if_nametoindex(c->cfg->iface.name) > 0)
-		return -EAGAIN;
-	r = hubd_config_list_peers(h->config_dir, &c->files, &c->n_files, &c->diags);
-	if (r < 0)
-		return -EAGAIN;
-	c->cfg->peers = calloc(c->n_files + 1, sizeof(*c->cfg->peers));
-	c->st = calloc(c->n_files + 1, sizeof(*c->st));
-	c->reject = calloc(c->n_files + 1, sizeof(*c->reject));
-	c->scratch = calloc(c->n_files + 1, sizeof(*c->scratch));
-	c->unreadable = calloc(c->n_files + 1, sizeof(*c->unreadable));
-	if (!c->cfg->peers || !c->st || !c->reject || !c->scratch || !c->unreadable)
-		return -ENOMEM;
-	c->dir = h->config_dir;
-	return 0;
 }
 
 /* The accepted peers' states, sorted by key as hubd_commit wants them; c->st is consumed. */
@@ -279,7 +344,7 @@ static int finish_config(struct cold *c, struct hubd_diags *diags)
 	return 0;
 }
 
-/* Up now that it is configured, then what needs it up (routes), as apply_all does. */
+/* Up now that its peers are set, then the routes, which need it up. */
 static int finish_link(struct hubd *h, const struct hubd_config *cfg, int ifindex,
 		       struct hubd_changes *ch)
 {
@@ -289,9 +354,32 @@ static int finish_link(struct hubd *h, const struct hubd_config *cfg, int ifinde
 	if (r < 0)
 		log_err("link %s: cannot bring it up: %s", cfg->iface.name, strerror(-r));
 	t = hubd_now_us();
-	r = hubd_net_sync(h, cfg, ifindex, false, ch) ?: r;
+	r = hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_ROUTES, false, ch) ?: r;
 	h->timing.net += hubd_now_us() - t;
 	return r;
+}
+
+/* hubd.conf read and usable, the link created: the cold start applies. */
+static int cold_prepare(struct hubd *h, struct cold *c, struct hubd_changes *ch)
+{
+	uint64_t t = hubd_now_us();
+	bool created = false;
+	int r = hubd_config_read_iface(h->config_dir, &c->cfg, &c->diags);
+
+	h->timing.read += hubd_now_us() - t;
+	if (r < 0 || !c->cfg->iface_ok)
+		return -EAGAIN; /* the full reconcile reports it, or holds what runs */
+	t = hubd_now_us();
+	/* Made here, or found: not if_nametoindex() first, whose socket may make the kernel
+	 * look for a protocol module (270 ms under TCG). */
+	r = hubd_link_sync(h->rtnl, &c->cfg->iface, false, &c->ifindex, &created, ch);
+	h->timing.link += hubd_now_us() - t;
+	if (r < 0 || !created) /* it exists and may hold peers: the ordinary path */
+		return -EAGAIN;
+	c->h = h;
+	h->ifindex = c->ifindex;
+	log_set_interface(c->cfg->iface.name); /* for what the reader logs */
+	return 0;
 }
 
 int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *diags)
@@ -299,44 +387,37 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	struct cold c = {0};
 	struct hubd_peer_state *st;
 	size_t nst, before = ch->n;
-	bool created = false;
-	int ifindex = 0, r, sent;
+	int r, sent;
 	pthread_t t;
-	uint64_t t0 = hubd_now_us();
 
-	r = cold_prepare(h, &c);
-	h->timing.read += hubd_now_us() - t0;
-	if (r >= 0) {
-		t0 = hubd_now_us();
-		r = hubd_link_sync(h->rtnl, &c.cfg->iface, false, &ifindex, &created, ch);
-		h->timing.link += hubd_now_us() - t0;
-		if (r >= 0 && !created) /* someone else made it meanwhile: it may hold peers */
-			r = -EAGAIN;
-	}
+	r = cold_prepare(h, &c, ch);
 	if (r < 0) {
 		cold_free(&c);
 		return r;
 	}
-	h->ifindex = ifindex;
-	log_set_interface(c.cfg->iface.name); /* for what the reader logs */
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, reader, &c) != 0) {
 		r = -EAGAIN; /* the link exists now: the full reconcile finds it empty */
 		goto out;
 	}
-	sent = send_judged(h, &c, ch);
-	if (sent < 0) /* the reader must finish before c goes away */
+	sent = send_queued(h, &c);
+	if (sent < 0)
 		log_err("WireGuard device %s: %s", c.cfg->iface.name, strerror(-sent));
 	pthread_join(t, NULL);
-	h->timing.read += c.t_read;
-	h->timing.verify += c.t_judge;
+	/* The reader's own thread: on the total only where the sender waited for it. */
+	log_debug("cold start: the reader listed %zu files in %" PRIu64 " us, read them in %" PRIu64
+		  " us, judged them in %" PRIu64 " us, made requests in %" PRIu64
+		  " us, set addresses and nftables in %" PRIu64 " us",
+		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_diff, c.t_net);
 	if (c.err) {
 		r = c.err;
 		goto out;
 	}
 	st = accepted_states(&c, &nst); /* before finish_config moves the peers */
 	r = finish_config(&c, diags);
+	if (r >= 0)
+		r = changes_move(ch, &c.ch) < 0 ? -ENOMEM : 0;
 	if (r < 0) {
 		hubd_states_free(st, nst);
 		goto out;
@@ -345,7 +426,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	h->held = false;
 	hubd_install_config(h, c.cfg);
 	c.cfg = NULL;
-	r = finish_link(h, h->cfg, ifindex, ch);
+	r = finish_link(h, h->cfg, h->ifindex, ch) ?: c.net_err;
 	r = hubd_commit(h, st, nst, RECONCILE_CONFIG, sent < 0 ? sent : r, ch, before);
 out:
 	pthread_cond_destroy(&c.cond);

@@ -34,6 +34,16 @@ const char *hubd_state_namer(const wgnl_key key, void *user);
 /* Addresses, routes, forwarding and the nftables table for cfg on ifindex. */
 int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
 		  struct hubd_changes *ch);
+enum {
+	HUBD_NET_ADDRESSES = 1 << 0,
+	HUBD_NET_ROUTES = 1 << 1, /* these need the link up */
+	HUBD_NET_FORWARDING = 1 << 2,
+	HUBD_NET_NFT = 1 << 3,
+	HUBD_NET_ALL = (1 << 4) - 1,
+};
+/* The same for some of them only. */
+int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifindex, unsigned parts,
+			bool dry, struct hubd_changes *ch);
 
 void hubd_log_changes(const struct hubd_changes *ch, size_t from, bool drift);
 void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total);

@@ -441,8 +441,10 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 		size_t len = cfg->n_peers - off < run ? cfg->n_peers - off : run;
 		int e = 0;
 
+		t = hubd_now_us();
 		r = hubd_diff_device(&cfg->iface, want + off, len, kernel, hubd_state_namer, &names,
 				     &set, ch);
+		h->timing.diff += hubd_now_us() - t;
 		if (kernel && kernel->n_peers) { /* done with: not part of the peak while sending */
 			wgnl_device_free(kernel);
 			kernel = NULL;
@@ -475,8 +477,8 @@ static bool has_ipv6(const struct hubd_iface_conf *c)
 	return false;
 }
 
-int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
-		  struct hubd_changes *ch)
+int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifindex, unsigned parts,
+			bool dry, struct hubd_changes *ch)
 {
 	const struct hubd_iface_conf *c = &cfg->iface;
 	struct hubd_prefix *lans = NULL;
@@ -485,29 +487,39 @@ int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bo
 	uint64_t t = hubd_now_us();
 	int r, first = 0;
 
-	r = hubd_addr_sync(h->rtnl, ifindex, c->addresses, c->n_addresses, dry, ch);
-	if (r < 0)
-		log_err("addresses on %s: %s", c->name, strerror(-r)), first = first ?: r;
-	h->timing.addr += hubd_now_us() - t;
+	if (parts & HUBD_NET_ADDRESSES) {
+		r = hubd_addr_sync(h->rtnl, ifindex, c->addresses, c->n_addresses, dry, ch);
+		if (r < 0)
+			log_err("addresses on %s: %s", c->name, strerror(-r)), first = first ?: r;
+		h->timing.addr += hubd_now_us() - t;
+	}
 	r = hubd_routed_prefixes(c, cfg->peers, cfg->n_peers, &lans, &n_lans);
 	if (r < 0)
 		return r;
-	r = hubd_route_sync(h->rtnl, ifindex, lans, n_lans, dry, ch);
+	r = parts & HUBD_NET_ROUTES ? hubd_route_sync(h->rtnl, ifindex, lans, n_lans, dry, ch) : 0;
 	if (r < 0)
 		log_err("routes via %s: %s", c->name, strerror(-r)), first = first ?: r;
-	r = hubd_forwarding_sync(has_ipv6(c), dry, ch);
+	r = parts & HUBD_NET_FORWARDING ? hubd_forwarding_sync(has_ipv6(c), dry, ch) : 0;
 	if (r < 0)
 		log_err("forwarding sysctls: %s", strerror(-r)), first = first ?: r;
-	t = hubd_now_us();
-	table = hubd_nft_render(c, lans, n_lans);
-	r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
-	h->timing.nft += hubd_now_us() - t;
-	if (r < 0)
-		log_err("nftables table inet %s: %s", HUBD_NFT_TABLE, strerror(-r)),
-		    first = first ?: r;
-	free(table);
+	if (parts & HUBD_NET_NFT) {
+		t = hubd_now_us();
+		table = hubd_nft_render(c, lans, n_lans);
+		r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
+		h->timing.nft += hubd_now_us() - t;
+		if (r < 0)
+			log_err("nftables table inet %s: %s", HUBD_NFT_TABLE, strerror(-r)),
+			    first = first ?: r;
+		free(table);
+	}
 	free(lans);
 	return first;
+}
+
+int hubd_net_sync(struct hubd *h, const struct hubd_config *cfg, int ifindex, bool dry,
+		  struct hubd_changes *ch)
+{
+	return hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_ALL, dry, ch);
 }
 
 static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
@@ -572,10 +584,11 @@ void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total)
 	const struct hubd_timing *t = &h->timing;
 
 	log_debug("reconcile (%s) took %" PRIu64 " us: read %" PRIu64 " verify %" PRIu64
-		  " states %" PRIu64 " link %" PRIu64 " wg-dump %" PRIu64 " wg-set %" PRIu64
-		  " wait %" PRIu64 " net %" PRIu64 " (addresses %" PRIu64 " nft %" PRIu64 ")",
-		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->set, t->wait,
-		  t->net, t->addr, t->nft);
+		  " states %" PRIu64 " link %" PRIu64 " wg-dump %" PRIu64 " diff %" PRIu64
+		  " wg-set %" PRIu64 " wait %" PRIu64 " net %" PRIu64 " (addresses %" PRIu64
+		  " nft %" PRIu64 ") log %" PRIu64,
+		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->diff, t->set,
+		  t->wait, t->net, t->addr, t->nft, t->log);
 }
 
 static const char *flags_name(unsigned flags)
@@ -647,13 +660,15 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		return r;
 	}
 	r = apply_all(h, cfg, st, nst, dry, ch);
-	hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
 	if (dry) {
+		hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
 		hubd_states_free(st, nst);
 		hubd_config_free(fresh);
 		return r < 0 ? r : (int)(ch->n - before);
 	}
-	return hubd_commit(h, st, nst, flags, r, ch, before);
+	r = hubd_commit(h, st, nst, flags, r, ch, before);
+	hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
+	return r;
 }
 
 void hubd_install_config(struct hubd *h, struct hubd_config *cfg)
@@ -669,6 +684,8 @@ int hubd_commit(struct hubd *h, struct hubd_peer_state *st, size_t nst, unsigned
 	hubd_states_free(h->peers, h->n_peers);
 	h->peers = st;
 	h->n_peers = nst;
+	uint64_t t = hubd_now_us();
+
 	h->converged = r >= 0;
 	h->counters.reconciles++;
 	if ((flags & RECONCILE_DRIFT) && ch->n > before)
@@ -677,6 +694,7 @@ int hubd_commit(struct hubd *h, struct hubd_peer_state *st, size_t nst, unsigned
 	/* A full reconcile of N peers allocated and freed O(N): give the pages back rather than
 	 * keep the peak as RSS for the daemon's lifetime. */
 	malloc_trim(0);
+	h->timing.log += hubd_now_us() - t;
 	return r < 0 ? r : (int)(ch->n - before);
 }
 

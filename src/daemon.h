@@ -40,7 +40,7 @@ struct hubd_counters {
 
 /* Where the last reconcile's time went, in microseconds (logged with --debug). */
 struct hubd_timing {
-	uint64_t read, verify, states, link, dump, set, wait, net, addr, nft;
+	uint64_t read, verify, states, link, dump, diff, set, wait, net, addr, nft, log;
 };
 
 struct hubd {
