@@ -17,6 +17,8 @@ void wgnl_peer_clear(struct wgnl_peer *peer);
 
 /* Receive buffer: the kernel's dump messages are at most 32 KiB; twice that
  * leaves room for the NLMSG_DONE it may append and for future kernels. */
+#ifndef WGNL_RECV_BUF_SIZE /* overridable for bench-wgnl's experiments */
 #define WGNL_RECV_BUF_SIZE (64u * 1024u)
+#endif
 
 #endif

@@ -12,6 +12,10 @@ vadd(struct hubd_changes *c, const char *event, const char *peer, const char *fm
 {
 	struct hubd_change *it;
 
+	if (c->keep && c->n >= c->keep) {
+		c->dropped++;
+		return;
+	}
 	if (c->n == c->cap) {
 		size_t cap = c->cap ? c->cap * 2 : 16;
 		struct hubd_change *items = realloc(c->items, cap * sizeof(*items));
@@ -51,14 +55,24 @@ void changes_add_event(struct hubd_changes *c, const char *event, const char *pe
 	va_end(ap);
 }
 
-void changes_truncate(struct hubd_changes *c, size_t n)
+size_t changes_count(const struct hubd_changes *c)
 {
-	for (size_t i = n; i < c->n; i++) {
+	return c->n + c->dropped;
+}
+
+void changes_truncate(struct hubd_changes *c, size_t count)
+{
+	if (count >= c->n) {
+		if (count - c->n < c->dropped)
+			c->dropped = count - c->n;
+		return;
+	}
+	for (size_t i = count; i < c->n; i++) {
 		free(c->items[i].text);
 		free(c->items[i].peer);
 	}
-	if (n < c->n)
-		c->n = n;
+	c->n = count;
+	c->dropped = 0;
 }
 
 void changes_clear(struct hubd_changes *c)
@@ -68,13 +82,19 @@ void changes_clear(struct hubd_changes *c)
 		free(c->items[i].peer);
 	}
 	free(c->items);
-	*c = (struct hubd_changes){0};
+	*c = (struct hubd_changes){.keep = c->keep};
 }
 
 int changes_move(struct hubd_changes *dst, struct hubd_changes *src)
 {
-	if (dst->n + src->n > dst->cap) {
-		size_t cap = dst->n + src->n;
+	size_t take = src->n;
+
+	if (dst->keep)
+		take = dst->n >= dst->keep
+			   ? 0
+			   : (dst->keep - dst->n < take ? dst->keep - dst->n : take);
+	if (dst->n + take > dst->cap) {
+		size_t cap = dst->n + take;
 		struct hubd_change *items = realloc(dst->items, cap * sizeof(*items));
 
 		if (!items)
@@ -82,10 +102,13 @@ int changes_move(struct hubd_changes *dst, struct hubd_changes *src)
 		dst->items = items;
 		dst->cap = cap;
 	}
-	if (src->n)
-		memcpy(dst->items + dst->n, src->items, src->n * sizeof(*src->items));
-	dst->n += src->n;
-	free(src->items);
-	*src = (struct hubd_changes){0};
+	if (take)
+		memcpy(dst->items + dst->n, src->items, take * sizeof(*src->items));
+	dst->n += take;
+	dst->dropped += src->dropped + (src->n - take);
+	src->n -= take;
+	memmove(src->items, src->items + take, src->n * sizeof(*src->items));
+	src->dropped = 0;
+	changes_clear(src); /* the items not taken */
 	return 0;
 }

@@ -18,15 +18,24 @@ struct hubd_change {
 struct hubd_changes {
 	struct hubd_change *items;
 	size_t n, cap;
+	/*
+	 * 0 keeps every change. Otherwise only the first keep are kept and the
+	 * rest only counted in dropped: the daemon logs no more than that many
+	 * anyway, and a cold start of 10,000 peers would hold megabytes of them.
+	 */
+	size_t keep, dropped;
 };
 
 void changes_add(struct hubd_changes *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void changes_add_event(struct hubd_changes *c, const char *event, const char *peer, const char *fmt,
 		       ...) __attribute__((format(printf, 4, 5)));
-void changes_truncate(struct hubd_changes *c, size_t n); /* keep the first n */
+/* Every change, kept or not. */
+size_t changes_count(const struct hubd_changes *c);
+void changes_truncate(struct hubd_changes *c, size_t count); /* back to the first count */
 void changes_clear(struct hubd_changes *c);
-/* Append src's items to dst, leaving src empty. -1 when out of memory (both unchanged). */
+/* Append src's changes to dst (as far as dst keeps them), leaving src empty. -1 when out of
+ * memory (both unchanged). */
 int changes_move(struct hubd_changes *dst, struct hubd_changes *src);
 
 #endif

@@ -33,19 +33,22 @@
  * costs O(m log m) for m files, so the doubling keeps the total O(n log n), and the first
  * peers go out after a few milliseconds. */
 #define FIRST_BATCH 64
-/* Set requests built ahead of the sender: enough that it never waits, few enough that they
- * add little to the peak (a request of HUBD_WG_RUN peers is a few hundred KiB). */
-#define QUEUE_MAX 2
+/* Set requests queued for the sender: one, with one being sent and one being built, is
+ * enough that it never waits (each takes the kernel far longer than the reader), and each
+ * request of HUBD_WG_RUN peers alive adds a few hundred KiB to the peak. */
+#define QUEUE_MAX 1
 
 struct cold {
 	struct hubd *h;
 	int ifindex;
 	char **files; /* peers.d's peer files by peer name */
 	size_t n_files;
-	struct hubd_config *cfg;    /* hubd.conf; peers: each file read cleanly, in order */
-	bool *reject;		    /* per peer read: the verdict */
-	struct hubd_peer_state *st; /* per peer read: its state, when accepted */
-	char **unreadable;	    /* names of the files rejected on reading */
+	struct hubd_config *cfg;	  /* hubd.conf; peers: each file read cleanly, in order */
+	bool *reject;			  /* per peer read: the verdict */
+	struct hubd_peer_state *st;	  /* per peer read: its state, when accepted */
+	struct hubd_peer_state *accepted; /* in the end: the accepted peers' states, by key */
+	size_t n_accepted;
+	char **unreadable; /* names of the files rejected on reading */
 	size_t n_unreadable;
 	struct hubd_diags diags;    /* the reader's: listing, reading, the final judgement */
 	struct hubd_changes ch;	    /* the reader's: peers added, addresses, nftables */
@@ -73,6 +76,8 @@ static void cold_free(struct cold *c)
 	free(c->unreadable);
 	if (c->st)
 		hubd_states_free(c->st, c->cfg ? c->cfg->n_peers : 0);
+	if (c->accepted)
+		hubd_states_free(c->accepted, c->n_accepted);
 	hubd_config_free(c->cfg);
 	free(c->reject);
 	hubd_diags_free(&c->diags);
@@ -254,36 +259,50 @@ static int reader_files(struct cold *c)
 	return r;
 }
 
-/* Addresses, forwarding and the nftables table: what does not need the link up. */
-static int reader_net(struct cold *c)
+/* The accepted peers' states, sorted by key as hubd_commit wants them; c->st is consumed. */
+static void accepted_states(struct cold *c)
 {
-	struct hubd_config view = *c->cfg; /* the accepted peers only, for the LANs behind them */
-	uint64_t t = hubd_now_us();
-	size_t k = 0;
-	int r;
+	struct hubd_peer_state *st = c->st;
+	size_t n = 0;
 
-	view.peers = calloc(c->cfg->n_peers + 1, sizeof(*view.peers));
-	if (!view.peers)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->cfg->n_peers; i++)
-		if (!c->reject[i])
-			view.peers[k++] = c->cfg->peers[i];
-	view.n_peers = k;
-	r = hubd_net_sync_parts(c->h, &view, c->ifindex,
-				HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING | HUBD_NET_NFT, false,
-				&c->ch);
-	free(view.peers);
-	c->t_net = hubd_now_us() - t;
-	return r;
+	for (size_t i = 0; i < c->cfg->n_peers; i++) {
+		if (c->reject[i])
+			continue;
+		st[n++] = st[i];
+	}
+	memset(st + n, 0, (c->cfg->n_peers - n) * sizeof(*st));
+	qsort(st, n, sizeof(*st), hubd_state_cmp);
+	c->st = NULL;
+	c->accepted = st;
+	c->n_accepted = n;
+}
+
+/* Every file judged: the config as the full reconcile would hold it (accepted peers, the
+ * names of the rejected), and the accepted peers' states. */
+static int settle(struct cold *c)
+{
+	accepted_states(c); /* before the peers move */
+	for (size_t i = 0; i < c->n_unreadable; i++)
+		if (hubd_config_add_rejected(c->cfg, c->unreadable[i]) < 0)
+			return -ENOMEM;
+	hubd_config_drop_rejected(c->cfg, c->reject);
+	return 0;
 }
 
 static void *reader(void *arg)
 {
 	struct cold *c = arg;
+	uint64_t t;
 	int r = reader_files(c);
 
-	if (r >= 0) /* while the sender still sends */
-		c->net_err = reader_net(c);
+	r = r < 0 ? r : settle(c);
+	/* What does not need the link up, while the sender still sends. */
+	t = hubd_now_us();
+	if (r >= 0)
+		c->net_err = hubd_net_sync_parts(
+		    c->h, c->cfg, c->ifindex,
+		    HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING | HUBD_NET_NFT, false, &c->ch);
+	c->t_net = hubd_now_us() - t;
 	finish_reader(c, r);
 	return NULL;
 }
@@ -311,37 +330,14 @@ static int send_queued(struct hubd *h, struct cold *c)
 	return r < 0 ? r : (int)ops;
 }
 
-/* The accepted peers' states, sorted by key as hubd_commit wants them; c->st is consumed. */
-static struct hubd_peer_state *accepted_states(struct cold *c, size_t *ret_n)
+/* The reader's diagnostics after the caller's, as the full reconcile would give them. */
+static void take_diags(struct cold *c, struct hubd_diags *diags)
 {
-	struct hubd_peer_state *st = c->st;
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->cfg->n_peers; i++) {
-		if (c->reject[i])
-			continue;
-		st[n++] = st[i];
-	}
-	memset(st + n, 0, (c->cfg->n_peers - n) * sizeof(*st));
-	qsort(st, n, sizeof(*st), hubd_state_cmp);
-	c->st = NULL;
-	*ret_n = n;
-	return st;
-}
-
-/* The config as the full reconcile would hold it: accepted peers, rejected names. */
-static int finish_config(struct cold *c, struct hubd_diags *diags)
-{
-	for (size_t i = 0; i < c->n_unreadable; i++)
-		if (hubd_config_add_rejected(c->cfg, c->unreadable[i]) < 0)
-			return -ENOMEM;
-	hubd_config_drop_rejected(c->cfg, c->reject);
 	for (size_t i = 0; i < c->diags.n; i++) {
 		const struct hubd_diag *g = &c->diags.items[i];
 
 		hubd_diag_add(diags, g->path, g->line, g->warning, "%s", g->message);
 	}
-	return 0;
 }
 
 /* Up now that its peers are set, then the routes, which need it up. */
@@ -385,8 +381,7 @@ static int cold_prepare(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *diags)
 {
 	struct cold c = {0};
-	struct hubd_peer_state *st;
-	size_t nst, before = ch->n;
+	size_t before = changes_count(ch);
 	int r, sent;
 	pthread_t t;
 
@@ -395,6 +390,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		cold_free(&c);
 		return r;
 	}
+	c.ch.keep = ch->keep; /* the reader's changes are logged with the rest */
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, reader, &c) != 0) {
@@ -414,12 +410,9 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		r = c.err;
 		goto out;
 	}
-	st = accepted_states(&c, &nst); /* before finish_config moves the peers */
-	r = finish_config(&c, diags);
-	if (r >= 0)
-		r = changes_move(ch, &c.ch) < 0 ? -ENOMEM : 0;
-	if (r < 0) {
-		hubd_states_free(st, nst);
+	take_diags(&c, diags);
+	if (changes_move(ch, &c.ch) < 0) {
+		r = -ENOMEM;
 		goto out;
 	}
 	hubd_report_diags(h, diags);
@@ -427,7 +420,9 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	hubd_install_config(h, c.cfg);
 	c.cfg = NULL;
 	r = finish_link(h, h->cfg, h->ifindex, ch) ?: c.net_err;
-	r = hubd_commit(h, st, nst, RECONCILE_CONFIG, sent < 0 ? sent : r, ch, before);
+	r = hubd_commit(h, c.accepted, c.n_accepted, RECONCILE_CONFIG, sent < 0 ? sent : r, ch,
+			before);
+	c.accepted = NULL;
 out:
 	pthread_cond_destroy(&c.cond);
 	pthread_mutex_destroy(&c.lock);

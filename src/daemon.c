@@ -556,27 +556,21 @@ static int apply_all(struct hubd *h, const struct hubd_config *cfg, struct hubd_
 	return first < 0 ? first : (r < 0 ? r : 0);
 }
 
-/*
- * One journal entry per change, up to a cap: a cold start with 10,000 peers
- * must not trip journald's rate limit and lose the entries that matter.
- */
-#define LOG_CHANGES_MAX 1000
-
 void hubd_log_changes(const struct hubd_changes *ch, size_t from, bool drift)
 {
-	for (size_t i = from; i < ch->n; i++) {
+	size_t logged = 0, total = changes_count(ch) - from;
+
+	for (size_t i = from; i < ch->n && logged < HUBD_LOG_CHANGES_MAX; i++, logged++) {
 		const struct hubd_change *c = &ch->items[i];
 
-		if (i - from == LOG_CHANGES_MAX) {
-			log_info("... and %zu more changes", ch->n - i);
-			break;
-		}
 		if (drift)
 			log_event(LOG_NOTICE, "drift-repaired", c->peer, "repaired: %s", c->text);
 		else
 			log_event(LOG_INFO, c->event ? c->event : "reconcile", c->peer, "%s",
 				  c->text);
 	}
+	if (total > logged)
+		log_info("... and %zu more changes", total - logged);
 }
 
 void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total)
@@ -607,7 +601,7 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 	struct hubd_config *fresh = NULL;
 	const struct hubd_config *cfg;
 	struct hubd_peer_state *st = NULL;
-	size_t nst = 0, before = ch->n;
+	size_t nst = 0, before = changes_count(ch);
 	uint64_t t0 = hubd_now_us(), t;
 	int r;
 
@@ -664,7 +658,7 @@ int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
 		hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
 		hubd_states_free(st, nst);
 		hubd_config_free(fresh);
-		return r < 0 ? r : (int)(ch->n - before);
+		return r < 0 ? r : (int)(changes_count(ch) - before);
 	}
 	r = hubd_commit(h, st, nst, flags, r, ch, before);
 	hubd_log_timing(h, flags_name(flags), hubd_now_us() - t0);
@@ -688,14 +682,14 @@ int hubd_commit(struct hubd *h, struct hubd_peer_state *st, size_t nst, unsigned
 
 	h->converged = r >= 0;
 	h->counters.reconciles++;
-	if ((flags & RECONCILE_DRIFT) && ch->n > before)
-		h->counters.drift_repairs += ch->n - before;
+	if ((flags & RECONCILE_DRIFT) && changes_count(ch) > before)
+		h->counters.drift_repairs += changes_count(ch) - before;
 	hubd_log_changes(ch, before, (flags & RECONCILE_DRIFT) && !(flags & RECONCILE_CONFIG));
 	/* A full reconcile of N peers allocated and freed O(N): give the pages back rather than
 	 * keep the peak as RSS for the daemon's lifetime. */
 	malloc_trim(0);
 	h->timing.log += hubd_now_us() - t;
-	return r < 0 ? r : (int)(ch->n - before);
+	return r < 0 ? r : (int)(changes_count(ch) - before);
 }
 
 const char *hubd_health_name(enum hubd_health s)

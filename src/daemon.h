@@ -67,6 +67,14 @@ struct hubd {
 };
 
 /*
+ * One journal entry per change, up to this many per reconcile, then a count:
+ * a cold start with 10,000 peers must not trip journald's rate limit and lose
+ * the entries that matter. The loop's reconciles keep no more changes than
+ * that (hubd_changes.keep); a client's reload gets them all.
+ */
+#define HUBD_LOG_CHANGES_MAX 1000
+
+/*
  * At most this many changed peer files are applied one by one; beyond it,
  * or after anything else changed, everything is re-read.
  */

@@ -147,7 +147,7 @@ static int on_debounce(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct hubd_loop *l = userdata;
 	unsigned flags = l->pending;
-	struct hubd_changes ch = {0};
+	struct hubd_changes ch = {.keep = HUBD_LOG_CHANGES_MAX};
 	struct hubd_diags diags = {0};
 
 	l->pending = 0;
@@ -196,7 +196,7 @@ static uint64_t health_usec(const struct hubd *h)
 static int on_health(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct hubd_loop *l = userdata;
-	struct hubd_changes ch = {0};
+	struct hubd_changes ch = {.keep = HUBD_LOG_CHANGES_MAX};
 	struct hubd_diags diags = {0};
 
 	if (l->h->cfg) {
@@ -309,7 +309,7 @@ static long ms_since_exec(void)
 static int run_daemon(struct hubd *h, const struct options *o)
 {
 	struct hubd_loop l = {.h = h, .inotify_fd = -1, .control_fd = -1};
-	struct hubd_changes ch = {0};
+	struct hubd_changes ch = {.keep = HUBD_LOG_CHANGES_MAX};
 	struct hubd_diags diags = {0};
 	sd_event_source *health = NULL;
 	int r;

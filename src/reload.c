@@ -496,7 +496,7 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
 {
 	struct delta d = {.h = h};
-	size_t before = ch->n;
+	size_t before = changes_count(ch);
 	uint64_t t0 = hubd_now_us(), t;
 	int r;
 
@@ -524,5 +524,5 @@ int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
 	hubd_log_timing(h, "changed files", hubd_now_us() - t0);
 	hubd_log_changes(ch, before, false);
 	delta_free(&d);
-	return r < 0 ? r : (int)(ch->n - before);
+	return r < 0 ? r : (int)(changes_count(ch) - before);
 }

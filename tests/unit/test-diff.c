@@ -295,6 +295,44 @@ START_TEST(test_nft_render)
 }
 END_TEST
 
+/* A loop's change list keeps what it logs and counts the rest; moving one into another keeps
+ * the order and the count. */
+START_TEST(test_changes_keep)
+{
+	struct hubd_changes a = {.keep = 3}, b = {0};
+
+	for (int i = 0; i < 5; i++)
+		changes_add(&a, "a%d", i);
+	ck_assert_uint_eq(a.n, 3);
+	ck_assert_uint_eq(changes_count(&a), 5);
+	ck_assert_str_eq(a.items[2].text, "a2");
+	changes_truncate(&a, 4);
+	ck_assert_uint_eq(changes_count(&a), 4);
+	changes_truncate(&a, 1);
+	ck_assert_uint_eq(a.n, 1);
+	ck_assert_uint_eq(changes_count(&a), 1);
+	b.keep = 2;
+	changes_add(&b, "b0");
+	changes_add(&b, "b1");
+	changes_add(&b, "b2");
+	ck_assert_int_eq(changes_move(&a, &b), 0);
+	ck_assert_uint_eq(a.n, 3); /* a1 + two of b's */
+	ck_assert_str_eq(a.items[1].text, "b0");
+	ck_assert_str_eq(a.items[2].text, "b1");
+	ck_assert_uint_eq(changes_count(&a), 4); /* and b2, counted */
+	ck_assert_uint_eq(changes_count(&b), 0);
+	ck_assert_uint_eq(b.keep, 2);
+	a.keep = 0; /* a client's list keeps everything */
+	changes_add(&b, "c0");
+	changes_add(&b, "c1");
+	ck_assert_int_eq(changes_move(&a, &b), 0);
+	ck_assert_uint_eq(a.n, 5);
+	ck_assert_str_eq(a.items[4].text, "c1");
+	changes_clear(&a);
+	changes_clear(&b);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("diff");
@@ -306,6 +344,7 @@ int main(void)
 	tcase_add_test(tc, test_device_fields);
 	tcase_add_test(tc, test_routed_prefixes);
 	tcase_add_test(tc, test_nft_render);
+	tcase_add_test(tc, test_changes_keep);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
