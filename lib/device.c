@@ -142,3 +142,25 @@ void wgnl_device_free(struct wgnl_device *dev)
 	sodium_memzero(dev, sizeof(*dev));
 	free(dev);
 }
+
+int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, wgnl_peer_fn fn, void *user)
+{
+	size_t n = all ? dev->n_peers : (dev->n_peers ? dev->n_peers - 1 : 0);
+	int r = 0;
+
+	if (!(dev->flags & WGNL_DEV_HANDED_OUT)) {
+		dev->flags |= WGNL_DEV_HANDED_OUT;
+		r = fn(dev, NULL, user);
+	}
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		r = fn(dev, &dev->peers[i], user);
+	for (size_t i = 0; i < n; i++)
+		wgnl_peer_clear(&dev->peers[i]);
+	/* The last peer may continue in the next message: it moves to the front. */
+	if (n > 0 && n < dev->n_peers) {
+		dev->peers[0] = dev->peers[n];
+		sodium_memzero(&dev->peers[n], sizeof(dev->peers[n]));
+	}
+	dev->n_peers -= n;
+	return r;
+}

@@ -168,23 +168,29 @@ int wgnl_open(struct wgnl **ret)
 struct dump_ctx {
 	uint16_t family_id;
 	struct wgnl_device *dev;
+	wgnl_peer_fn fn; /* a walk: peers handed out as they complete */
+	void *user;
 };
 
 static int dump_msg(const struct nlmsghdr *nlh, void *data)
 {
 	struct dump_ctx *c = data;
+	int r;
 
 	if (nlh->nlmsg_type != c->family_id)
 		return -EBADMSG;
-	return wgnl_parse_dump_msg(nlh, c->dev);
+	r = wgnl_parse_dump_msg(nlh, c->dev);
+	return r < 0 || !c->fn ? r : wgnl_hand_out_peers(c->dev, false, c->fn, c->user);
 }
 
-/* One complete dump into a fresh device; -EINTR if the kernel flagged it. */
-static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, struct wgnl_device **ret)
+/* One complete dump into a fresh device; -EINTR if the kernel flagged it. With fn, the peers
+ * are handed out as they come and *ret holds none of them. */
+static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
+		     void *user, struct wgnl_device **ret)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(memset(buf, 0, sizeof(buf))); /* see above */
-	struct dump_ctx c = {.family_id = nl->family_id};
+	struct dump_ctx c = {.family_id = nl->family_id, .fn = fn, .user = user};
 	struct genlmsghdr *genl;
 	int r;
 
@@ -202,6 +208,8 @@ static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, struct
 	r = send_msg(nl, nlh);
 	if (r >= 0)
 		r = recv_reply(nl, nl->seq, dump_msg, &c);
+	if (r >= 0 && fn) /* the last peer, which no later message continued */
+		r = wgnl_hand_out_peers(c.dev, true, fn, user);
 	sodium_memzero(nl->buf, WGNL_RECV_BUF_SIZE);
 	if (r < 0) {
 		wgnl_device_free(c.dev);
@@ -219,7 +227,25 @@ int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
 	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ)
 		return -EINVAL;
 	for (i = 0; i < DUMP_RETRIES; i++) {
-		r = dump_once(nl, ifname, flags, ret);
+		r = dump_once(nl, ifname, flags, NULL, NULL, ret);
+		if (r != -EINTR)
+			return r;
+	}
+	return -EAGAIN;
+}
+
+int wgnl_walk_device(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
+		     void *user)
+{
+	struct wgnl_device *dev = NULL;
+	int i, r = -EAGAIN;
+
+	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ || !fn)
+		return -EINVAL;
+	for (i = 0; i < DUMP_RETRIES; i++) {
+		r = dump_once(nl, ifname, flags, fn, user, &dev);
+		wgnl_device_free(dev);
+		dev = NULL;
 		if (r != -EINTR)
 			return r;
 	}

@@ -3,7 +3,19 @@
 #ifndef HUBD_WGNL_INTERNAL_H
 #define HUBD_WGNL_INTERNAL_H
 
+#include <stdbool.h>
+
 #include "hubd/wgnl.h"
+
+/* A walk's device has had its fields handed out (the peer NULL call of wgnl_peer_fn). */
+#define WGNL_DEV_HANDED_OUT (1U << 31)
+
+/*
+ * A walk's step: hand dev's complete peers to fn (all, or all but the last,
+ * which the next message may continue), then drop them, keeping the last.
+ * The first call hands out the device itself (peer NULL).
+ */
+int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, wgnl_peer_fn fn, void *user);
 
 /* Free what a peer owns and wipe it; the peer itself stays in its array. */
 void wgnl_peer_clear(struct wgnl_peer *peer);

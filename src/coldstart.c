@@ -3,17 +3,18 @@
  * The cold start: no configuration runs yet and the link does not exist.
  *
  * The kernel's work on a new peer (an X25519 precomputation among it) costs
- * several times what reading and parsing its file does, and the full
- * reconcile does them one after the other: read everything, then send
- * everything. Here this thread creates the link and then only sends, while a
- * second thread lists peers.d, reads the files in name order, judges them as
- * it goes and turns the accepted peers into set requests. The verifier takes
- * peers in name order and judges each against the ones before it, so the
- * verdicts on the first m files are final whatever files follow
+ * more than reading and parsing its file does, and the full reconcile does
+ * them one after the other: read everything, then send everything. Here this
+ * thread creates the link and sends, while a second thread lists peers.d,
+ * reads the files in name order and judges them as it goes. The verifier
+ * takes peers in name order and judges each against the ones before it, so
+ * the verdicts on the first m files are final whatever files follow
  * (hubd_config_judge): nothing is ever sent that the full reconcile would
- * have refused. Once every file is in, the second thread also sets the
- * addresses, forwarding and the nftables table, which do not need the link
- * up; this thread brings the link up and routes it when the peers are set.
+ * have refused. The reader never waits for the sender, so it stays ahead.
+ * Once the sender has taken the last peers, the reader settles the config
+ * and sets the addresses, forwarding and the nftables table (none needs the
+ * link up) while the last request is still in the kernel; this thread then
+ * brings the link up and routes it.
  *
  * The end state is the full reconcile's: the same running config, states,
  * diagnostics (in the same order) and kernel state. Only the time differs.
@@ -33,10 +34,6 @@
  * costs O(m log m) for m files, so the doubling keeps the total O(n log n), and the first
  * peers go out after a few milliseconds. */
 #define FIRST_BATCH 64
-/* Set requests queued for the sender: one, with one being sent and one being built, is
- * enough that it never waits (each takes the kernel far longer than the reader), and each
- * request of HUBD_WG_RUN peers alive adds a few hundred KiB to the peak. */
-#define QUEUE_MAX 1
 
 struct cold {
 	struct hubd *h;
@@ -44,26 +41,26 @@ struct cold {
 	char **files; /* peers.d's peer files by peer name */
 	size_t n_files;
 	struct hubd_config *cfg;	  /* hubd.conf; peers: each file read cleanly, in order */
-	bool *reject;			  /* per peer read: the verdict */
+	bool *reject;			  /* per peer read: the verdict, once judged */
+	bool *scratch;			  /* the reader's verdicts on the whole prefix */
 	struct hubd_peer_state *st;	  /* per peer read: its state, when accepted */
 	struct hubd_peer_state *accepted; /* in the end: the accepted peers' states, by key */
 	size_t n_accepted;
 	char **unreadable; /* names of the files rejected on reading */
 	size_t n_unreadable;
-	struct hubd_diags diags;    /* the reader's: listing, reading, the final judgement */
-	struct hubd_changes ch;	    /* the reader's: peers added, addresses, nftables */
-	struct wgnl_device *kernel; /* what the kernel holds once the queued requests are sent */
-	uint64_t t_list, t_read, t_judge, t_diff, t_net;
+	struct hubd_diags diags; /* the reader's: listing, reading, the final judgement */
+	struct hubd_changes ch;	 /* the reader's: addresses, forwarding, nftables */
+	uint64_t t_list, t_read, t_judge, t_net;
 	int net_err; /* the first error setting addresses, forwarding or nftables */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	/* Under lock: the requests built and not yet taken, and the reader's end. */
-	struct wgnl_device *queue[QUEUE_MAX];
-	int ops[QUEUE_MAX];
-	size_t head, queued;
-	bool done;
-	int err;
+	/* Under lock. */
+	size_t n_judged; /* cfg->peers[0..n_judged) judged, their states made */
+	bool all_judged; /* every file: n_judged is final */
+	bool taken;	 /* the sender needs cfg->peers no more: the reader may move them */
+	bool done;	 /* the reader has finished */
+	int err;	 /* what stopped the reader early */
 };
 
 static void cold_free(struct cold *c)
@@ -80,53 +77,60 @@ static void cold_free(struct cold *c)
 		hubd_states_free(c->accepted, c->n_accepted);
 	hubd_config_free(c->cfg);
 	free(c->reject);
+	free(c->scratch);
 	hubd_diags_free(&c->diags);
 	changes_clear(&c->ch);
-	wgnl_device_free(c->kernel);
-	for (size_t i = 0; i < c->queued; i++)
-		wgnl_device_free(c->queue[(c->head + i) % QUEUE_MAX]);
 }
 
-/* Hand a request to the sender, waiting while the queue is full. */
-static void enqueue(struct cold *c, struct wgnl_device *set, int ops)
+/* The reader's side: publish what is judged; all: nothing more will be. */
+static void publish(struct cold *c, size_t n, bool all)
 {
 	pthread_mutex_lock(&c->lock);
-	while (c->queued == QUEUE_MAX)
-		pthread_cond_wait(&c->cond, &c->lock);
-	c->queue[(c->head + c->queued) % QUEUE_MAX] = set;
-	c->ops[(c->head + c->queued) % QUEUE_MAX] = ops;
-	c->queued++;
+	c->n_judged = n;
+	c->all_judged = all;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
-}
-
-/* The sender's side: the next request (NULL when the reader is done), its op count in *ops. */
-static struct wgnl_device *dequeue(struct cold *c, int *ops, uint64_t *waited)
-{
-	struct wgnl_device *set = NULL;
-	uint64_t t = hubd_now_us();
-
-	pthread_mutex_lock(&c->lock);
-	while (!c->queued && !c->done)
-		pthread_cond_wait(&c->cond, &c->lock);
-	if (c->queued) {
-		set = c->queue[c->head];
-		*ops = c->ops[c->head];
-		c->head = (c->head + 1) % QUEUE_MAX;
-		c->queued--;
-		pthread_cond_broadcast(&c->cond);
-	}
-	pthread_mutex_unlock(&c->lock);
-	*waited += hubd_now_us() - t;
-	return set;
 }
 
 static void finish_reader(struct cold *c, int err)
 {
 	pthread_mutex_lock(&c->lock);
-	c->done = true;
+	c->all_judged = c->done = true;
 	c->err = err;
 	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The sender's side: block until peers past sent are judged or no more will be. */
+static size_t wait_judged(struct cold *c, size_t sent, bool *all, uint64_t *waited)
+{
+	uint64_t t = hubd_now_us();
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	while (c->n_judged == sent && !c->all_judged)
+		pthread_cond_wait(&c->cond, &c->lock);
+	n = c->n_judged;
+	*all = c->all_judged;
+	pthread_mutex_unlock(&c->lock);
+	*waited += hubd_now_us() - t;
+	return n;
+}
+
+/* The sender has built its last request: the reader may settle the config. */
+static void set_taken(struct cold *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->taken = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static void wait_taken(struct cold *c)
+{
+	pthread_mutex_lock(&c->lock);
+	while (!c->taken)
+		pthread_cond_wait(&c->cond, &c->lock);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -154,73 +158,21 @@ static int read_files(struct cold *c, size_t from, size_t to)
 
 /*
  * Judge every peer read so far; keep the verdicts on peers[from..) (those
- * before were final already) and make states for the newly accepted.
+ * before were final already, and the sender reads them) and make states for
+ * the newly accepted.
  */
 static int judge_prefix(struct cold *c, size_t from, bool last)
 {
 	struct hubd_config *cfg = c->cfg;
-	int r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->reject,
+	int r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->scratch,
 				  last ? &c->diags : NULL);
 
-	for (size_t i = from; r >= 0 && i < cfg->n_peers; i++)
+	for (size_t i = from; r >= 0 && i < cfg->n_peers; i++) {
+		c->reject[i] = c->scratch[i];
 		if (!c->reject[i] && hubd_state_init(&c->st[i], &cfg->peers[i], NULL) < 0)
 			r = -ENOMEM;
-	return r;
-}
-
-/*
- * Queue the accepted among peers[from..to) as set requests of at most
- * HUBD_WG_RUN peers. The first request (c->kernel still NULL) also sets the
- * device's key, port and fwmark, and goes out even without peers.
- */
-static int queue_peers(struct cold *c, size_t from, size_t to)
-{
-	struct hubd_namer_ctx names = {NULL, 0};
-	struct hubd_peer_want *w = NULL;
-	size_t k = 0, cap = 0;
-	int r = 0;
-
-	while (from < to || !c->kernel) {
-		struct wgnl_device *set = NULL;
-
-		for (k = 0; from < to && k < HUBD_WG_RUN; from++) {
-			if (c->reject[from])
-				continue;
-			if (k == cap) {
-				struct hubd_peer_want *g;
-
-				cap = cap ? cap * 2 : 64;
-				g = realloc(w, cap * sizeof(*w));
-				if (!g) {
-					r = -ENOMEM;
-					break;
-				}
-				w = g;
-			}
-			w[k] = (struct hubd_peer_want){.conf = &c->cfg->peers[from],
-						       .endpoint = c->st[from].resolved};
-			k++;
-		}
-		if (r < 0 || (!k && c->kernel))
-			break;
-		r = hubd_diff_device(&c->cfg->iface, w, k, c->kernel, hubd_state_namer, &names,
-				     &set, &c->ch);
-		if (r < 0)
-			break;
-		if (!c->kernel) { /* from now on the device has its fields set */
-			c->kernel = wgnl_device_new(c->cfg->iface.name);
-			if (!c->kernel) {
-				wgnl_device_free(set);
-				r = -ENOMEM;
-				break;
-			}
-			hubd_device_as_configured(c->kernel, &c->cfg->iface);
-		}
-		if (set)
-			enqueue(c, set, r);
 	}
-	free(w);
-	return r < 0 ? r : 0;
+	return r;
 }
 
 static int reader_files(struct cold *c)
@@ -236,8 +188,9 @@ static int reader_files(struct cold *c)
 	c->cfg->peers = calloc(n, sizeof(*c->cfg->peers));
 	c->st = calloc(n, sizeof(*c->st));
 	c->reject = calloc(n, sizeof(*c->reject));
+	c->scratch = calloc(n, sizeof(*c->scratch));
 	c->unreadable = calloc(n, sizeof(*c->unreadable));
-	if (!c->cfg->peers || !c->st || !c->reject || !c->unreadable)
+	if (!c->cfg->peers || !c->st || !c->reject || !c->scratch || !c->unreadable)
 		return -ENOMEM;
 	do {
 		size_t to = next < c->n_files ? next : c->n_files;
@@ -251,11 +204,13 @@ static int reader_files(struct cold *c)
 		/* The last judgement is the one whose diagnostics are reported. */
 		r = r < 0 ? r : judge_prefix(c, judged, read == c->n_files);
 		c->t_judge += hubd_now_us() - t;
-		t = hubd_now_us();
-		r = r < 0 ? r : queue_peers(c, judged, c->cfg->n_peers);
-		c->t_diff += hubd_now_us() - t;
+		if (r < 0)
+			break;
 		judged = c->cfg->n_peers;
-	} while (r >= 0 && read < c->n_files);
+		publish(c, judged, read == c->n_files);
+	} while (read < c->n_files);
+	if (c->n_files == 0)
+		publish(c, 0, true);
 	return r;
 }
 
@@ -295,9 +250,14 @@ static void *reader(void *arg)
 	uint64_t t;
 	int r = reader_files(c);
 
-	r = r < 0 ? r : settle(c);
-	/* What does not need the link up, while the sender still sends. */
+	if (r < 0) {
+		finish_reader(c, r);
+		return NULL;
+	}
+	/* What does not need the link up, while the sender's last request is in the kernel. */
+	wait_taken(c);
 	t = hubd_now_us();
+	r = settle(c);
 	if (r >= 0)
 		c->net_err = hubd_net_sync_parts(
 		    c->h, c->cfg, c->ifindex,
@@ -308,25 +268,58 @@ static void *reader(void *arg)
 }
 
 /*
- * Send the queued requests until the reader is done. After a failure the
- * rest are dropped, not sent: the reconcile is then not converged and the
- * next one (the health timer's) dumps the device and completes it.
+ * Send the accepted among the judged peers as they come, in runs of at most
+ * HUBD_WG_RUN; the first request also sets the device's key, port and fwmark
+ * (and goes out even without peers). Returns the number of operations or the
+ * kernel's first error; after an error nothing more is sent, and the next
+ * reconcile (the health timer's) dumps the device and completes it.
  */
-static int send_queued(struct hubd *h, struct cold *c)
+static int send_judged(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 {
-	struct wgnl_device *set;
-	size_t ops = 0;
-	int n, r = 0;
+	struct hubd_peer_want *want = calloc(HUBD_WG_RUN, sizeof(*want));
+	struct hubd_namer_ctx names = {NULL, 0};
+	struct wgnl_device *kernel = NULL, *set = NULL;
+	size_t sent = 0, judged = 0, ops = 0;
+	bool all = false;
+	int r = want ? 0 : -ENOMEM;
 
-	while ((set = dequeue(c, &n, &h->timing.wait))) {
-		int e = r < 0 ? 0 : hubd_send_set(h, set);
+	while (r >= 0 && (!kernel || sent < judged || !all)) {
+		size_t k = 0;
+		uint64_t t;
 
+		if (sent == judged && !all)
+			judged = wait_judged(c, sent, &all, &h->timing.wait);
+		for (; sent < judged && k < HUBD_WG_RUN; sent++)
+			if (!c->reject[sent])
+				want[k++] = (struct hubd_peer_want){
+				    .conf = &c->cfg->peers[sent], .endpoint = c->st[sent].resolved};
+		if (!k && kernel)
+			continue;
+		t = hubd_now_us();
+		r = hubd_diff_device(&c->cfg->iface, want, k, kernel, hubd_state_namer, &names,
+				     &set, ch);
+		h->timing.diff += hubd_now_us() - t;
+		if (all && sent == judged)
+			set_taken(c); /* built from the peers: the reader may move them now */
+		if (r > 0) {
+			int e = hubd_send_set(h, set);
+
+			r = e < 0 ? e : r;
+		}
 		wgnl_device_free(set);
-		if (e < 0)
-			r = e;
-		else if (r >= 0)
-			ops += (size_t)n;
+		set = NULL;
+		ops += r > 0 ? (size_t)r : 0;
+		if (!kernel && r >= 0) { /* from now on the device has its fields set */
+			kernel = wgnl_device_new(c->cfg->iface.name);
+			if (!kernel)
+				r = -ENOMEM;
+			else
+				hubd_device_as_configured(kernel, &c->cfg->iface);
+		}
 	}
+	set_taken(c); /* also when stopped early: the reader must not wait forever */
+	wgnl_device_free(kernel);
+	free(want);
 	return r < 0 ? r : (int)ops;
 }
 
@@ -390,22 +383,22 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		cold_free(&c);
 		return r;
 	}
-	c.ch.keep = ch->keep; /* the reader's changes are logged with the rest */
+	c.ch.keep = ch->keep; /* the reader's changes are logged after the peers */
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, reader, &c) != 0) {
 		r = -EAGAIN; /* the link exists now: the full reconcile finds it empty */
 		goto out;
 	}
-	sent = send_queued(h, &c);
+	sent = send_judged(h, &c, ch);
 	if (sent < 0)
 		log_err("WireGuard device %s: %s", c.cfg->iface.name, strerror(-sent));
 	pthread_join(t, NULL);
 	/* The reader's own thread: on the total only where the sender waited for it. */
 	log_debug("cold start: the reader listed %zu files in %" PRIu64 " us, read them in %" PRIu64
-		  " us, judged them in %" PRIu64 " us, made requests in %" PRIu64
-		  " us, set addresses and nftables in %" PRIu64 " us",
-		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_diff, c.t_net);
+		  " us and judged them in %" PRIu64 " us, then settled and set addresses and "
+		  "nftables in %" PRIu64 " us",
+		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_net);
 	if (c.err) {
 		r = c.err;
 		goto out;

@@ -364,19 +364,22 @@ static int states_build(const struct hubd *h, const struct hubd_config *cfg,
 
 /* What the kernel reports is remembered: the learned endpoint is restored if the peer is ever
  * re-added. */
+static void state_observe(struct hubd_peer_state *s, const struct wgnl_peer *p)
+{
+	if (p->endpoint.addr.sa_family)
+		s->learned = p->endpoint;
+	s->last_handshake = p->last_handshake_sec;
+	s->rx_bytes = p->rx_bytes;
+	s->tx_bytes = p->tx_bytes;
+}
+
 static void states_observe(struct hubd_peer_state *v, size_t n, const struct wgnl_device *dev)
 {
 	for (size_t i = 0; dev && i < dev->n_peers; i++) {
-		const struct wgnl_peer *p = &dev->peers[i];
-		struct hubd_peer_state *s = hubd_state_find(v, n, p->public_key);
+		struct hubd_peer_state *s = hubd_state_find(v, n, dev->peers[i].public_key);
 
-		if (!s)
-			continue;
-		if (p->endpoint.addr.sa_family)
-			s->learned = p->endpoint;
-		s->last_handshake = p->last_handshake_sec;
-		s->rx_bytes = p->rx_bytes;
-		s->tx_bytes = p->tx_bytes;
+		if (s)
+			state_observe(s, &dev->peers[i]);
 	}
 }
 
@@ -795,20 +798,28 @@ static void health_promote(struct hubd *h)
 	}
 }
 
+static int observe_one(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct hubd *h = user;
+	struct hubd_peer_state *s = p ? hubd_state_find(h->peers, h->n_peers, p->public_key) : NULL;
+
+	(void)dev;
+	if (s)
+		state_observe(s, p);
+	return 0;
+}
+
 int hubd_refresh(struct hubd *h)
 {
-	struct wgnl_device *dev = NULL;
 	int r;
 
 	if (!h->cfg)
 		return -EINVAL;
-	/* Handshakes and counters only: a status or metrics request on a big hub must not
-	 * allocate every peer's allowed IPs. */
-	r = wgnl_get_device_flags(h->wg, h->cfg->iface.name, WGNL_DEV_NO_ALLOWEDIPS, &dev);
+	/* Handshakes and counters only, peer by peer: a status or metrics request on a big hub
+	 * must not hold the whole device, nor allocate any peer's allowed IPs. */
+	r = wgnl_walk_device(h->wg, h->cfg->iface.name, WGNL_DEV_NO_ALLOWEDIPS, observe_one, h);
 	if (r < 0)
 		return r;
-	states_observe(h->peers, h->n_peers, dev);
-	wgnl_device_free(dev);
 	health_promote(h);
 	return 0;
 }

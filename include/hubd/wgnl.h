@@ -122,6 +122,21 @@ int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
 			  struct wgnl_device **ret);
 
 /*
+ * The same dump, handed out peer by peer rather than held whole, for a caller
+ * that looks at each peer once (counters, handshakes, printing): fn first
+ * gets the device with its fields and no peers (peer NULL), then each peer in
+ * the kernel's order, complete (one the kernel splits across messages is
+ * merged first). Only the peers of one message are held at a time. fn's
+ * return < 0 stops the walk, which returns it. If the kernel flags the dump
+ * as interrupted (the device changed meanwhile), the walk starts over, with
+ * the device again: a caller that collects should start afresh there.
+ */
+typedef int (*wgnl_peer_fn)(const struct wgnl_device *dev, const struct wgnl_peer *peer,
+			    void *user);
+int wgnl_walk_device(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
+		     void *user);
+
+/*
  * Apply dev to the kernel device dev->name: the device fields selected by
  * dev->flags, then each peer in dev->peers with the operation its flags select.
  * The request is split across as many messages as needed, each as large as

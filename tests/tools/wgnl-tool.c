@@ -282,6 +282,7 @@ static int cmd_set(const char *ifname, const char *file, bool replace)
 struct out {
 	FILE *f;
 	size_t len;
+	bool started; /* the device line is out */
 	char buf[1 << 16];
 };
 
@@ -462,15 +463,9 @@ static void out_peer(struct out *o, const struct wgnl_peer *p)
 	out_str(o, "\n");
 }
 
-/* The device in `wg show IFNAME dump` format; -ENOMEM or 0. */
-static int print_dump(FILE *f, const struct wgnl_device *dev)
+/* The device's line of `wg show IFNAME dump`. */
+static void out_device(struct out *o, const struct wgnl_device *dev)
 {
-	struct out *o = malloc(sizeof(*o));
-
-	if (!o)
-		return -ENOMEM;
-	o->f = f;
-	o->len = 0;
 	out_key(o, dev->private_key, dev->flags & WGNL_DEV_HAS_PRIVATE_KEY);
 	out_str(o, "\t");
 	out_key(o, dev->public_key, dev->flags & WGNL_DEV_HAS_PUBLIC_KEY);
@@ -484,31 +479,47 @@ static int print_dump(FILE *f, const struct wgnl_device *dev)
 	} else
 		out_str(o, "off");
 	out_str(o, "\n");
-	for (size_t i = 0; i < dev->n_peers; i++)
-		out_peer(o, &dev->peers[i]);
-	fwrite(o->buf, 1, o->len, f);
-	/* The buffer held keys, the private one among them. */
-	sodium_memzero(o, sizeof(*o));
-	free(o);
+}
+
+/* A walk's step: the device line, then a line per peer, each printed as it comes. */
+static int print_walked(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct out *o = user;
+
+	if (p) {
+		out_peer(o, p);
+		return 0;
+	}
+	if (o->started) /* the walk starts over (the device changed) after lines went out */
+		return -EAGAIN;
+	o->started = true;
+	out_device(o, dev);
 	return 0;
 }
 
+/* The device in `wg show IFNAME dump` format, printed as the kernel's messages come in:
+ * only one message's peers are held at a time. */
 static int cmd_dump(const char *ifname)
 {
-	struct wgnl_device *dev = NULL;
+	struct out *o = calloc(1, sizeof(*o));
 	struct wgnl *nl = NULL;
-	int r = wgnl_open(&nl);
+	int r = o ? wgnl_open(&nl) : -ENOMEM;
 
-	if (r >= 0)
-		r = wgnl_get_device(nl, ifname, &dev);
+	if (r >= 0) {
+		o->f = stdout;
+		r = wgnl_walk_device(nl, ifname, 0, print_walked, o);
+	}
 	wgnl_close(nl);
+	if (r >= 0)
+		fwrite(o->buf, 1, o->len, stdout);
+	if (o) /* the buffer held keys, the private one among them */
+		sodium_memzero(o, sizeof(*o));
+	free(o);
 	if (r < 0) {
 		fprintf(stderr, "wgnl-tool: dump %s: %s\n", ifname, strerror(-r));
 		return 1;
 	}
-	r = print_dump(stdout, dev);
-	wgnl_device_free(dev);
-	return fflush(stdout) == 0 && r >= 0 ? 0 : 1;
+	return fflush(stdout) == 0 ? 0 : 1;
 }
 
 static int cmd_list(void)

@@ -14,6 +14,7 @@
 #include <linux/wireguard.h>
 
 #include "hubd/wgnl.h"
+#include "../../lib/wgnl-internal.h"
 
 #define FAMILY 0x1d
 
@@ -679,6 +680,91 @@ START_TEST(test_parse_no_allowedips)
 }
 END_TEST
 
+/* What a walk handed out, checked against the device the messages came from as it goes. */
+struct walked {
+	const struct wgnl_device *src;
+	size_t devices, peers, held_max;
+};
+
+static int check_walked(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct walked *w = user;
+	const struct wgnl_peer *want;
+
+	if (!p) {
+		ck_assert_uint_eq(w->peers, 0); /* the device comes first */
+		ck_assert_uint_eq(dev->listen_port, w->src->listen_port);
+		ck_assert_mem_eq(dev->private_key, w->src->private_key, 32);
+		w->devices++;
+		return 0;
+	}
+	ck_assert_uint_lt(w->peers, w->src->n_peers);
+	want = &w->src->peers[w->peers++];
+	ck_assert_mem_eq(p->public_key, want->public_key, 32);
+	ck_assert_uint_eq(p->persistent_keepalive, want->persistent_keepalive);
+	/* complete: a peer split across messages is merged before it is handed out */
+	ck_assert_uint_eq(p->n_allowedips, want->n_allowedips);
+	for (size_t j = 0; j < p->n_allowedips; j++)
+		ck_assert_mem_eq(&p->allowedips[j], &want->allowedips[j], sizeof(p->allowedips[j]));
+	return 0;
+}
+
+/*
+ * wgnl_walk_device's steps on the messages a kernel would send: a peer with
+ * 20,000 allowed IPs spans several messages, the others share them. Each
+ * peer comes out once, complete and in order, the device first; no more
+ * than one message's peers are held at a time.
+ */
+START_TEST(test_walk_messages)
+{
+	struct wgnl_device *src = make_device(300, 3, 20000, 0), *dev = wgnl_device_new("x");
+	struct walked w = {.src = src};
+	struct kmsgs k = {0};
+
+	kernel_dump(src, 4096, &k);
+	ck_assert_uint_gt(k.n, 20);
+	for (size_t i = 0; i < k.n; i++) {
+		ck_assert_int_eq(wgnl_parse_dump_msg(k.m[i], dev), 0);
+		w.held_max = dev->n_peers > w.held_max ? dev->n_peers : w.held_max;
+		ck_assert_int_eq(wgnl_hand_out_peers(dev, false, check_walked, &w), 0);
+		ck_assert_uint_le(dev->n_peers, 1); /* only the last, which may go on */
+	}
+	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, check_walked, &w), 0);
+	ck_assert_uint_eq(w.devices, 1);
+	ck_assert_uint_eq(w.peers, src->n_peers);
+	ck_assert_uint_eq(dev->n_peers, 0);
+	ck_assert_uint_lt(w.held_max, 60); /* a 4 KiB message holds a few dozen peers */
+	kmsgs_free(&k);
+	wgnl_device_free(dev);
+	wgnl_device_free(src);
+}
+END_TEST
+
+/* A walk stops at the first error its function returns, and that is what it returns. */
+static int fail_third(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	size_t *n = user;
+
+	(void)dev;
+	return p && ++*n == 3 ? -ECANCELED : 0;
+}
+
+START_TEST(test_walk_stops)
+{
+	struct wgnl_device *src = make_device(10, 1, 0, 0), *dev = wgnl_device_new("x");
+	struct kmsgs k = {0};
+	size_t n = 0;
+
+	kernel_dump(src, 32768, &k);
+	ck_assert_int_eq(wgnl_parse_dump_msg(k.m[0], dev), 0);
+	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, fail_third, &n), -ECANCELED);
+	ck_assert_uint_eq(n, 3);
+	kmsgs_free(&k);
+	wgnl_device_free(dev);
+	wgnl_device_free(src);
+}
+END_TEST
+
 START_TEST(test_parse_dump_intr)
 {
 	struct wgnl_device *src = make_device(2000, 2, 0, 0), *got = wgnl_device_new("x");
@@ -992,6 +1078,8 @@ static Suite *wgnl_suite(void)
 	tcase_add_loop_test(tc, test_parse, 0, sizeof(parse_cases) / sizeof(parse_cases[0]));
 	tcase_add_test(tc, test_parse_dump_intr);
 	tcase_add_test(tc, test_parse_no_allowedips);
+	tcase_add_test(tc, test_walk_messages);
+	tcase_add_test(tc, test_walk_stops);
 	tcase_add_loop_test(tc, test_parse_malformed, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_parse_wrong_cmd);
 	suite_add_tcase(s, tc);
