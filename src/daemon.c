@@ -594,7 +594,8 @@ static const char *flags_name(unsigned flags)
 		return "dry run";
 	if (flags & RECONCILE_CONFIG)
 		return "all files";
-	return "kernel";
+	/* Told apart in the log so that a test can see which notifications cost a dump. */
+	return flags & RECONCILE_TIMER ? "health timer" : "kernel";
 }
 
 int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,

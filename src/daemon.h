@@ -85,6 +85,7 @@ enum {
 	RECONCILE_DRY = 1 << 1,	   /* report, change nothing (hubctl diff) */
 	RECONCILE_DRIFT = 1 << 2,  /* triggered by the kernel or the timer: changes are repairs */
 	RECONCILE_FILES = 1 << 3,  /* only the peer files in h->dirty changed */
+	RECONCILE_TIMER = 1 << 4,  /* with DRIFT: the health timer's, not a notification's */
 };
 
 /*

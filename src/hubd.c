@@ -200,9 +200,9 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata)
 	struct hubd_diags diags = {0};
 
 	if (l->h->cfg) {
-		hubd_reconcile(l->h, RECONCILE_DRIFT, &ch, &diags);
+		hubd_reconcile(l->h, RECONCILE_DRIFT | RECONCILE_TIMER, &ch, &diags);
 		if (hubd_health_check(l->h) > 0)
-			hubd_reconcile(l->h, RECONCILE_DRIFT, &ch, &diags);
+			hubd_reconcile(l->h, RECONCILE_DRIFT | RECONCILE_TIMER, &ch, &diags);
 	}
 	changes_clear(&ch);
 	hubd_diags_free(&diags);

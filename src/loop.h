@@ -30,6 +30,8 @@ struct hubd_loop {
 	struct mnl_socket *nfmon;
 	uint32_t own_port; /* our rtnetlink socket's port: its echoes are not drift */
 	bool nf_changed;   /* nftables messages seen, their transaction's NEWGEN not yet */
+	bool link_seen;	   /* in this read of rtmon: a message about our link */
+	bool link_drift;   /* the last of them says it is not as configured */
 
 	int control_fd;
 };

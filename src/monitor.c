@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_link.h>
+#include <net/if.h>
 #include <arpa/inet.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
@@ -23,6 +24,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "nft.h"
 #include "rtnl.h"
 
 static bool link_relevant(struct hubd_loop *l, const struct nlmsghdr *nlh)
@@ -70,14 +72,97 @@ static bool rt_relevant(struct hubd_loop *l, const struct nlmsghdr *nlh)
 	}
 }
 
+/* Our link as configured: up, with its name and MTU. */
+static bool link_as_wanted(const struct hubd_loop *l, const struct nlmsghdr *nlh)
+{
+	const struct ifinfomsg *ifi = mnl_nlmsg_get_payload(nlh);
+	const struct hubd_iface_conf *c = &l->h->cfg->iface;
+	bool name = false, mtu = false;
+	const struct nlattr *a;
+
+	if (ifi->ifi_index != l->h->ifindex || !(ifi->ifi_flags & IFF_UP))
+		return false;
+	mnl_attr_for_each(a, nlh, sizeof(*ifi))
+	{
+		if (mnl_attr_get_type(a) == IFLA_IFNAME &&
+		    mnl_attr_validate(a, MNL_TYPE_STRING) >= 0)
+			name = !strcmp(mnl_attr_get_str(a), c->name);
+		else if (mnl_attr_get_type(a) == IFLA_MTU &&
+			 mnl_attr_validate(a, MNL_TYPE_U32) >= 0)
+			mtu = mnl_attr_get_u32(a) == c->mtu;
+	}
+	return name && mtu;
+}
+
+/* One of the configured addresses, with its prefix length. */
+static bool addr_wanted(const struct hubd_loop *l, const struct nlmsghdr *nlh)
+{
+	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
+	const struct hubd_iface_conf *c = &l->h->cfg->iface;
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(*ifa))
+	{
+		/* IFA_LOCAL is an IPv4 address itself (IFA_ADDRESS may be a point-to-point
+		 * peer); IPv6 has only IFA_ADDRESS. */
+		int type = mnl_attr_get_type(a);
+		size_t len = ifa->ifa_family == AF_INET ? 4 : 16;
+
+		if ((ifa->ifa_family == AF_INET ? type != IFA_LOCAL : type != IFA_ADDRESS) ||
+		    mnl_attr_get_payload_len(a) != len)
+			continue;
+		for (size_t i = 0; i < c->n_addresses; i++)
+			if (c->addresses[i].family == ifa->ifa_family &&
+			    c->addresses[i].cidr == ifa->ifa_prefixlen &&
+			    !memcmp(&c->addresses[i].addr, mnl_attr_get_payload(a), len))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A notification saying that something is as hubd wants it is no drift,
+ * whoever caused it. This covers what the port check cannot: the kernel
+ * sends some notifications of hubd's own requests with port 0 (before 6.3,
+ * a link's flags and MTU; an IPv6 address added or removed, again when its
+ * DAD ends).
+ */
+static bool as_wanted(const struct hubd_loop *l, const struct nlmsghdr *nlh)
+{
+	if (!l->h->cfg)
+		return false;
+	switch (nlh->nlmsg_type) {
+	case RTM_NEWLINK:
+		return link_as_wanted(l, nlh);
+	case RTM_NEWADDR:
+		return addr_wanted(l, nlh);
+	case RTM_DELADDR: /* one hubd does not want is gone: hubd would remove it */
+		return !addr_wanted(l, nlh);
+	default:
+		return false;
+	}
+}
+
 static int rt_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct hubd_loop *l = data;
 
 	if (nlh->nlmsg_pid && nlh->nlmsg_pid == l->own_port)
 		return MNL_CB_OK; /* our own request's echo */
-	if (rt_relevant(l, nlh))
-		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	if (!rt_relevant(l, nlh))
+		return MNL_CB_OK;
+	/* The link's messages describe its state at the time: only the last one read counts,
+	 * so a link created down and then brought up (both told with port 0) is no drift. */
+	if (nlh->nlmsg_type == RTM_NEWLINK || nlh->nlmsg_type == RTM_DELLINK) {
+		l->link_seen = true;
+		l->link_drift = !as_wanted(l, nlh);
+		return MNL_CB_OK;
+	}
+	if (as_wanted(l, nlh))
+		return MNL_CB_OK;
+	log_debug("kernel change: rtnetlink message %u from port %u", nlh->nlmsg_type,
+		  nlh->nlmsg_pid);
+	loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
 	return MNL_CB_OK;
 }
 
@@ -100,6 +185,7 @@ static uint32_t gen_pid(const struct nlmsghdr *nlh)
 static int nf_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct hubd_loop *l = data;
+	uint32_t pid;
 
 	/* Our table's listing is compared on reconcile; any ruleset change may have touched it.
 	 * The messages of one transaction come first, its NEWGEN last. */
@@ -107,8 +193,12 @@ static int nf_cb(const struct nlmsghdr *nlh, void *data)
 		l->nf_changed = true;
 		return MNL_CB_OK;
 	}
-	if (l->nf_changed && gen_pid(nlh) != (uint32_t)getpid())
+	pid = gen_pid(nlh);
+	if (l->nf_changed && pid != (uint32_t)getpid() &&
+	    pid != (uint32_t)hubd_nft_last_tid(l->h->nft)) {
+		log_debug("kernel change: nftables, by pid %u", pid);
 		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	}
 	l->nf_changed = false;
 	return MNL_CB_OK;
 }
@@ -138,7 +228,12 @@ static int on_rt(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct hubd_loop *l = userdata;
 
+	l->link_seen = false;
 	drain(l->rtmon, rt_cb, l);
+	if (l->link_seen && l->link_drift) {
+		log_debug("kernel change: link %s", l->h->cfg ? l->h->cfg->iface.name : "");
+		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
+	}
 	return 0;
 }
 

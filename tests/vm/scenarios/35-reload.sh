@@ -5,7 +5,8 @@
 # must find nothing to do. Steps the shortcut cannot be sure of (an error, a clash, a
 # rejected file elsewhere, too many files at once) must take the full reload and still
 # be right. A peer removed behind hubd's back and then edited comes back with the
-# health timer's dump.
+# health timer's dump. hubd's own kernel changes trigger no reconcile of their own;
+# someone else's do, and are repaired.
 source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 
@@ -36,6 +37,9 @@ converged() {
 # shortcuts / full_reloads: how many reconciles of each kind the log shows so far.
 shortcuts() { grep -c "reconcile (changed files) took" "$D/hubd.log" || true; }
 full_reloads() { grep -c "reconcile (all files) took" "$D/hubd.log" || true; }
+# kernel_reconciles: those a notification triggered (the health timer's are logged apart).
+kernel_reconciles() { grep -c "reconcile (kernel) took" "$D/hubd.log" || true; }
+_more_kernel() { [ "$(kernel_reconciles)" -gt "$k0" ]; }
 # step NAME: remember the counts before a step; then expect KIND (shortcut or full).
 step() {
 	log "$1"
@@ -54,6 +58,11 @@ took() {
 _more_shortcuts() { [ "$(shortcuts)" -gt "$s0" ]; }
 _more_full() { [ "$(full_reloads)" -gt "$f0" ]; }
 
+# The link's creation, its MTU, its coming up and its addresses (IPv6 ones notified with
+# port 0) are what hubd asked for: no notification of them may cost a dump of every peer.
+sleep 0.5
+assert_eq 0 "$(kernel_reconciles)" "reconciles triggered by hubd's own start"
+
 step "a new peer file"
 peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32"
 wait_for has_peer hub wg0 "${pubs[$((N + 1))]}"
@@ -63,6 +72,27 @@ step "an edit: one more AllowedIPs prefix, outside the interface's, gets a route
 peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32, 192.168.7.0/24"
 wait_for aips_are hub wg0 "${pubs[$((N + 1))]}" "10.8.2.1/32 192.168.7.0/24"
 wait_for has_route hub 192.168.7.0/24
+took shortcut
+
+step "hubd's own route change is not drift (no dump of every peer); someone else's is repaired"
+k0=$(kernel_reconciles)
+peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32, 192.168.7.0/24, 192.168.8.0/24"
+wait_for has_route hub 192.168.8.0/24
+took shortcut
+# The echo of hubd's route would be debounced 50 ms; give it ten times that.
+sleep 0.5
+assert_eq "$k0" "$(kernel_reconciles)" "reconciles triggered by hubd's own route"
+ip -n hub route del 192.168.8.0/24 proto 150
+wait_for has_route hub 192.168.8.0/24
+wait_for _more_kernel
+# The link's notifications count when they say something hubd did not ask for.
+mtu() { ip -n hub -o link show dev wg0 | grep -o 'mtu [0-9]*'; }
+k0=$(kernel_reconciles) mtu0=$(mtu)
+ip -n hub link set dev wg0 mtu 1300
+wait_for _more_kernel
+wait_for eval '[ "$(mtu)" = "$mtu0" ]'
+peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32, 192.168.7.0/24"
+wait_for lacks_route hub 192.168.8.0/24
 took shortcut
 
 step "a rewrite without a change: nothing is sent"
