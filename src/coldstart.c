@@ -11,10 +11,11 @@
  * the verdicts on the first m files are final whatever files follow
  * (hubd_config_judge): nothing is ever sent that the full reconcile would
  * have refused. The reader never waits for the sender, so it stays ahead.
- * Once the sender has taken the last peers, the reader settles the config
- * and sets the addresses, forwarding and the nftables table (none needs the
- * link up) while the last request is still in the kernel; this thread then
- * brings the link up and routes it.
+ * This thread sets the addresses and forwarding (from hubd.conf alone) while
+ * the first files are read. Once it has taken the last peers, the reader
+ * settles the config and sets the nftables table (which names the peers'
+ * routed prefixes) while the last request is still in the kernel; this
+ * thread then brings the link up and routes it.
  *
  * The end state is the full reconcile's: the same running config, states,
  * diagnostics (in the same order) and kernel state. Only the time differs.
@@ -51,7 +52,7 @@ struct cold {
 	struct hubd_diags diags; /* the reader's: listing, reading, the final judgement */
 	struct hubd_changes ch;	 /* the reader's: addresses, forwarding, nftables */
 	uint64_t t_list, t_read, t_judge, t_net;
-	int net_err; /* the first error setting addresses, forwarding or nftables */
+	int net_err; /* the reader's error setting the nftables table */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -254,14 +255,14 @@ static void *reader(void *arg)
 		finish_reader(c, r);
 		return NULL;
 	}
-	/* What does not need the link up, while the sender's last request is in the kernel. */
+	/* The table (it names the peers' routed prefixes), while the sender's last request is
+	 * in the kernel. */
 	wait_taken(c);
 	t = hubd_now_us();
 	r = settle(c);
 	if (r >= 0)
-		c->net_err = hubd_net_sync_parts(
-		    c->h, c->cfg, c->ifindex,
-		    HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING | HUBD_NET_NFT, false, &c->ch);
+		c->net_err =
+		    hubd_net_sync_parts(c->h, c->cfg, c->ifindex, HUBD_NET_NFT, false, &c->ch);
 	c->t_net = hubd_now_us() - t;
 	finish_reader(c, r);
 	return NULL;
@@ -375,7 +376,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 {
 	struct cold c = {0};
 	size_t before = changes_count(ch);
-	int r, sent;
+	int r, sent, net_err;
 	pthread_t t;
 
 	r = cold_prepare(h, &c, ch);
@@ -390,6 +391,10 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		r = -EAGAIN; /* the link exists now: the full reconcile finds it empty */
 		goto out;
 	}
+	/* While the reader reads the first files: addresses and forwarding depend on hubd.conf
+	 * alone, and later each would wait for the rtnl lock that every set request holds. */
+	net_err = hubd_net_sync_parts(h, c.cfg, c.ifindex, HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING,
+				      false, ch);
 	sent = send_judged(h, &c, ch);
 	if (sent < 0)
 		log_err("WireGuard device %s: %s", c.cfg->iface.name, strerror(-sent));
@@ -412,7 +417,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	h->held = false;
 	hubd_install_config(h, c.cfg);
 	c.cfg = NULL;
-	r = finish_link(h, h->cfg, h->ifindex, ch) ?: c.net_err;
+	r = finish_link(h, h->cfg, h->ifindex, ch) ?: net_err ?: c.net_err;
 	r = hubd_commit(h, c.accepted, c.n_accepted, RECONCILE_CONFIG, sent < 0 ? sent : r, ch,
 			before);
 	c.accepted = NULL;

@@ -496,7 +496,11 @@ int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifind
 			log_err("addresses on %s: %s", c->name, strerror(-r)), first = first ?: r;
 		h->timing.addr += hubd_now_us() - t;
 	}
-	r = hubd_routed_prefixes(c, cfg->peers, cfg->n_peers, &lans, &n_lans);
+	/* Only the routes and the table depend on the peers (a cold start sets the addresses
+	 * while another thread still adds peers to cfg). */
+	r = parts & (HUBD_NET_ROUTES | HUBD_NET_NFT)
+		? hubd_routed_prefixes(c, cfg->peers, cfg->n_peers, &lans, &n_lans)
+		: 0;
 	if (r < 0)
 		return r;
 	r = parts & HUBD_NET_ROUTES ? hubd_route_sync(h->rtnl, ifindex, lans, n_lans, dry, ch) : 0;
