@@ -29,6 +29,9 @@ int hubd_nft_open(struct hubd_nft **ret)
 		free(n);
 		return -ENOMEM;
 	}
+	/* Listings without counter values: they are compared to tell drift, and a counted
+	 * packet is none (replacing the table for it would also reset the counters). */
+	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_STATELESS);
 	nft_ctx_buffer_output(n->ctx);
 	nft_ctx_buffer_error(n->ctx);
 	*ret = n;

@@ -100,6 +100,12 @@ if ip netns exec phone2 ping -c 2 -W 1 10.8.0.2 >/dev/null; then fail "phone2 re
 drops=$(ip netns exec hub nft list table inet hubd | awk '/drop/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
 # At least one packet each way (under TCG a ping may send fewer than it was asked to).
 [ "${drops:-0}" -ge 2 ] || fail "the isolate rule dropped ${drops:-0} packets, expected at least 2"
+log "counted packets are no drift: a reload leaves the table and its counters as they are"
+restores0=$(grep -c "table inet hubd: restore" "$D/hubd.log" || true)
+ctl reload >/dev/null
+after=$(ip netns exec hub nft list table inet hubd | awk '/drop/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }')
+assert_eq "$restores0" "$(grep -c "table inet hubd: restore" "$D/hubd.log" || true)" "table restores"
+[ "${after:-0}" -ge "$drops" ] || fail "the drop counter went from $drops to ${after:-0}: the table was replaced"
 log "the LAN host reached by a phone answers from 192.168.1.100"
 assert_contains "$(ip netns exec phone1 ping -c 1 -W 2 192.168.1.100)" "from 192.168.1.100" "LAN reply"
 
