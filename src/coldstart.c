@@ -401,8 +401,8 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	pthread_join(t, NULL);
 	/* The reader's own thread: on the total only where the sender waited for it. */
 	log_debug("cold start: the reader listed %zu files in %" PRIu64 " us, read them in %" PRIu64
-		  " us and judged them in %" PRIu64 " us, then settled and set addresses and "
-		  "nftables in %" PRIu64 " us",
+		  " us and judged them in %" PRIu64 " us, then settled and set the "
+		  "nftables table in %" PRIu64 " us",
 		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_net);
 	if (c.err) {
 		r = c.err;
