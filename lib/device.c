@@ -143,13 +143,14 @@ void wgnl_device_free(struct wgnl_device *dev)
 	free(dev);
 }
 
-int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, wgnl_peer_fn fn, void *user)
+int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, bool *device_done, wgnl_peer_fn fn,
+			void *user)
 {
 	size_t n = all ? dev->n_peers : (dev->n_peers ? dev->n_peers - 1 : 0);
 	int r = 0;
 
-	if (!(dev->flags & WGNL_DEV_HANDED_OUT)) {
-		dev->flags |= WGNL_DEV_HANDED_OUT;
+	if (!*device_done) {
+		*device_done = true;
 		r = fn(dev, NULL, user);
 	}
 	for (size_t i = 0; r >= 0 && i < n; i++)

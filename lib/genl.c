@@ -170,6 +170,7 @@ struct dump_ctx {
 	struct wgnl_device *dev;
 	wgnl_peer_fn fn; /* a walk: peers handed out as they complete */
 	void *user;
+	bool device_done; /* a walk: fn has had the device (peer NULL) in this dump */
 };
 
 static int dump_msg(const struct nlmsghdr *nlh, void *data)
@@ -180,11 +181,14 @@ static int dump_msg(const struct nlmsghdr *nlh, void *data)
 	if (nlh->nlmsg_type != c->family_id)
 		return -EBADMSG;
 	r = wgnl_parse_dump_msg(nlh, c->dev);
-	return r < 0 || !c->fn ? r : wgnl_hand_out_peers(c->dev, false, c->fn, c->user);
+	if (r < 0 || !c->fn)
+		return r;
+	return wgnl_hand_out_peers(c->dev, false, &c->device_done, c->fn, c->user);
 }
 
 /* One complete dump into a fresh device; -EINTR if the kernel flagged it. With fn, the peers
- * are handed out as they come and *ret holds none of them. */
+ * are handed out as they come and *ret holds none of them; a fresh dump_ctx also makes a
+ * restarted walk hand out the device again. */
 static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
 		     void *user, struct wgnl_device **ret)
 {
@@ -209,7 +213,7 @@ static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_p
 	if (r >= 0)
 		r = recv_reply(nl, nl->seq, dump_msg, &c);
 	if (r >= 0 && fn) /* the last peer, which no later message continued */
-		r = wgnl_hand_out_peers(c.dev, true, fn, user);
+		r = wgnl_hand_out_peers(c.dev, true, &c.device_done, fn, user);
 	sodium_memzero(nl->buf, WGNL_RECV_BUF_SIZE);
 	if (r < 0) {
 		wgnl_device_free(c.dev);
@@ -219,37 +223,42 @@ static int dump_once(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_p
 	return 0;
 }
 
+/*
+ * Dump until a dump comes through uninterrupted, DUMP_RETRIES times at most.
+ * A get (no fn) keeps the device in *ret. A walk has handed its peers to fn
+ * already and passes no ret: its device, emptied, is freed.
+ */
+static int dump_retry(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
+		      void *user, struct wgnl_device **ret)
+{
+	struct wgnl_device *dev = NULL;
+	int i, r;
+
+	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ || (!fn && !ret))
+		return -EINVAL;
+	for (i = 0; i < DUMP_RETRIES; i++) {
+		r = dump_once(nl, ifname, flags, fn, user, &dev);
+		if (r == -EINTR)
+			continue; /* dump_once freed the interrupted device */
+		if (r >= 0 && ret)
+			*ret = dev;
+		else
+			wgnl_device_free(dev); /* NULL unless a walk's */
+		return r;
+	}
+	return -EAGAIN;
+}
+
 int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
 			  struct wgnl_device **ret)
 {
-	int i, r = -EAGAIN;
-
-	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ)
-		return -EINVAL;
-	for (i = 0; i < DUMP_RETRIES; i++) {
-		r = dump_once(nl, ifname, flags, NULL, NULL, ret);
-		if (r != -EINTR)
-			return r;
-	}
-	return -EAGAIN;
+	return dump_retry(nl, ifname, flags, NULL, NULL, ret);
 }
 
 int wgnl_walk_device(struct wgnl *nl, const char *ifname, unsigned flags, wgnl_peer_fn fn,
 		     void *user)
 {
-	struct wgnl_device *dev = NULL;
-	int i, r = -EAGAIN;
-
-	if (!nl || !ifname || !ifname[0] || strnlen(ifname, IFNAMSIZ) >= IFNAMSIZ || !fn)
-		return -EINVAL;
-	for (i = 0; i < DUMP_RETRIES; i++) {
-		r = dump_once(nl, ifname, flags, fn, user, &dev);
-		wgnl_device_free(dev);
-		dev = NULL;
-		if (r != -EINTR)
-			return r;
-	}
-	return -EAGAIN;
+	return dump_retry(nl, ifname, flags, fn, user, NULL);
 }
 
 int wgnl_get_device(struct wgnl *nl, const char *ifname, struct wgnl_device **ret)

@@ -16,6 +16,12 @@ TESTS += tests/unit/test-wgnl
 tests_unit_test_wgnl_SOURCES = tests/unit/test-wgnl.c
 tests_unit_test_wgnl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBMNL_CFLAGS)
 tests_unit_test_wgnl_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS) $(CHECK_LIBS)
+# libwgnl.a's socket calls go to the test's fake kernel (its __wrap_ functions), which
+# passes them on to libmnl (__real_) when no test has it answering.
+tests_unit_test_wgnl_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=mnl_socket_open2,--wrap=mnl_socket_bind,--wrap=mnl_socket_get_portid \
+	-Wl,--wrap=mnl_socket_setsockopt,--wrap=mnl_socket_sendto,--wrap=mnl_socket_recvfrom \
+	-Wl,--wrap=mnl_socket_close
 
 # A CLI over the library for the VM scenarios and the benchmark.
 noinst_PROGRAMS += tests/tools/wgnl-tool

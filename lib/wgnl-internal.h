@@ -7,15 +7,15 @@
 
 #include "hubd/wgnl.h"
 
-/* A walk's device has had its fields handed out (the peer NULL call of wgnl_peer_fn). */
-#define WGNL_DEV_HANDED_OUT (1U << 31)
-
 /*
  * A walk's step: hand dev's complete peers to fn (all, or all but the last,
  * which the next message may continue), then drop them, keeping the last.
- * The first call hands out the device itself (peer NULL).
+ * Until *device_done, the device itself goes first (peer NULL) and
+ * *device_done is set. The walk keeps that mark beside dev, not in
+ * dev->flags: fn reads dev, and all of its flags are the API's.
  */
-int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, wgnl_peer_fn fn, void *user);
+int wgnl_hand_out_peers(struct wgnl_device *dev, bool all, bool *device_done, wgnl_peer_fn fn,
+			void *user);
 
 /* Free what a peer owns and wipe it; the peer itself stays in its array. */
 void wgnl_peer_clear(struct wgnl_peer *peer);

@@ -558,6 +558,25 @@ static void kmsgs_free(struct kmsgs *k)
 	k->n = 0;
 }
 
+/* q, read back from kernel_dump's messages, is p: complete, allowed IPs in order. */
+static void assert_same_peer(const struct wgnl_peer *p, const struct wgnl_peer *q)
+{
+	ck_assert_mem_eq(p->public_key, q->public_key, 32);
+	ck_assert_mem_eq(p->preshared_key, q->preshared_key, 32);
+	ck_assert(!(p->flags & WGNL_PEER_HAS_PSK) == !(q->flags & WGNL_PEER_HAS_PSK));
+	ck_assert_int_eq(p->endpoint.addr.sa_family, q->endpoint.addr.sa_family);
+	ck_assert_mem_eq(&p->endpoint, &q->endpoint, sizeof(p->endpoint));
+	ck_assert_uint_eq(p->persistent_keepalive, q->persistent_keepalive);
+	ck_assert_uint_eq(p->rx_bytes, q->rx_bytes);
+	ck_assert_uint_eq(p->tx_bytes, q->tx_bytes);
+	ck_assert_int_eq(p->last_handshake_sec, q->last_handshake_sec);
+	ck_assert_int_eq(p->last_handshake_nsec, q->last_handshake_nsec);
+	ck_assert_uint_eq(q->protocol_version, 1);
+	ck_assert_uint_eq(p->n_allowedips, q->n_allowedips);
+	for (size_t j = 0; j < p->n_allowedips; j++)
+		ck_assert(aip_eq(&p->allowedips[j], &q->allowedips[j]));
+}
+
 static void assert_same_device(const struct wgnl_device *a, const struct wgnl_device *b)
 {
 	ck_assert_str_eq(a->name, b->name);
@@ -567,24 +586,8 @@ static void assert_same_device(const struct wgnl_device *a, const struct wgnl_de
 	ck_assert_mem_eq(a->private_key, b->private_key, 32);
 	ck_assert(b->flags & WGNL_DEV_HAS_PRIVATE_KEY && b->flags & WGNL_DEV_HAS_PUBLIC_KEY);
 	ck_assert_uint_eq(a->n_peers, b->n_peers);
-	for (size_t i = 0; i < a->n_peers; i++) {
-		const struct wgnl_peer *p = &a->peers[i], *q = &b->peers[i];
-
-		ck_assert_mem_eq(p->public_key, q->public_key, 32);
-		ck_assert_mem_eq(p->preshared_key, q->preshared_key, 32);
-		ck_assert(!(p->flags & WGNL_PEER_HAS_PSK) == !(q->flags & WGNL_PEER_HAS_PSK));
-		ck_assert_int_eq(p->endpoint.addr.sa_family, q->endpoint.addr.sa_family);
-		ck_assert_mem_eq(&p->endpoint, &q->endpoint, sizeof(p->endpoint));
-		ck_assert_uint_eq(p->persistent_keepalive, q->persistent_keepalive);
-		ck_assert_uint_eq(p->rx_bytes, q->rx_bytes);
-		ck_assert_uint_eq(p->tx_bytes, q->tx_bytes);
-		ck_assert_int_eq(p->last_handshake_sec, q->last_handshake_sec);
-		ck_assert_int_eq(p->last_handshake_nsec, q->last_handshake_nsec);
-		ck_assert_uint_eq(q->protocol_version, 1);
-		ck_assert_uint_eq(p->n_allowedips, q->n_allowedips);
-		for (size_t j = 0; j < p->n_allowedips; j++)
-			ck_assert(aip_eq(&p->allowedips[j], &q->allowedips[j]));
-	}
+	for (size_t i = 0; i < a->n_peers; i++)
+		assert_same_peer(&a->peers[i], &b->peers[i]);
 }
 
 /* With WGNL_SEED_DIR set, each dump is also written there as one file of
@@ -691,6 +694,9 @@ static int check_walked(const struct wgnl_device *dev, const struct wgnl_peer *p
 	struct walked *w = user;
 	const struct wgnl_peer *want;
 
+	/* what the dump said, and nothing of the walk's own */
+	ck_assert_uint_eq(dev->flags, WGNL_DEV_HAS_PRIVATE_KEY | WGNL_DEV_HAS_PUBLIC_KEY |
+					  WGNL_DEV_HAS_LISTEN_PORT | WGNL_DEV_HAS_FWMARK);
 	if (!p) {
 		ck_assert_uint_eq(w->peers, 0); /* the device comes first */
 		ck_assert_uint_eq(dev->listen_port, w->src->listen_port);
@@ -720,16 +726,19 @@ START_TEST(test_walk_messages)
 	struct wgnl_device *src = make_device(300, 3, 20000, 0), *dev = wgnl_device_new("x");
 	struct walked w = {.src = src};
 	struct kmsgs k = {0};
+	bool device_done = false;
 
 	kernel_dump(src, 4096, &k);
 	ck_assert_uint_gt(k.n, 20);
 	for (size_t i = 0; i < k.n; i++) {
 		ck_assert_int_eq(wgnl_parse_dump_msg(k.m[i], dev), 0);
 		w.held_max = dev->n_peers > w.held_max ? dev->n_peers : w.held_max;
-		ck_assert_int_eq(wgnl_hand_out_peers(dev, false, check_walked, &w), 0);
+		ck_assert_int_eq(wgnl_hand_out_peers(dev, false, &device_done, check_walked, &w),
+				 0);
+		ck_assert(device_done);
 		ck_assert_uint_le(dev->n_peers, 1); /* only the last, which may go on */
 	}
-	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, check_walked, &w), 0);
+	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, &device_done, check_walked, &w), 0);
 	ck_assert_uint_eq(w.devices, 1);
 	ck_assert_uint_eq(w.peers, src->n_peers);
 	ck_assert_uint_eq(dev->n_peers, 0);
@@ -753,12 +762,14 @@ START_TEST(test_walk_stops)
 {
 	struct wgnl_device *src = make_device(10, 1, 0, 0), *dev = wgnl_device_new("x");
 	struct kmsgs k = {0};
+	bool device_done = false;
 	size_t n = 0;
 
 	kernel_dump(src, 32768, &k);
 	ck_assert_int_eq(wgnl_parse_dump_msg(k.m[0], dev), 0);
-	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, fail_third, &n), -ECANCELED);
+	ck_assert_int_eq(wgnl_hand_out_peers(dev, true, &device_done, fail_third, &n), -ECANCELED);
 	ck_assert_uint_eq(n, 3);
+	ck_assert(device_done);
 	kmsgs_free(&k);
 	wgnl_device_free(dev);
 	wgnl_device_free(src);
@@ -777,6 +788,488 @@ START_TEST(test_parse_dump_intr)
 	ck_assert_int_eq(wgnl_parse_dump_msg(k.m[1], got), -EINTR);
 	kmsgs_free(&k);
 	wgnl_device_free(got);
+	wgnl_device_free(src);
+}
+END_TEST
+
+/* ---- the socket, against a fake kernel ----
+ *
+ * The test is linked with --wrap for libmnl's socket calls (lib/local.mk):
+ * libwgnl.a's calls into the shared libmnl come to the __wrap_ functions
+ * below, and while fake.active a model of the kernel's generic netlink
+ * answers them, with kernel_dump()'s messages for a device dump.
+ */
+
+#define FAKE_PORTID  0x4242u
+#define DUMP_RETRIES 64 /* wgnl.h: after 64 interrupted dumps in a row, -EAGAIN */
+
+struct fake_kernel {
+	bool active, open;
+	/*
+	 * The first n_intr dumps are of old, and interrupted: the kernel flags
+	 * NLM_F_DUMP_INTR on what it writes once the device changed under the
+	 * dump, from message intr_from on (SIZE_MAX: only on NLMSG_DONE). Then
+	 * the dumps are of dev, clean.
+	 */
+	const struct wgnl_device *dev, *old;
+	size_t max_msg, intr_from;
+	unsigned n_intr, dumps;
+	uint32_t seq;
+	/* The reply to the last request; recvfrom takes from q_next on. */
+	struct kmsgs q;
+	size_t q_next;
+};
+
+static struct fake_kernel fake;
+static char fake_sock; /* what open2 returns: only its address matters */
+
+/* Replies carry the requester's port and the request's sequence number. */
+static void fake_queue(struct nlmsghdr *m, const struct nlmsghdr *req)
+{
+	m->nlmsg_pid = FAKE_PORTID;
+	m->nlmsg_seq = req->nlmsg_seq;
+	ck_assert_uint_lt(fake.q.n, 1024);
+	fake.q.m[fake.q.n++] = m;
+}
+
+static struct nlmsghdr *fake_msg(uint16_t type, uint16_t flags)
+{
+	struct nlmsghdr *m = mnl_nlmsg_put_header(calloc(1, 512));
+
+	m->nlmsg_type = type;
+	m->nlmsg_flags = flags;
+	return m;
+}
+
+struct find_attr {
+	uint16_t type;
+	const struct nlattr *attr;
+};
+
+static int find_attr_cb(const struct nlattr *a, void *data)
+{
+	struct find_attr *f = data;
+
+	if (mnl_attr_get_type(a) == f->type)
+		f->attr = a;
+	return MNL_CB_OK;
+}
+
+/* The request's string attribute of type, which it must have. */
+static const char *req_str(const struct nlmsghdr *req, uint16_t type)
+{
+	struct find_attr f = {.type = type};
+
+	ck_assert_int_eq(mnl_attr_parse(req, GENL_HDRLEN, find_attr_cb, &f), MNL_CB_OK);
+	ck_assert_ptr_nonnull(f.attr);
+	ck_assert_int_eq(mnl_attr_validate(f.attr, MNL_TYPE_NUL_STRING), 0);
+	return mnl_attr_get_str(f.attr);
+}
+
+/* CTRL_CMD_GETFAMILY: the family, then the ACK it asked for (capped: NETLINK_CAP_ACK). */
+static void fake_family_reply(const struct nlmsghdr *req)
+{
+	struct nlmsghdr *m = fake_msg(GENL_ID_CTRL, 0);
+	struct genlmsghdr *genl = mnl_nlmsg_put_extra_header(m, sizeof(*genl));
+	struct nlmsgerr *ack;
+
+	ck_assert_uint_eq(req->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
+	ck_assert_str_eq(req_str(req, CTRL_ATTR_FAMILY_NAME), WG_GENL_NAME);
+	genl->cmd = CTRL_CMD_NEWFAMILY;
+	genl->version = 2;
+	mnl_attr_put_strz(m, CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
+	mnl_attr_put_u16(m, CTRL_ATTR_FAMILY_ID, FAMILY);
+	mnl_attr_put_u32(m, CTRL_ATTR_VERSION, WG_GENL_VERSION);
+	fake_queue(m, req);
+	m = fake_msg(NLMSG_ERROR, NLM_F_CAPPED);
+	ack = mnl_nlmsg_put_extra_header(m, sizeof(*ack));
+	ack->error = 0;
+	ack->msg = *req;
+	fake_queue(m, req);
+}
+
+/* WG_CMD_GET_DEVICE: kernel_dump's messages and NLMSG_DONE, flagged if interrupted. */
+static void fake_dump_reply(const struct nlmsghdr *req)
+{
+	bool intr = fake.dumps++ < fake.n_intr;
+	uint16_t intr_flag = intr ? NLM_F_DUMP_INTR : 0;
+	struct kmsgs *k = calloc(1, sizeof(*k));
+	struct nlmsghdr *done;
+
+	ck_assert_uint_eq(req->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
+	ck_assert_str_eq(req_str(req, WGDEVICE_A_IFNAME), fake.dev->name);
+	ck_assert_uint_le(fake.max_msg, WGNL_RECV_BUF_SIZE);
+	kernel_dump(intr ? fake.old : fake.dev, fake.max_msg, k);
+	for (size_t i = 0; i < k->n; i++) {
+		if (i >= fake.intr_from)
+			k->m[i]->nlmsg_flags |= intr_flag;
+		fake_queue(k->m[i], req);
+	}
+	done = fake_msg(NLMSG_DONE, NLM_F_MULTI | intr_flag);
+	*(int *)mnl_nlmsg_put_extra_header(done, sizeof(int)) = 0;
+	fake_queue(done, req);
+	free(k); /* its messages are the queue's now */
+}
+
+static ssize_t fake_sendto(const void *buf, size_t len)
+{
+	const struct nlmsghdr *req = buf;
+	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(req);
+
+	/* The last reply was read to its end: the socket is in step. */
+	ck_assert_uint_eq(fake.q_next, fake.q.n);
+	kmsgs_free(&fake.q);
+	fake.q_next = 0;
+	ck_assert(mnl_nlmsg_ok(req, (int)len));
+	ck_assert_uint_eq(req->nlmsg_len, len);
+	ck_assert_uint_ge(len, MNL_NLMSG_HDRLEN + GENL_HDRLEN);
+	ck_assert_uint_ne(req->nlmsg_seq, fake.seq); /* each request its own */
+	fake.seq = req->nlmsg_seq;
+	if (req->nlmsg_type == GENL_ID_CTRL) {
+		ck_assert_int_eq(genl->cmd, CTRL_CMD_GETFAMILY);
+		fake_family_reply(req);
+	} else {
+		ck_assert_uint_eq(req->nlmsg_type, FAMILY);
+		ck_assert_int_eq(genl->cmd, WG_CMD_GET_DEVICE);
+		fake_dump_reply(req);
+	}
+	return (ssize_t)len;
+}
+
+/* A datagram of as many whole messages as fit: recv_reply has to find
+ * several in one, as it does the kernel's NLMSG_DONE after a dump's last. */
+static ssize_t fake_recvfrom(void *buf, size_t len)
+{
+	size_t off = 0;
+
+	ck_assert_uint_eq(len, WGNL_RECV_BUF_SIZE);
+	ck_assert_msg(fake.q_next < fake.q.n, "recv with no reply queued would block");
+	while (fake.q_next < fake.q.n) {
+		struct nlmsghdr *m = fake.q.m[fake.q_next];
+
+		if (off + NLMSG_ALIGN(m->nlmsg_len) > len)
+			break;
+		memcpy((char *)buf + off, m, m->nlmsg_len);
+		off += NLMSG_ALIGN(m->nlmsg_len);
+		free(m);
+		fake.q.m[fake.q_next++] = NULL;
+	}
+	ck_assert_uint_gt(off, 0); /* no message is larger than the buffer */
+	return (ssize_t)off;
+}
+
+struct mnl_socket *__real_mnl_socket_open2(int bus, int flags);
+int __real_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid);
+unsigned int __real_mnl_socket_get_portid(const struct mnl_socket *nl);
+int __real_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len);
+ssize_t __real_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz);
+ssize_t __real_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz);
+int __real_mnl_socket_close(struct mnl_socket *nl);
+struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags);
+int __wrap_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid);
+unsigned int __wrap_mnl_socket_get_portid(const struct mnl_socket *nl);
+int __wrap_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len);
+ssize_t __wrap_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz);
+ssize_t __wrap_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz);
+int __wrap_mnl_socket_close(struct mnl_socket *nl);
+
+struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags)
+{
+	if (!fake.active)
+		return __real_mnl_socket_open2(bus, flags);
+	ck_assert_int_eq(bus, NETLINK_GENERIC);
+	ck_assert(!fake.open);
+	fake.open = true;
+	return (struct mnl_socket *)&fake_sock;
+}
+
+int __wrap_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid)
+{
+	if (!fake.active)
+		return __real_mnl_socket_bind(nl, groups, pid);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	return 0;
+}
+
+unsigned int __wrap_mnl_socket_get_portid(const struct mnl_socket *nl)
+{
+	if (!fake.active)
+		return __real_mnl_socket_get_portid(nl);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	return FAKE_PORTID;
+}
+
+int __wrap_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len)
+{
+	if (!fake.active)
+		return __real_mnl_socket_setsockopt(nl, type, buf, len);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	return 0;
+}
+
+ssize_t __wrap_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz)
+{
+	if (!fake.active)
+		return __real_mnl_socket_sendto(nl, req, siz);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	return fake_sendto(req, siz);
+}
+
+ssize_t __wrap_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz)
+{
+	if (!fake.active)
+		return __real_mnl_socket_recvfrom(nl, buf, siz);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	return fake_recvfrom(buf, siz);
+}
+
+int __wrap_mnl_socket_close(struct mnl_socket *nl)
+{
+	if (!fake.active)
+		return __real_mnl_socket_close(nl);
+	ck_assert_ptr_eq(nl, &fake_sock);
+	ck_assert(fake.open);
+	fake.open = false;
+	kmsgs_free(&fake.q);
+	fake.q_next = 0;
+	return 0;
+}
+
+/* A wgnl whose socket is the fake kernel, which dumps dev clean after n_intr dumps of old. */
+static struct wgnl *fake_open(const struct wgnl_device *dev, const struct wgnl_device *old,
+			      size_t max_msg, unsigned n_intr, size_t intr_from)
+{
+	struct wgnl *nl = NULL;
+
+	fake = (struct fake_kernel){.active = true,
+				    .dev = dev,
+				    .old = old,
+				    .max_msg = max_msg,
+				    .n_intr = n_intr,
+				    .intr_from = intr_from};
+	ck_assert_int_eq(wgnl_open(&nl), 0);
+	ck_assert_ptr_nonnull(nl);
+	return nl;
+}
+
+static void fake_close(struct wgnl *nl)
+{
+	wgnl_close(nl);
+	ck_assert(!fake.open);
+	fake.active = false;
+}
+
+/* The device the walk tests dump: its big peer, whose allowed IPs span many
+ * 4 KiB messages, in the middle, with whole peers before and after it. */
+static struct wgnl_device *walk_device(size_t n)
+{
+	struct wgnl_device *dev = make_device(n, 3, 20000, 0);
+	struct wgnl_peer big = dev->peers[0];
+
+	dev->peers[0] = dev->peers[n / 2];
+	dev->peers[n / 2] = big;
+	for (size_t i = 0; i < n; i++) {
+		dev->peers[i].rx_bytes = i * 1000 + 1;
+		dev->peers[i].last_handshake_sec = (int64_t)i + 1700000000;
+	}
+	return dev;
+}
+
+/* What the interrupted dumps held: another device, so that nothing of a pass over it
+ * can pass for the clean one. */
+static struct wgnl_device *old_device(void)
+{
+	struct wgnl_device *old = make_device(100, 2, 0, 0);
+
+	old->listen_port = 4000;
+	make_key(old->private_key, 5, 1);
+	return old;
+}
+
+/* What a restarting walk handed out, pass by pass; a pass starts with the device. */
+struct passes {
+	size_t n;			/* passes so far: device calls */
+	size_t peers[DUMP_RETRIES + 1]; /* peers handed out in each pass */
+	size_t fail_pass, fail_call;	/* fn fails at this call (0: the device) */
+	bool failed;
+};
+
+static int record_pass(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct passes *w = user;
+	size_t pass = p ? w->n : w->n + 1; /* the device call starts one */
+	/* pass n (from 1) is dump n: of the old device while the kernel interrupts them */
+	const struct wgnl_device *want = pass <= fake.n_intr ? fake.old : fake.dev;
+
+	ck_assert_msg(!w->failed, "fn called after it failed");
+	ck_assert_uint_eq(dev->flags, WGNL_DEV_HAS_PRIVATE_KEY | WGNL_DEV_HAS_PUBLIC_KEY |
+					  WGNL_DEV_HAS_LISTEN_PORT | WGNL_DEV_HAS_FWMARK);
+	if (!p) {
+		ck_assert_uint_lt(w->n, DUMP_RETRIES);
+		ck_assert_uint_eq(fake.dumps, w->n + 1); /* once per dump, at its start */
+		w->n++;
+		ck_assert_uint_eq(dev->listen_port, want->listen_port);
+		ck_assert_mem_eq(dev->private_key, want->private_key, 32);
+	} else {
+		ck_assert_uint_ge(w->n, 1); /* the device comes first */
+		ck_assert_uint_lt(w->peers[w->n - 1], want->n_peers);
+		/* in order, each once, complete */
+		assert_same_peer(&want->peers[w->peers[w->n - 1]++], p);
+	}
+	if (w->n == w->fail_pass && (p ? w->peers[w->n - 1] : 0) == w->fail_call) {
+		w->failed = true;
+		return -ECANCELED;
+	}
+	return 0;
+}
+
+struct restart_case {
+	const char *name;
+	size_t intr_from;
+};
+
+static const struct restart_case restart_cases[] = {
+    {"flagged from the second message", 1},
+    {"flagged from the fourth message", 3},
+    {"only NLMSG_DONE flagged", SIZE_MAX},
+};
+
+/*
+ * One interrupted dump, then a clean one: fn gets the device again and then
+ * every peer of the clean dump once, complete and in order, though the first
+ * pass had handed out some of another device's.
+ */
+START_TEST(test_walk_restart)
+{
+	const struct restart_case *c = &restart_cases[_i];
+	struct wgnl_device *src = walk_device(300), *old = old_device();
+	struct wgnl *nl = fake_open(src, old, 4096, 1, c->intr_from);
+	struct passes w = {0};
+	struct kmsgs k = {0};
+
+	kernel_dump(old, 4096, &k);
+	ck_assert_uint_gt(k.n, 4); /* the interrupted dump has messages after intr_from */
+	kmsgs_free(&k);
+	ck_assert_int_eq(wgnl_walk_device(nl, "wgtest0", 0, record_pass, &w), 0);
+	ck_assert_uint_eq(fake.dumps, 2);
+	ck_assert_uint_eq(w.n, 2);
+	/* the first pass stopped where the kernel flagged it (the last peer is held back) */
+	ck_assert_uint_gt(w.peers[0], 0);
+	ck_assert_uint_lt(w.peers[0], old->n_peers);
+	if (c->intr_from == SIZE_MAX)
+		ck_assert_uint_eq(w.peers[0], old->n_peers - 1);
+	ck_assert_uint_eq(w.peers[1], src->n_peers);
+	fake_close(nl);
+	wgnl_device_free(old);
+	wgnl_device_free(src);
+}
+END_TEST
+
+/* wgnl_get_device after 1 to 3 interrupted dumps: the clean one, nothing of the others. */
+START_TEST(test_get_restart)
+{
+	struct wgnl_device *src = walk_device(300), *old = old_device(), *got = NULL;
+	struct wgnl *nl = fake_open(src, old, 4096, (unsigned)_i, _i == 3 ? SIZE_MAX : (size_t)_i);
+
+	wgnl_key_public_from_private(src->public_key, src->private_key);
+	ck_assert_int_eq(wgnl_get_device(nl, "wgtest0", &got), 0);
+	ck_assert_uint_eq(fake.dumps, (unsigned)_i + 1);
+	assert_same_device(src, got);
+	wgnl_device_free(got);
+	fake_close(nl);
+	wgnl_device_free(old);
+	wgnl_device_free(src);
+}
+END_TEST
+
+/*
+ * DUMP_RETRIES dumps, no more: after 63 interrupted ones the 64th is taken,
+ * after 64 both the get and the walk give up with -EAGAIN, having freed every
+ * device (LeakSanitizer checks), and the socket still works.
+ */
+START_TEST(test_dump_give_up)
+{
+	bool walk = _i & 1, give_up = _i & 2;
+	unsigned n_intr = give_up ? DUMP_RETRIES : DUMP_RETRIES - 1;
+	struct wgnl_device *src = make_device(100, 2, 0, 0), *old = old_device(), *got = NULL;
+	struct wgnl *nl = fake_open(src, old, 4096, n_intr, 1);
+	struct passes w = {0};
+	int r = walk ? wgnl_walk_device(nl, "wgtest0", 0, record_pass, &w)
+		     : wgnl_get_device(nl, "wgtest0", &got);
+
+	ck_assert_int_eq(r, (give_up ? -EAGAIN : 0));
+	ck_assert_uint_eq(fake.dumps, DUMP_RETRIES);
+	ck_assert_uint_eq(w.n, walk ? DUMP_RETRIES : 0);
+	if (walk && give_up) /* the last pass, too, stopped at the kernel's flag */
+		ck_assert_uint_lt(w.peers[DUMP_RETRIES - 1], old->n_peers);
+	else
+		ck_assert_uint_eq(w.peers[DUMP_RETRIES - 1], walk ? src->n_peers : 0);
+	ck_assert(!got == (walk || give_up));
+	if (!got) /* the next dump is clean */
+		ck_assert_int_eq(wgnl_get_device(nl, "wgtest0", &got), 0);
+	ck_assert_uint_eq(got->n_peers, src->n_peers);
+	wgnl_device_free(got);
+	fake_close(nl);
+	wgnl_device_free(old);
+	wgnl_device_free(src);
+}
+END_TEST
+
+struct fail_case {
+	const char *name;
+	size_t pass, call; /* call 0 is the device's */
+	unsigned dumps;	   /* dumps the walk made */
+};
+
+static const struct fail_case fail_cases[] = {
+    {"at the restarted pass's device", 2, 0, 2},
+    {"at the restarted pass's third peer", 2, 3, 2},
+    {"at the restarted pass's big peer", 2, 151, 2},
+    {"in the interrupted pass, before the flag", 1, 2, 1},
+};
+
+/* fn's error stops the walk, which returns it, whether the pass is a restart or is
+ * interrupted later (no restart then); the socket stays in step for the next request. */
+START_TEST(test_walk_restart_fails)
+{
+	const struct fail_case *c = &fail_cases[_i];
+	struct wgnl_device *src = walk_device(300), *old = old_device(), *got = NULL;
+	struct wgnl *nl = fake_open(src, old, 4096, 1, 3);
+	struct passes w = {.fail_pass = c->pass, .fail_call = c->call};
+
+	ck_assert_int_eq(wgnl_walk_device(nl, "wgtest0", 0, record_pass, &w), -ECANCELED);
+	ck_assert(w.failed);
+	ck_assert_uint_eq(w.n, c->pass);
+	ck_assert_uint_eq(w.peers[c->pass - 1], c->call);
+	ck_assert_uint_eq(fake.dumps, c->dumps);
+	fake.n_intr = 0;
+	ck_assert_int_eq(wgnl_get_device(nl, "wgtest0", &got), 0);
+	ck_assert_uint_eq(got->n_peers, src->n_peers);
+	wgnl_device_free(got);
+	fake_close(nl);
+	wgnl_device_free(old);
+	wgnl_device_free(src);
+}
+END_TEST
+
+/* Bad arguments are refused before anything is sent. */
+START_TEST(test_dump_einval)
+{
+	struct wgnl_device *src = make_device(3, 1, 0, 0), *got = NULL;
+	struct wgnl *nl = fake_open(src, NULL, 4096, 0, 0);
+	struct passes w = {0};
+
+	ck_assert_int_eq(wgnl_walk_device(nl, "wgtest0", 0, NULL, &w), -EINVAL);
+	ck_assert_int_eq(wgnl_walk_device(NULL, "wgtest0", 0, record_pass, &w), -EINVAL);
+	ck_assert_int_eq(wgnl_walk_device(nl, "", 0, record_pass, &w), -EINVAL);
+	ck_assert_int_eq(wgnl_get_device(nl, NULL, &got), -EINVAL);
+	ck_assert_int_eq(wgnl_get_device(nl, "0123456789abcdef", &got), -EINVAL);
+	ck_assert_int_eq(wgnl_get_device(nl, "wgtest0", NULL), -EINVAL);
+	ck_assert_int_eq(wgnl_get_device(NULL, "wgtest0", &got), -EINVAL);
+	ck_assert_ptr_null(got);
+	ck_assert_uint_eq(w.n, 0);
+	ck_assert_uint_eq(fake.dumps, 0);
+	fake_close(nl);
 	wgnl_device_free(src);
 }
 END_TEST
@@ -1082,6 +1575,16 @@ static Suite *wgnl_suite(void)
 	tcase_add_test(tc, test_walk_stops);
 	tcase_add_loop_test(tc, test_parse_malformed, 0, sizeof(bad_cases) / sizeof(bad_cases[0]));
 	tcase_add_test(tc, test_parse_wrong_cmd);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("socket");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_walk_restart, 0,
+			    sizeof(restart_cases) / sizeof(restart_cases[0]));
+	tcase_add_loop_test(tc, test_get_restart, 1, 4);
+	tcase_add_loop_test(tc, test_dump_give_up, 0, 4);
+	tcase_add_loop_test(tc, test_walk_restart_fails, 0,
+			    sizeof(fail_cases) / sizeof(fail_cases[0]));
+	tcase_add_test(tc, test_dump_einval);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("keys");
 	tcase_add_test(tc, test_key_roundtrip);
