@@ -373,16 +373,6 @@ static void state_observe(struct hubd_peer_state *s, const struct wgnl_peer *p)
 	s->tx_bytes = p->tx_bytes;
 }
 
-static void states_observe(struct hubd_peer_state *v, size_t n, const struct wgnl_device *dev)
-{
-	for (size_t i = 0; dev && i < dev->n_peers; i++) {
-		struct hubd_peer_state *s = hubd_state_find(v, n, dev->peers[i].public_key);
-
-		if (s)
-			state_observe(s, &dev->peers[i]);
-	}
-}
-
 const char *hubd_state_namer(const wgnl_key key, void *user)
 {
 	struct hubd_namer_ctx *c = user;
@@ -411,25 +401,43 @@ void hubd_device_as_configured(struct wgnl_device *k, const struct hubd_iface_co
 	k->fwmark = c->fwmark;
 }
 
+/* The walk's function: the diff's step, and each running peer's state observed. */
+struct sync_walk {
+	struct hubd_diff_walk diff;
+	struct hubd_peer_state *st;
+	size_t nst;
+};
+
+static int sync_step(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct sync_walk *w = user;
+	struct hubd_peer_state *s = p ? hubd_state_find(w->st, w->nst, p->public_key) : NULL;
+
+	if (s)
+		state_observe(s, p);
+	return hubd_diff_walk_step(dev, p, &w->diff);
+}
+
+/*
+ * The device against cfg: the kernel's peers are compared as the dump walks
+ * them, never all held (at 10,000 peers a whole dump is megabytes); then the
+ * changes go out, the peers the kernel lacks in runs of HUBD_WG_RUN.
+ */
 static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_peer_state *st,
 		   size_t nst, int ifindex, bool dry, struct hubd_changes *ch)
 {
-	struct wgnl_device *kernel = NULL, *set = NULL;
 	struct hubd_peer_want *want = calloc(cfg->n_peers + 1, sizeof(*want));
 	struct hubd_namer_ctx names = {h->peers, h->n_peers};
-	size_t run, ops = 0;
+	struct sync_walk w = {.st = st, .nst = nst};
+	struct wgnl_device *set = NULL;
+	size_t ops = 0;
 	uint64_t t;
-	int r = 0;
+	int r;
 
 	if (!want)
 		return -ENOMEM;
-	t = hubd_now_us();
-	if (ifindex > 0)
-		r = wgnl_get_device(h->wg, cfg->iface.name, &kernel);
-	h->timing.dump += hubd_now_us() - t;
-	if (r < 0)
-		goto out;
-	states_observe(st, nst, kernel);
+	/* The learned endpoints to restore are those of peers the kernel lacks: the walk does
+	 * not change them. */
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		struct hubd_peer_state *s = hubd_state_find(st, nst, cfg->peers[i].public_key);
 
@@ -439,37 +447,30 @@ static int wg_sync(struct hubd *h, const struct hubd_config *cfg, struct hubd_pe
 			want[i].restore = s->learned;
 		}
 	}
-	run = kernel && kernel->n_peers ? cfg->n_peers : HUBD_WG_RUN;
-	for (size_t off = 0; off < cfg->n_peers || off == 0; off += run) {
-		size_t len = cfg->n_peers - off < run ? cfg->n_peers - off : run;
-		int e = 0;
-
+	r = hubd_diff_walk_init(&w.diff, &cfg->iface, want, cfg->n_peers, hubd_state_namer, &names,
+				ch);
+	t = hubd_now_us();
+	if (r >= 0 && ifindex > 0)
+		r = wgnl_walk_device(h->wg, cfg->iface.name, 0, sync_step, &w);
+	h->timing.dump += hubd_now_us() - t;
+	while (r >= 0) {
 		t = hubd_now_us();
-		r = hubd_diff_device(&cfg->iface, want + off, len, kernel, hubd_state_namer, &names,
-				     &set, ch);
+		r = hubd_diff_walk_next(&w.diff, HUBD_WG_RUN, &set);
 		h->timing.diff += hubd_now_us() - t;
-		if (kernel && kernel->n_peers) { /* done with: not part of the peak while sending */
-			wgnl_device_free(kernel);
-			kernel = NULL;
-		} else if (r >= 0 && !kernel) {
-			kernel = wgnl_device_new(cfg->iface.name);
-		}
-		if (kernel && !kernel->n_peers) /* the next run finds the device fields set */
-			hubd_device_as_configured(kernel, &cfg->iface);
-		if (r > 0 && !dry)
-			e = hubd_send_set(h, set);
-		wgnl_device_free(set);
-		set = NULL;
-		r = e < 0 ? e : r;
-		if (r < 0)
+		if (r <= 0)
 			break;
 		ops += (size_t)r;
+		if (!dry) {
+			int e = hubd_send_set(h, set);
+
+			r = e < 0 ? e : r;
+		}
+		wgnl_device_free(set);
+		set = NULL;
 	}
-	r = r < 0 ? r : (int)ops;
-out:
-	wgnl_device_free(kernel);
+	hubd_diff_walk_free(&w.diff);
 	free(want);
-	return r;
+	return r < 0 ? r : (int)ops;
 }
 
 static bool has_ipv6(const struct hubd_iface_conf *c)

@@ -205,27 +205,35 @@ static int device_fields(const struct hubd_iface_conf *iface, const struct wgnl_
 	return n;
 }
 
+/* A peer the kernel has and the config does not. Returns 1 (one operation) or -errno. */
+static int remove_peer(const struct wgnl_peer *k, hubd_peer_namer namer, void *user,
+		       struct wgnl_device *set, struct hubd_changes *ch)
+{
+	struct wgnl_peer *p = wgnl_device_add_peer(set);
+	char b64[WGNL_KEY_B64_LEN + 1];
+	const char *name;
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p->public_key, k->public_key, WGNL_KEY_LEN);
+	p->flags = WGNL_PEER_REMOVE;
+	name = namer ? namer(k->public_key, user) : NULL;
+	wgnl_key_to_base64(b64, k->public_key);
+	changes_add_event(ch, "peer-removed", name, "peer %s: remove", name ? name : b64);
+	return 1;
+}
+
 static int remove_unwanted(const struct wgnl_device *k, const bool *kept, hubd_peer_namer namer,
 			   void *user, struct wgnl_device *set, struct hubd_changes *ch)
 {
 	int n = 0;
 
 	for (size_t i = 0; k && i < k->n_peers; i++) {
-		const char *name;
-		char b64[WGNL_KEY_B64_LEN + 1];
-		struct wgnl_peer *p;
+		int r = kept[i] ? 0 : remove_peer(&k->peers[i], namer, user, set, ch);
 
-		if (kept[i])
-			continue;
-		p = wgnl_device_add_peer(set);
-		if (!p)
-			return -ENOMEM;
-		memcpy(p->public_key, k->peers[i].public_key, WGNL_KEY_LEN);
-		p->flags = WGNL_PEER_REMOVE;
-		name = namer ? namer(k->peers[i].public_key, user) : NULL;
-		wgnl_key_to_base64(b64, k->peers[i].public_key);
-		changes_add_event(ch, "peer-removed", name, "peer %s: remove", name ? name : b64);
-		n++;
+		if (r < 0)
+			return r;
+		n += r;
 	}
 	return n;
 }
@@ -295,6 +303,123 @@ out:
 	free(index);
 	free(kept);
 	return r;
+}
+
+static int want_key_cmp(const void *a, const void *b)
+{
+	return memcmp((*(const struct hubd_peer_want *const *)a)->conf->public_key,
+		      (*(const struct hubd_peer_want *const *)b)->conf->public_key, WGNL_KEY_LEN);
+}
+
+static int want_key_find(const void *key, const void *elem)
+{
+	return memcmp(key, (*(const struct hubd_peer_want *const *)elem)->conf->public_key,
+		      WGNL_KEY_LEN);
+}
+
+int hubd_diff_walk_init(struct hubd_diff_walk *w, const struct hubd_iface_conf *iface,
+			const struct hubd_peer_want *want, size_t n, hubd_peer_namer namer,
+			void *user, struct hubd_changes *ch)
+{
+	*w = (struct hubd_diff_walk){.iface = iface,
+				     .want = want,
+				     .n = n,
+				     .namer = namer,
+				     .user = user,
+				     .ch = ch,
+				     .ch_before = changes_count(ch)};
+	w->by_key = calloc(n + 1, sizeof(*w->by_key));
+	w->found = calloc(n + 1, sizeof(*w->found));
+	w->set = wgnl_device_new(iface->name);
+	if (!w->by_key || !w->found || !w->set) {
+		hubd_diff_walk_free(w);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		w->by_key[i] = &want[i];
+	qsort(w->by_key, n, sizeof(*w->by_key), want_key_cmp);
+	return 0;
+}
+
+/* The dump (re)starts: forget what an interrupted one found. */
+static int walk_restart(struct hubd_diff_walk *w, const struct wgnl_device *dev)
+{
+	wgnl_device_free(w->set);
+	w->set = wgnl_device_new(w->iface->name);
+	if (!w->set)
+		return -ENOMEM;
+	memset(w->found, 0, w->n * sizeof(*w->found));
+	changes_truncate(w->ch, w->ch_before);
+	w->walked = true;
+	w->ops = device_fields(w->iface, dev, w->set, w->ch);
+	return 0;
+}
+
+int hubd_diff_walk_step(const struct wgnl_device *dev, const struct wgnl_peer *peer, void *user)
+{
+	struct hubd_diff_walk *w = user;
+	const struct hubd_peer_want **found;
+	int r;
+
+	if (!peer)
+		return walk_restart(w, dev);
+	found = bsearch(peer->public_key, w->by_key, w->n, sizeof(*w->by_key), want_key_find);
+	if (found) {
+		w->found[found - w->by_key] = true;
+		r = peer_update(w->set, *found, peer, w->ch);
+	} else {
+		r = remove_peer(peer, w->namer, w->user, w->set, w->ch);
+	}
+	if (r > 0)
+		w->ops += r;
+	return r < 0 ? r : 0;
+}
+
+/* Is want[i] a peer the walk did not find? */
+static bool walk_missing(const struct hubd_diff_walk *w, size_t i)
+{
+	const struct hubd_peer_want **k = bsearch(w->want[i].conf->public_key, w->by_key, w->n,
+						  sizeof(*w->by_key), want_key_find);
+
+	return !k || !w->found[k - w->by_key];
+}
+
+int hubd_diff_walk_next(struct hubd_diff_walk *w, size_t max, struct wgnl_device **ret_set)
+{
+	struct wgnl_device *set = w->set;
+	int ops = w->ops, r = 0;
+
+	*ret_set = NULL;
+	if (!set) {
+		set = wgnl_device_new(w->iface->name);
+		if (!set)
+			return -ENOMEM;
+	} else if (!w->walked) { /* no device was dumped: it has nothing set */
+		ops = device_fields(w->iface, NULL, set, w->ch);
+	}
+	w->set = NULL;
+	w->ops = 0;
+	for (size_t k = 0; w->next_new < w->n && k < max && r >= 0; w->next_new++) {
+		if (!walk_missing(w, w->next_new))
+			continue;
+		r = peer_new(set, &w->want[w->next_new], w->ch);
+		ops += r >= 0;
+		k++;
+	}
+	if (r < 0 || !ops) {
+		wgnl_device_free(set);
+		return r < 0 ? r : 0;
+	}
+	*ret_set = set;
+	return ops;
+}
+
+void hubd_diff_walk_free(struct hubd_diff_walk *w)
+{
+	free(w->by_key);
+	free(w->found);
+	wgnl_device_free(w->set);
+	*w = (struct hubd_diff_walk){0};
 }
 
 bool hubd_iface_covers(const struct hubd_iface_conf *iface, const struct hubd_prefix *p)

@@ -35,6 +35,41 @@ int hubd_diff_device(const struct hubd_iface_conf *iface, const struct hubd_peer
 		     struct wgnl_device **ret_set, struct hubd_changes *ch);
 
 /*
+ * The same diff against a dump walked peer by peer (wgnl_walk_device), so
+ * that the kernel's peers are never all held at once: init, then
+ * hubd_diff_walk_step as the walk's function, then hubd_diff_walk_next until
+ * it gives no set. want[0..n) must outlive the walk, and have unique keys.
+ */
+struct hubd_diff_walk {
+	const struct hubd_iface_conf *iface;
+	const struct hubd_peer_want *want;
+	size_t n;
+	const struct hubd_peer_want **by_key; /* want, sorted by public key */
+	bool *found;			      /* per by_key entry: the kernel has that peer */
+	hubd_peer_namer namer;
+	void *user;
+	struct hubd_changes *ch;
+	size_t ch_before;
+	struct wgnl_device *set; /* the walk's operations: device fields, updates, removals */
+	int ops;
+	bool walked;	 /* a device was seen: without one, the device has nothing set */
+	size_t next_new; /* hubd_diff_walk_next's place in want */
+};
+
+int hubd_diff_walk_init(struct hubd_diff_walk *w, const struct hubd_iface_conf *iface,
+			const struct hubd_peer_want *want, size_t n, hubd_peer_namer namer,
+			void *user, struct hubd_changes *ch);
+/* A wgnl_peer_fn (user: the walk). A device (peer NULL) starts over: the dump restarted. */
+int hubd_diff_walk_step(const struct wgnl_device *dev, const struct wgnl_peer *peer, void *user);
+/*
+ * After the walk: the next set request, the walk's operations and then the
+ * peers the kernel lacks, at most max of those a request. Returns its number
+ * of operations (0 and *ret_set NULL: nothing more) or -errno.
+ */
+int hubd_diff_walk_next(struct hubd_diff_walk *w, size_t max, struct wgnl_device **ret_set);
+void hubd_diff_walk_free(struct hubd_diff_walk *w);
+
+/*
  * The prefixes to route via the link: every AllowedIPs prefix of peers[0..n)
  * that none of the interface's own Address prefixes covers, without
  * duplicates. These are also the LANs behind peers.

@@ -199,6 +199,106 @@ START_TEST(test_diff_rows)
 }
 END_TEST
 
+static bool kernel_has(const struct wgnl_device *k, const wgnl_key key)
+{
+	for (size_t i = 0; i < k->n_peers; i++)
+		if (!memcmp(k->peers[i].public_key, key, WGNL_KEY_LEN))
+			return true;
+	return false;
+}
+
+/* Does set hold the expected operation on the peer with first key byte e->key? */
+static bool set_has(const struct wgnl_device *set, const struct expect_peer *e)
+{
+	for (size_t i = 0; set && i < set->n_peers; i++)
+		if (set->peers[i].public_key[0] == e->key && set->peers[i].flags == e->flags &&
+		    set->peers[i].n_allowedips == e->n_aips)
+			return true;
+	return false;
+}
+
+/*
+ * The same rows through the walked diff, as wgnl_walk_device would drive it
+ * when the first dump is interrupted: the operations are the
+ * same (in another order: the kernel's, then the new peers), and nothing of
+ * the interrupted pass is left in the requests or the change records.
+ */
+START_TEST(test_diff_walk_rows)
+{
+	const struct row *r = &rows[_i];
+	struct hubd_iface_conf iface;
+	struct hubd_peer_conf conf[3];
+	struct hubd_peer_want want[3] = {0};
+	struct wgnl_device *kernel = wgnl_device_new("wg0"), *sets[8] = {0};
+	struct hubd_changes ch = {0};
+	struct hubd_diff_walk w;
+	size_t n_sets = 0, n_ops = 0;
+	int ops;
+
+	make_iface(&iface);
+	for (size_t i = 0; i < r->n_want; i++) {
+		make_conf(&r->want[i], &conf[i]);
+		want[i].conf = &conf[i];
+		if (r->want[i].endpoint)
+			parse_ep(r->want[i].endpoint, &want[i].endpoint);
+		if (r->restore[i])
+			parse_ep(r->restore[i], &want[i].restore);
+	}
+	kernel->flags = WGNL_DEV_HAS_PRIVATE_KEY;
+	memcpy(kernel->private_key, iface.private_key, WGNL_KEY_LEN);
+	kernel->listen_port = 51820;
+	for (size_t i = 0; i < r->n_kernel; i++)
+		make_kernel_peer(&r->kernel[i], kernel);
+	ck_assert_int_eq(hubd_diff_walk_init(&w, &iface, want, r->n_want, NULL, NULL, &ch), 0);
+	if (!r->kernel_absent) {
+		struct wgnl_peer ghost = {0};
+
+		/* The interrupted pass: one of the kernel's peers, and a wanted peer that the
+		 * device no longer has when the dump starts over. */
+		ck_assert_int_eq(hubd_diff_walk_step(kernel, NULL, &w), 0);
+		if (kernel->n_peers)
+			ck_assert_int_eq(hubd_diff_walk_step(kernel, &kernel->peers[0], &w), 0);
+		if (r->n_want)
+			memcpy(ghost.public_key, conf[0].public_key, WGNL_KEY_LEN);
+		if (r->n_want && !kernel_has(kernel, ghost.public_key))
+			ck_assert_int_eq(hubd_diff_walk_step(kernel, &ghost, &w), 0);
+		ck_assert_int_eq(hubd_diff_walk_step(kernel, NULL, &w), 0);
+		for (size_t i = 0; i < kernel->n_peers; i++)
+			ck_assert_int_eq(hubd_diff_walk_step(kernel, &kernel->peers[i], &w), 0);
+	}
+	/* One new peer a request: the runs. */
+	while ((ops = hubd_diff_walk_next(&w, 1, &sets[n_sets])) > 0) {
+		ck_assert_ptr_nonnull(sets[n_sets]);
+		ck_assert_uint_lt(++n_sets, 8);
+		n_ops += (size_t)ops;
+	}
+	ck_assert_int_eq(ops, 0);
+	ck_assert_msg(n_ops == (size_t)r->ops, "%s: %zu ops, expected %d", r->name, n_ops, r->ops);
+	ck_assert_uint_eq(ch.n, n_ops);
+	for (size_t i = 0; i < r->n_out; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < n_sets && !seen; k++)
+			seen = set_has(sets[k], &r->out[i]);
+		ck_assert_msg(seen, "%s: operation %zu missing", r->name, i);
+	}
+	for (size_t total = 0, k = 0; k <= n_sets; k++) {
+		total += k < n_sets ? sets[k]->n_peers : 0;
+		if (k == n_sets)
+			ck_assert_uint_eq(total, r->n_out);
+		if (k < n_sets && k > 0) /* device fields go with the first request only */
+			ck_assert_uint_eq(sets[k]->flags, 0);
+	}
+	for (size_t k = 0; k < n_sets; k++)
+		wgnl_device_free(sets[k]);
+	hubd_diff_walk_free(&w);
+	changes_clear(&ch);
+	wgnl_device_free(kernel);
+	for (size_t i = 0; i < r->n_want; i++)
+		hubd_peer_conf_clear(&conf[i]);
+}
+END_TEST
+
 START_TEST(test_device_fields)
 {
 	struct hubd_iface_conf iface;
@@ -341,6 +441,7 @@ int main(void)
 	int failed;
 
 	tcase_add_loop_test(tc, test_diff_rows, 0, sizeof(rows) / sizeof(rows[0]));
+	tcase_add_loop_test(tc, test_diff_walk_rows, 0, sizeof(rows) / sizeof(rows[0]));
 	tcase_add_test(tc, test_device_fields);
 	tcase_add_test(tc, test_routed_prefixes);
 	tcase_add_test(tc, test_nft_render);
