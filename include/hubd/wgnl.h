@@ -124,7 +124,8 @@ int wgnl_get_device_flags(struct wgnl *nl, const char *ifname, unsigned flags,
 /*
  * The same dump, handed out peer by peer rather than held whole, for a caller
  * that looks at each peer once (counters, handshakes, printing): fn first
- * gets the device with its fields and no peers (peer NULL), then each peer in
+ * gets the device with its fields (peer NULL; read the fields only: dev->peers
+ * may hold the first message's peers, not yet handed out), then each peer in
  * the kernel's order, complete (one the kernel splits across messages is
  * merged first). Only the peers of one message are held at a time. fn's
  * return < 0 stops the walk, which returns it. If the kernel flags the dump

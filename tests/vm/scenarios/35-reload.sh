@@ -95,6 +95,21 @@ peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32, 192.168.7.0/24"
 wait_for lacks_route hub 192.168.8.0/24
 took shortcut
 
+step "addresses: a foreign one is drift and goes, a configured IPv6 one put back; the removal and the re-add that repair them (the IPv6 one notified with port 0) are not"
+addrs() { ip -n hub -o addr show dev wg0; }
+_addr_gone() { [[ $(addrs) != *"$1"* ]]; }
+_addr_back() { [[ $(addrs) == *"$1"* ]]; }
+k0=$(kernel_reconciles)
+ip -n hub addr add 10.77.0.1/32 dev wg0
+wait_for _addr_gone 10.77.0.1/32
+sleep 0.5 # the echo of hubd's DELADDR would be debounced 50 ms
+assert_eq "$((k0 + 1))" "$(kernel_reconciles)" "reconciles for a foreign address and its removal"
+k0=$(kernel_reconciles)
+ip -n hub addr del fd00:8::1/64 dev wg0
+wait_for _addr_back fd00:8::1/64
+sleep 0.5 # and so would the IPv6 NEWADDR's, and DAD's end
+assert_eq "$((k0 + 1))" "$(kernel_reconciles)" "reconciles for a removed IPv6 address and its re-add"
+
 step "a rewrite without a change: nothing is sent"
 m0=$(ctl --json status | grep -o '"netlink_messages": *[0-9]*' | grep -o '[0-9]*$')
 peer_file "$D" new1 "${pubs[$((N + 1))]}" "10.8.2.1/32, 192.168.7.0/24"
