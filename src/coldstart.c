@@ -10,12 +10,15 @@
  * takes peers in name order and judges each against the ones before it, so
  * the verdicts on the first m files are final whatever files follow
  * (hubd_config_judge): nothing is ever sent that the full reconcile would
- * have refused. The reader never waits for the sender, so it stays ahead.
- * This thread sets the addresses and forwarding (from hubd.conf alone) while
- * the first files are read. Once it has taken the last peers, the reader
- * settles the config and sets the nftables table (which names the peers'
- * routed prefixes) while the last request is still in the kernel; this
- * thread then brings the link up and routes it.
+ * have refused. The reader also builds the set requests from what it has
+ * judged, a few ahead of this thread (QUEUE_MAX), which only sends them: a
+ * request is built while the one before it is in the kernel. While reading,
+ * the reader builds only when there is room, so it never waits for the
+ * sender and stays ahead. This thread sets the addresses and forwarding (from
+ * hubd.conf alone) while the first files are read. Once it has built the last
+ * request, the reader settles the config and sets the nftables table (which
+ * names the peers' routed prefixes) while the last requests are still in the
+ * kernel; this thread then brings the link up and routes it.
  *
  * The end state is the full reconcile's: the same running config, states,
  * diagnostics (in the same order) and kernel state. Only the time differs.
@@ -35,6 +38,19 @@
  * costs O(m log m) for m files, so the doubling keeps the total O(n log n), and the first
  * peers go out after a few milliseconds. */
 #define FIRST_BATCH 64
+/* Between judgements the reader looks for room in the queue every this many files. */
+#define BUILD_CHECK 64
+/* Requests built and waiting to be sent: enough that the sender never waits for one being
+ * built, few enough not to hold the peers twice (each is HUBD_WG_RUN peers at most). */
+#define QUEUE_MAX 2
+
+/* A set request built by the reader, with the changes it makes, in the order built. */
+struct request {
+	struct wgnl_device *set;
+	struct hubd_changes ch;
+	int ops;
+	struct request *next;
+};
 
 struct cold {
 	struct hubd *h;
@@ -51,18 +67,34 @@ struct cold {
 	size_t n_unreadable;
 	struct hubd_diags diags; /* the reader's: listing, reading, the final judgement */
 	struct hubd_changes ch;	 /* the reader's: addresses, forwarding, nftables */
-	uint64_t t_list, t_read, t_judge, t_net;
+	uint64_t t_list, t_read, t_judge, t_build, t_net;
 	int net_err; /* the reader's error setting the nftables table */
+	/* The reader's, building requests. */
+	size_t judged;		     /* cfg->peers[0..judged) judged, their states made */
+	size_t built;		     /* cfg->peers[0..built) are in requests */
+	struct wgnl_device *kernel;  /* the device as the requests built so far leave it */
+	struct hubd_peer_want *want; /* HUBD_WG_RUN */
+	size_t keep;		     /* of the requests' changes: the caller's */
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	/* Under lock. */
-	size_t n_judged; /* cfg->peers[0..n_judged) judged, their states made */
-	bool all_judged; /* every file: n_judged is final */
-	bool taken;	 /* the sender needs cfg->peers no more: the reader may move them */
-	bool done;	 /* the reader has finished */
-	int err;	 /* what stopped the reader early */
+	struct request *head, **tail; /* built, not yet taken by the sender */
+	size_t queued;
+	bool built_all; /* the last request is queued */
+	bool stop;	/* the sender stopped on an error: build no more */
+	bool done;	/* the reader has finished */
+	int err;	/* what stopped the reader early */
 };
+
+static void request_free(struct request *q)
+{
+	if (!q)
+		return;
+	wgnl_device_free(q->set);
+	changes_clear(&q->ch);
+	free(q);
+}
 
 static void cold_free(struct cold *c)
 {
@@ -81,58 +113,144 @@ static void cold_free(struct cold *c)
 	free(c->scratch);
 	hubd_diags_free(&c->diags);
 	changes_clear(&c->ch);
-}
+	wgnl_device_free(c->kernel);
+	free(c->want);
+	while (c->head) { /* left when the sender stopped early */
+		struct request *q = c->head;
 
-/* The reader's side: publish what is judged; all: nothing more will be. */
-static void publish(struct cold *c, size_t n, bool all)
-{
-	pthread_mutex_lock(&c->lock);
-	c->n_judged = n;
-	c->all_judged = all;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+		c->head = q->next;
+		request_free(q);
+	}
 }
 
 static void finish_reader(struct cold *c, int err)
 {
 	pthread_mutex_lock(&c->lock);
-	c->all_judged = c->done = true;
+	c->built_all = c->done = true;
 	c->err = err;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
-/* The sender's side: block until peers past sent are judged or no more will be. */
-static size_t wait_judged(struct cold *c, size_t sent, bool *all, uint64_t *waited)
+/* Room for one more request? With wait, block until there is; false once the sender has
+ * stopped. */
+static bool queue_room(struct cold *c, bool wait)
 {
-	uint64_t t = hubd_now_us();
-	size_t n;
+	bool room;
 
 	pthread_mutex_lock(&c->lock);
-	while (c->n_judged == sent && !c->all_judged)
+	while (wait && !c->stop && c->queued >= QUEUE_MAX)
 		pthread_cond_wait(&c->cond, &c->lock);
-	n = c->n_judged;
-	*all = c->all_judged;
+	room = !c->stop && c->queued < QUEUE_MAX;
 	pthread_mutex_unlock(&c->lock);
-	*waited += hubd_now_us() - t;
-	return n;
+	return room;
 }
 
-/* The sender has built its last request: the reader may settle the config. */
-static void set_taken(struct cold *c)
+static void enqueue(struct cold *c, struct request *q)
 {
 	pthread_mutex_lock(&c->lock);
-	c->taken = true;
+	*c->tail = q;
+	c->tail = &q->next;
+	c->queued++;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 }
 
-static void wait_taken(struct cold *c)
+static void set_built_all(struct cold *c)
 {
 	pthread_mutex_lock(&c->lock);
-	while (!c->taken)
-		pthread_cond_wait(&c->cond, &c->lock);
+	c->built_all = true;
+	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
+}
+
+/* The sender's side: the next request, waiting for it; NULL when no more will come. */
+static struct request *dequeue(struct cold *c, uint64_t *waited)
+{
+	uint64_t t = hubd_now_us();
+	struct request *q;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->head && !c->built_all)
+		pthread_cond_wait(&c->cond, &c->lock);
+	q = c->head;
+	if (q) {
+		c->head = q->next;
+		if (!c->head)
+			c->tail = &c->head;
+		c->queued--;
+		pthread_cond_broadcast(&c->cond);
+	}
+	pthread_mutex_unlock(&c->lock);
+	*waited += hubd_now_us() - t;
+	return q;
+}
+
+static void stop_sending(struct cold *c)
+{
+	pthread_mutex_lock(&c->lock);
+	c->stop = true;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * The next request: the accepted among the judged peers not yet in one,
+ * HUBD_WG_RUN at most. The first also sets the device's key, port and fwmark
+ * (and is built even without peers); the later ones diff against the device
+ * as the first leaves it.
+ */
+static int build_one(struct cold *c, struct request **ret)
+{
+	struct request *q = calloc(1, sizeof(*q));
+	struct hubd_namer_ctx names = {NULL, 0};
+	size_t k = 0;
+	int r;
+
+	if (!q)
+		return -ENOMEM;
+	q->ch.keep = c->keep;
+	for (; c->built < c->judged && k < HUBD_WG_RUN; c->built++)
+		if (!c->reject[c->built])
+			c->want[k++] = (struct hubd_peer_want){
+			    .conf = &c->cfg->peers[c->built], .endpoint = c->st[c->built].resolved};
+	r = hubd_diff_device(&c->cfg->iface, c->want, k, c->kernel, hubd_state_namer, &names,
+			     &q->set, &q->ch);
+	if (r >= 0 && !c->kernel) {
+		c->kernel = wgnl_device_new(c->cfg->iface.name);
+		if (c->kernel)
+			hubd_device_as_configured(c->kernel, &c->cfg->iface);
+		else
+			r = -ENOMEM;
+	}
+	if (r < 0) {
+		request_free(q);
+		return r;
+	}
+	q->ops = r;
+	*ret = q;
+	return 0;
+}
+
+/* Build requests from the judged peers while there is room (with wait: all of them). */
+static int build_ready(struct cold *c, bool wait)
+{
+	uint64_t t = hubd_now_us();
+	int r = 0;
+
+	while ((c->built < c->judged || !c->kernel) && queue_room(c, wait)) {
+		struct request *q = NULL;
+
+		r = build_one(c, &q);
+		if (r < 0)
+			break;
+		if (q->set)
+			enqueue(c, q);
+		else
+			request_free(q); /* only rejected peers: nothing to send */
+	}
+	c->t_build += hubd_now_us() - t;
+	return r;
 }
 
 /* Read files[from..to) into cfg->peers, as the full reconcile's loader would. */
@@ -141,8 +259,12 @@ static int read_files(struct cold *c, size_t from, size_t to)
 	struct hubd_config *cfg = c->cfg;
 
 	for (size_t i = from; i < to; i++) {
-		int r = hubd_config_read_peer(c->h->config_dir, c->files[i],
-					      &cfg->peers[cfg->n_peers], &c->diags);
+		int r;
+
+		if (i > from && (i - from) % BUILD_CHECK == 0 && build_ready(c, false) < 0)
+			return -ENOMEM;
+		r = hubd_config_read_peer(c->h->config_dir, c->files[i], &cfg->peers[cfg->n_peers],
+					  &c->diags);
 
 		if (r == 0) {
 			cfg->n_peers++;
@@ -179,7 +301,7 @@ static int judge_prefix(struct cold *c, size_t from, bool last)
 static int reader_files(struct cold *c)
 {
 	size_t read = 0, judged = 0, next = FIRST_BATCH, n;
-	uint64_t t = hubd_now_us();
+	uint64_t t = hubd_now_us(), b;
 	int r = hubd_config_list_peers(c->h->config_dir, &c->files, &c->n_files, &c->diags);
 
 	c->t_list = hubd_now_us() - t;
@@ -191,14 +313,16 @@ static int reader_files(struct cold *c)
 	c->reject = calloc(n, sizeof(*c->reject));
 	c->scratch = calloc(n, sizeof(*c->scratch));
 	c->unreadable = calloc(n, sizeof(*c->unreadable));
-	if (!c->cfg->peers || !c->st || !c->reject || !c->scratch || !c->unreadable)
+	c->want = calloc(HUBD_WG_RUN, sizeof(*c->want));
+	if (!c->cfg->peers || !c->st || !c->reject || !c->scratch || !c->unreadable || !c->want)
 		return -ENOMEM;
 	do {
 		size_t to = next < c->n_files ? next : c->n_files;
 
 		t = hubd_now_us();
+		b = c->t_build;
 		r = read_files(c, read, to);
-		c->t_read += hubd_now_us() - t;
+		c->t_read += hubd_now_us() - t - (c->t_build - b); /* less the building between */
 		read = to;
 		next *= 2;
 		t = hubd_now_us();
@@ -207,12 +331,10 @@ static int reader_files(struct cold *c)
 		c->t_judge += hubd_now_us() - t;
 		if (r < 0)
 			break;
-		judged = c->cfg->n_peers;
-		publish(c, judged, read == c->n_files);
-	} while (read < c->n_files);
-	if (c->n_files == 0)
-		publish(c, 0, true);
-	return r;
+		judged = c->judged = c->cfg->n_peers;
+		r = build_ready(c, false);
+	} while (r >= 0 && read < c->n_files);
+	return r < 0 ? r : build_ready(c, true); /* the rest, as the sender takes them */
 }
 
 /* The accepted peers' states, sorted by key as hubd_commit wants them; c->st is consumed. */
@@ -255,9 +377,9 @@ static void *reader(void *arg)
 		finish_reader(c, r);
 		return NULL;
 	}
-	/* The table (it names the peers' routed prefixes), while the sender's last request is
-	 * in the kernel. */
-	wait_taken(c);
+	/* The requests own copies of what they send: the peers may move now. The table (it
+	 * names the peers' routed prefixes) is set while the last requests are in the kernel. */
+	set_built_all(c);
 	t = hubd_now_us();
 	r = settle(c);
 	if (r >= 0)
@@ -269,58 +391,26 @@ static void *reader(void *arg)
 }
 
 /*
- * Send the accepted among the judged peers as they come, in runs of at most
- * HUBD_WG_RUN; the first request also sets the device's key, port and fwmark
- * (and goes out even without peers). Returns the number of operations or the
- * kernel's first error; after an error nothing more is sent, and the next
- * reconcile (the health timer's) dumps the device and completes it.
+ * Send the reader's requests as they come, their changes after the caller's.
+ * Returns the number of operations or the kernel's first error; after an
+ * error nothing more is sent, and the next reconcile (the health timer's)
+ * dumps the device and completes it.
  */
-static int send_judged(struct hubd *h, struct cold *c, struct hubd_changes *ch)
+static int send_built(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 {
-	struct hubd_peer_want *want = calloc(HUBD_WG_RUN, sizeof(*want));
-	struct hubd_namer_ctx names = {NULL, 0};
-	struct wgnl_device *kernel = NULL, *set = NULL;
-	size_t sent = 0, judged = 0, ops = 0;
-	bool all = false;
-	int r = want ? 0 : -ENOMEM;
+	struct request *q;
+	size_t ops = 0;
+	int r = 0;
 
-	while (r >= 0 && (!kernel || sent < judged || !all)) {
-		size_t k = 0;
-		uint64_t t;
-
-		if (sent == judged && !all)
-			judged = wait_judged(c, sent, &all, &h->timing.wait);
-		for (; sent < judged && k < HUBD_WG_RUN; sent++)
-			if (!c->reject[sent])
-				want[k++] = (struct hubd_peer_want){
-				    .conf = &c->cfg->peers[sent], .endpoint = c->st[sent].resolved};
-		if (!k && kernel)
-			continue;
-		t = hubd_now_us();
-		r = hubd_diff_device(&c->cfg->iface, want, k, kernel, hubd_state_namer, &names,
-				     &set, ch);
-		h->timing.diff += hubd_now_us() - t;
-		if (all && sent == judged)
-			set_taken(c); /* built from the peers: the reader may move them now */
-		if (r > 0) {
-			int e = hubd_send_set(h, set);
-
-			r = e < 0 ? e : r;
-		}
-		wgnl_device_free(set);
-		set = NULL;
-		ops += r > 0 ? (size_t)r : 0;
-		if (!kernel && r >= 0) { /* from now on the device has its fields set */
-			kernel = wgnl_device_new(c->cfg->iface.name);
-			if (!kernel)
-				r = -ENOMEM;
-			else
-				hubd_device_as_configured(kernel, &c->cfg->iface);
-		}
+	while (r >= 0 && (q = dequeue(c, &h->timing.wait))) {
+		r = hubd_send_set(h, q->set);
+		if (changes_move(ch, &q->ch) < 0 && r >= 0)
+			r = -ENOMEM;
+		ops += r >= 0 ? (size_t)q->ops : 0;
+		request_free(q);
 	}
-	set_taken(c); /* also when stopped early: the reader must not wait forever */
-	wgnl_device_free(kernel);
-	free(want);
+	if (r < 0)
+		stop_sending(c); /* the reader must not wait for room that never comes */
 	return r < 0 ? r : (int)ops;
 }
 
@@ -384,7 +474,8 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		cold_free(&c);
 		return r;
 	}
-	c.ch.keep = ch->keep; /* the reader's changes are logged after the peers */
+	c.ch.keep = c.keep = ch->keep; /* the reader's changes are logged after the peers */
+	c.tail = &c.head;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, reader, &c) != 0) {
@@ -395,15 +486,15 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	 * alone, and later each would wait for the rtnl lock that every set request holds. */
 	net_err = hubd_net_sync_parts(h, c.cfg, c.ifindex, HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING,
 				      false, ch);
-	sent = send_judged(h, &c, ch);
+	sent = send_built(h, &c, ch);
 	if (sent < 0)
 		log_err("WireGuard device %s: %s", c.cfg->iface.name, strerror(-sent));
 	pthread_join(t, NULL);
 	/* The reader's own thread: on the total only where the sender waited for it. */
 	log_debug("cold start: the reader listed %zu files in %" PRIu64 " us, read them in %" PRIu64
-		  " us and judged them in %" PRIu64 " us, then settled and set the "
-		  "nftables table in %" PRIu64 " us",
-		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_net);
+		  " us, judged them in %" PRIu64 " us and built the requests in %" PRIu64
+		  " us, then settled and set the nftables table in %" PRIu64 " us",
+		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_build, c.t_net);
 	if (c.err) {
 		r = c.err;
 		goto out;
