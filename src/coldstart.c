@@ -81,6 +81,7 @@ struct cold {
 	/* Under lock. */
 	struct request *head, **tail; /* built, not yet taken by the sender */
 	size_t queued;
+	int go;		/* 1: a cold start, read on; -1: not one, stop after listing */
 	bool built_all; /* the last request is queued */
 	bool stop;	/* the sender stopped on an error: build no more */
 	bool done;	/* the reader has finished */
@@ -121,6 +122,26 @@ static void cold_free(struct cold *c)
 		c->head = q->next;
 		request_free(q);
 	}
+}
+
+static void set_go(struct cold *c, bool go)
+{
+	pthread_mutex_lock(&c->lock);
+	c->go = go ? 1 : -1;
+	pthread_cond_broadcast(&c->cond);
+	pthread_mutex_unlock(&c->lock);
+}
+
+static bool wait_go(struct cold *c)
+{
+	bool go;
+
+	pthread_mutex_lock(&c->lock);
+	while (!c->go)
+		pthread_cond_wait(&c->cond, &c->lock);
+	go = c->go > 0;
+	pthread_mutex_unlock(&c->lock);
+	return go;
 }
 
 static void finish_reader(struct cold *c, int err)
@@ -235,13 +256,14 @@ static int build_one(struct cold *c, struct request **ret)
 /* Build requests from the judged peers while there is room (with wait: all of them). */
 static int build_ready(struct cold *c, bool wait)
 {
-	uint64_t t = hubd_now_us();
 	int r = 0;
 
 	while ((c->built < c->judged || !c->kernel) && queue_room(c, wait)) {
+		uint64_t t = hubd_now_us(); /* the building, not the waiting for room */
 		struct request *q = NULL;
 
 		r = build_one(c, &q);
+		c->t_build += hubd_now_us() - t;
 		if (r < 0)
 			break;
 		if (q->set)
@@ -249,7 +271,6 @@ static int build_ready(struct cold *c, bool wait)
 		else
 			request_free(q); /* only rejected peers: nothing to send */
 	}
-	c->t_build += hubd_now_us() - t;
 	return r;
 }
 
@@ -300,14 +321,10 @@ static int judge_prefix(struct cold *c, size_t from, bool last)
 
 static int reader_files(struct cold *c)
 {
-	size_t read = 0, judged = 0, next = FIRST_BATCH, n;
-	uint64_t t = hubd_now_us(), b;
-	int r = hubd_config_list_peers(c->h->config_dir, &c->files, &c->n_files, &c->diags);
+	size_t read = 0, judged = 0, next = FIRST_BATCH, n = c->n_files + 1;
+	uint64_t t, b;
+	int r;
 
-	c->t_list = hubd_now_us() - t;
-	if (r < 0)
-		return r;
-	n = c->n_files + 1;
 	c->cfg->peers = calloc(n, sizeof(*c->cfg->peers));
 	c->st = calloc(n, sizeof(*c->st));
 	c->reject = calloc(n, sizeof(*c->reject));
@@ -370,9 +387,23 @@ static int settle(struct cold *c)
 static void *reader(void *arg)
 {
 	struct cold *c = arg;
-	uint64_t t;
-	int r = reader_files(c);
+	struct hubd_diags listed = {0};
+	uint64_t t = hubd_now_us();
+	/* Listed while the other thread reads hubd.conf and creates the link: the first files
+	 * can be read only once all are listed, in name order. */
+	int r = hubd_config_list_peers(c->h->config_dir, &c->files, &c->n_files, &listed);
 
+	c->t_list = hubd_now_us() - t;
+	if (!wait_go(c)) { /* the link existed, or hubd.conf is unusable: the ordinary path */
+		hubd_diags_free(&listed);
+		return NULL;
+	}
+	for (size_t i = 0; i < listed.n;
+	     i++) /* after hubd.conf's, as the full reconcile has them */
+		hubd_diag_add(&c->diags, listed.items[i].path, listed.items[i].line,
+			      listed.items[i].warning, "%s", listed.items[i].message);
+	hubd_diags_free(&listed);
+	r = r < 0 ? r : reader_files(c);
 	if (r < 0) {
 		finish_reader(c, r);
 		return NULL;
@@ -456,7 +487,6 @@ static int cold_prepare(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 	h->timing.link += hubd_now_us() - t;
 	if (r < 0 || !created) /* it exists and may hold peers: the ordinary path */
 		return -EAGAIN;
-	c->h = h;
 	h->ifindex = c->ifindex;
 	log_set_interface(c->cfg->iface.name); /* for what the reader logs */
 	return 0;
@@ -469,17 +499,19 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	int r, sent, net_err;
 	pthread_t t;
 
-	r = cold_prepare(h, &c, ch);
-	if (r < 0) {
-		cold_free(&c);
-		return r;
-	}
+	c.h = h;
 	c.ch.keep = c.keep = ch->keep; /* the reader's changes are logged after the peers */
 	c.tail = &c.head;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
 	if (pthread_create(&t, NULL, reader, &c) != 0) {
-		r = -EAGAIN; /* the link exists now: the full reconcile finds it empty */
+		r = -EAGAIN; /* nothing made yet: the ordinary path */
+		goto out;
+	}
+	r = cold_prepare(h, &c, ch);
+	set_go(&c, r >= 0);
+	if (r < 0) {
+		pthread_join(t, NULL);
 		goto out;
 	}
 	/* While the reader reads the first files: addresses and forwarding depend on hubd.conf

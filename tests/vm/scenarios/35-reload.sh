@@ -103,12 +103,14 @@ k0=$(kernel_reconciles)
 ip -n hub addr add 10.77.0.1/32 dev wg0
 wait_for _addr_gone 10.77.0.1/32
 sleep 0.5 # the echo of hubd's DELADDR would be debounced 50 ms
-assert_eq "$((k0 + 1))" "$(kernel_reconciles)" "reconciles for a foreign address and its removal"
+# One for the foreign address (none if the 2 s health timer came first), none for its removal.
+_at_most() { [ "$(kernel_reconciles)" -le "$1" ] || fail "$2: $(kernel_reconciles) reconciles (kernel), $1 at most"; }
+_at_most $((k0 + 1)) "a foreign address and its removal"
 k0=$(kernel_reconciles)
 ip -n hub addr del fd00:8::1/64 dev wg0
 wait_for _addr_back fd00:8::1/64
 sleep 0.5 # and so would the IPv6 NEWADDR's, and DAD's end
-assert_eq "$((k0 + 1))" "$(kernel_reconciles)" "reconciles for a removed IPv6 address and its re-add"
+_at_most $((k0 + 1)) "a removed IPv6 address and its re-add"
 
 step "a rewrite without a change: nothing is sent"
 m0=$(ctl --json status | grep -o '"netlink_messages": *[0-9]*' | grep -o '[0-9]*$')
