@@ -144,6 +144,21 @@ static void make_iface(struct hubd_iface_conf *c)
 	c->mtu = 1420;
 }
 
+/* A row's interface and wanted peers. */
+static void row_wants(const struct row *r, struct hubd_iface_conf *iface,
+		      struct hubd_peer_conf *conf, struct hubd_peer_want *want)
+{
+	make_iface(iface);
+	for (size_t i = 0; i < r->n_want; i++) {
+		make_conf(&r->want[i], &conf[i]);
+		want[i].conf = &conf[i];
+		if (r->want[i].endpoint)
+			parse_ep(r->want[i].endpoint, &want[i].endpoint);
+		if (r->restore[i])
+			parse_ep(r->restore[i], &want[i].restore);
+	}
+}
+
 START_TEST(test_diff_rows)
 {
 	const struct row *r = &rows[_i];
@@ -154,15 +169,7 @@ START_TEST(test_diff_rows)
 	struct hubd_changes ch = {0};
 	int ops;
 
-	make_iface(&iface);
-	for (size_t i = 0; i < r->n_want; i++) {
-		make_conf(&r->want[i], &conf[i]);
-		want[i].conf = &conf[i];
-		if (r->want[i].endpoint)
-			parse_ep(r->want[i].endpoint, &want[i].endpoint);
-		if (r->restore[i])
-			parse_ep(r->restore[i], &want[i].restore);
-	}
+	row_wants(r, &iface, conf, want);
 	if (!r->kernel_absent) {
 		/* The device fields already match, so only peer operations count. */
 		kernel = wgnl_device_new("wg0");
@@ -235,15 +242,7 @@ START_TEST(test_diff_walk_rows)
 	size_t n_sets = 0, n_ops = 0;
 	int ops;
 
-	make_iface(&iface);
-	for (size_t i = 0; i < r->n_want; i++) {
-		make_conf(&r->want[i], &conf[i]);
-		want[i].conf = &conf[i];
-		if (r->want[i].endpoint)
-			parse_ep(r->want[i].endpoint, &want[i].endpoint);
-		if (r->restore[i])
-			parse_ep(r->restore[i], &want[i].restore);
-	}
+	row_wants(r, &iface, conf, want);
 	kernel->flags = WGNL_DEV_HAS_PRIVATE_KEY;
 	memcpy(kernel->private_key, iface.private_key, WGNL_KEY_LEN);
 	kernel->listen_port = 51820;
