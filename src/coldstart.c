@@ -84,7 +84,6 @@ struct cold {
 	int go;		/* 1: a cold start, read on; -1: not one, stop after listing */
 	bool built_all; /* the last request is queued */
 	bool stop;	/* the sender stopped on an error: build no more */
-	bool done;	/* the reader has finished */
 	int err;	/* what stopped the reader early */
 };
 
@@ -124,6 +123,16 @@ static void cold_free(struct cold *c)
 	}
 }
 
+/* src's diagnostics after dst's, in their order. */
+static void append_diags(struct hubd_diags *dst, const struct hubd_diags *src)
+{
+	for (size_t i = 0; i < src->n; i++) {
+		const struct hubd_diag *g = &src->items[i];
+
+		hubd_diag_add(dst, g->path, g->line, g->warning, "%s", g->message);
+	}
+}
+
 static void set_go(struct cold *c, bool go)
 {
 	pthread_mutex_lock(&c->lock);
@@ -147,7 +156,7 @@ static bool wait_go(struct cold *c)
 static void finish_reader(struct cold *c, int err)
 {
 	pthread_mutex_lock(&c->lock);
-	c->built_all = c->done = true;
+	c->built_all = true;
 	c->err = err;
 	pthread_cond_broadcast(&c->cond);
 	pthread_mutex_unlock(&c->lock);
@@ -282,8 +291,9 @@ static int read_files(struct cold *c, size_t from, size_t to)
 	for (size_t i = from; i < to; i++) {
 		int r;
 
-		if (i > from && (i - from) % BUILD_CHECK == 0 && build_ready(c, false) < 0)
-			return -ENOMEM;
+		r = i > from && (i - from) % BUILD_CHECK == 0 ? build_ready(c, false) : 0;
+		if (r < 0)
+			return r;
 		r = hubd_config_read_peer(c->h->config_dir, c->files[i], &cfg->peers[cfg->n_peers],
 					  &c->diags);
 
@@ -321,7 +331,7 @@ static int judge_prefix(struct cold *c, size_t from, bool last)
 
 static int reader_files(struct cold *c)
 {
-	size_t read = 0, judged = 0, next = FIRST_BATCH, n = c->n_files + 1;
+	size_t read = 0, next = FIRST_BATCH, n = c->n_files + 1;
 	uint64_t t, b;
 	int r;
 
@@ -344,11 +354,11 @@ static int reader_files(struct cold *c)
 		next *= 2;
 		t = hubd_now_us();
 		/* The last judgement is the one whose diagnostics are reported. */
-		r = r < 0 ? r : judge_prefix(c, judged, read == c->n_files);
+		r = r < 0 ? r : judge_prefix(c, c->judged, read == c->n_files);
 		c->t_judge += hubd_now_us() - t;
 		if (r < 0)
 			break;
-		judged = c->judged = c->cfg->n_peers;
+		c->judged = c->cfg->n_peers;
 		r = build_ready(c, false);
 	} while (r >= 0 && read < c->n_files);
 	return r < 0 ? r : build_ready(c, true); /* the rest, as the sender takes them */
@@ -398,10 +408,7 @@ static void *reader(void *arg)
 		hubd_diags_free(&listed);
 		return NULL;
 	}
-	for (size_t i = 0; i < listed.n;
-	     i++) /* after hubd.conf's, as the full reconcile has them */
-		hubd_diag_add(&c->diags, listed.items[i].path, listed.items[i].line,
-			      listed.items[i].warning, "%s", listed.items[i].message);
+	append_diags(&c->diags, &listed); /* after hubd.conf's, as the full reconcile has them */
 	hubd_diags_free(&listed);
 	r = r < 0 ? r : reader_files(c);
 	if (r < 0) {
@@ -443,16 +450,6 @@ static int send_built(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 	if (r < 0)
 		stop_sending(c); /* the reader must not wait for room that never comes */
 	return r < 0 ? r : (int)ops;
-}
-
-/* The reader's diagnostics after the caller's, as the full reconcile would give them. */
-static void take_diags(struct cold *c, struct hubd_diags *diags)
-{
-	for (size_t i = 0; i < c->diags.n; i++) {
-		const struct hubd_diag *g = &c->diags.items[i];
-
-		hubd_diag_add(diags, g->path, g->line, g->warning, "%s", g->message);
-	}
 }
 
 /* Up now that its peers are set, then the routes, which need it up. */
@@ -531,7 +528,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		r = c.err;
 		goto out;
 	}
-	take_diags(&c, diags);
+	append_diags(diags, &c.diags); /* after the caller's, as the full reconcile gives them */
 	if (changes_move(ch, &c.ch) < 0) {
 		r = -ENOMEM;
 		goto out;

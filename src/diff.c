@@ -365,7 +365,7 @@ int hubd_diff_walk_step(const struct wgnl_device *dev, const struct wgnl_peer *p
 		return walk_restart(w, dev);
 	found = bsearch(peer->public_key, w->by_key, w->n, sizeof(*w->by_key), want_key_find);
 	if (found) {
-		w->found[found - w->by_key] = true;
+		w->found[*found - w->want] = true;
 		r = peer_update(w->set, *found, peer, w->ch);
 	} else {
 		r = remove_peer(peer, w->namer, w->user, w->set, w->ch);
@@ -373,15 +373,6 @@ int hubd_diff_walk_step(const struct wgnl_device *dev, const struct wgnl_peer *p
 	if (r > 0)
 		w->ops += r;
 	return r < 0 ? r : 0;
-}
-
-/* Is want[i] a peer the walk did not find? */
-static bool walk_missing(const struct hubd_diff_walk *w, size_t i)
-{
-	const struct hubd_peer_want **k = bsearch(w->want[i].conf->public_key, w->by_key, w->n,
-						  sizeof(*w->by_key), want_key_find);
-
-	return !k || !w->found[k - w->by_key];
 }
 
 int hubd_diff_walk_next(struct hubd_diff_walk *w, size_t max, struct wgnl_device **ret_set)
@@ -400,7 +391,7 @@ int hubd_diff_walk_next(struct hubd_diff_walk *w, size_t max, struct wgnl_device
 	w->set = NULL;
 	w->ops = 0;
 	for (size_t k = 0; w->next_new < w->n && k < max && r >= 0; w->next_new++) {
-		if (!walk_missing(w, w->next_new))
+		if (w->found[w->next_new])
 			continue;
 		r = peer_new(set, &w->want[w->next_new], w->ch);
 		ops += r >= 0;

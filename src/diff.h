@@ -45,7 +45,7 @@ struct hubd_diff_walk {
 	const struct hubd_peer_want *want;
 	size_t n;
 	const struct hubd_peer_want **by_key; /* want, sorted by public key */
-	bool *found;			      /* per by_key entry: the kernel has that peer */
+	bool *found;			      /* per want: the kernel has that peer */
 	hubd_peer_namer namer;
 	void *user;
 	struct hubd_changes *ch;
