@@ -77,6 +77,19 @@ metric() {
 	echo "$v"
 }
 
+# freeze_with_peers NS: SIGSTOP hubd once some of its peers are in NS's wg0 (HAD).
+freeze_with_peers() {
+	HAD=0
+	for ((try = 0; try < 100; try++)); do
+		kill -STOP "$HUBD_PID"
+		HAD=$(wg_peers "$1" wg0)
+		[ "$HAD" = 0 ] || return 0
+		kill -CONT "$HUBD_PID"
+		sleep 0.1
+	done
+	fail "no peer applied in 100 tries"
+}
+
 # The 10,000 peers get a namespace of their own, deleted whole afterwards: the kernel
 # removes WireGuard peers one RCU grace period at a time (minutes for 10,000 under TCG),
 # and a namespace is cleaned up in the background.
@@ -101,18 +114,11 @@ cleanup _kill_wait "$HUBD_PID"
 # The link comes first, then the peers. Freeze hubd (SIGSTOP) to count them without a
 # race, and kill -9 it frozen once some, not all, are in.
 wait_for -t 120 ip -n big link show wg0
-had=0
-for ((try = 0; try < 100; try++)); do
-	kill -STOP "$HUBD_PID"
-	had=$(wg_peers big wg0)
-	[ "$had" = 0 ] || break
-	kill -CONT "$HUBD_PID"
-	sleep 0.1
-done
+freeze_with_peers big
+had=$HAD
 kill -9 "$HUBD_PID"
 wait "$HUBD_PID" 2>/dev/null || true
 log "killed with $had of $N peers in the kernel"
-[ "$had" -gt 0 ] || fail "no peer applied in 100 tries"
 [ "$had" -lt "$N" ] || fail "hubd applied all $N peers before the kill: nothing was interrupted"
 assert_not_contains "$(cat "$LOG")" "ready:" "killed before ready"
 start
@@ -123,6 +129,26 @@ assert_eq 20 "$(ip -n big route show proto 150 | grep -c 'dev wg0')" "routed LAN
 ip netns exec big nft list table inet hubd >/dev/null
 hubd_stop
 _netns_del big
+
+# The cold start's sender stops at the kernel's first error; the reader, which may be
+# waiting for room to queue a request, must stop with it, and hubd go on to repair.
+log "the link deleted in the middle of a cold start"
+netns_new big2
+NS=big2
+ip netns exec big2 "$HUBD" --foreground --config-dir "$D" --socket "$SOCK" 2>>"$LOG" &
+HUBD_PID=$!
+cleanup _kill_wait "$HUBD_PID"
+readies=$((readies + 1))
+wait_for -t 120 ip -n big2 link show wg0
+freeze_with_peers big2
+[ "$HAD" -lt "$N" ] || fail "all $N peers were in before the link went: nothing was interrupted"
+ip -n big2 link del wg0
+kill -CONT "$HUBD_PID"
+wait_for -t 120 log_count "ready:" "$readies"
+assert_contains "$(cat "$LOG")" "WireGuard device wg0: " "the cold start's error"
+assert_converged
+hubd_stop
+_netns_del big2
 
 log "$M peers in a fresh namespace, a Kubernetes-style config dir (peers.d -> ..data/peers.d)"
 NS=hub
