@@ -247,6 +247,16 @@ static json_object *iface_json(const struct hubd *h)
 	return o;
 }
 
+/* Resolved, so that hubd --down, wherever it runs from, can compare it with its own. */
+static json_object *config_dir_json(const struct hubd *h)
+{
+	char *dir = realpath(h->config_dir, NULL);
+	json_object *o = json_object_new_string(dir ? dir : h->config_dir);
+
+	free(dir);
+	return o;
+}
+
 static json_object *status_head(const struct hubd *h)
 {
 	json_object *o = json_object_new_object(), *counters = json_object_new_object();
@@ -260,6 +270,7 @@ static json_object *status_head(const struct hubd *h)
 	json_object_object_add(counters, "config_errors",
 			       json_object_new_uint64(h->counters.config_errors));
 	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	json_object_object_add(o, "config_dir", config_dir_json(h));
 	json_object_object_add(o, "interface", iface_json(h));
 	json_object_object_add(o, "counters", counters);
 	return o;
@@ -303,7 +314,11 @@ static void reply_status(struct conn *c)
 	int64_t now = time(NULL);
 
 	if (!h->cfg) {
-		reply(c, error_reply("no usable configuration yet"));
+		json_object *o = error_reply("no usable configuration yet");
+
+		/* hubd --down asks too: it refuses when this daemon runs for its config. */
+		json_object_object_add(o, "config_dir", config_dir_json(h));
+		reply(c, o);
 		return;
 	}
 	k = calloc(1, sizeof(*k));
@@ -482,4 +497,63 @@ void control_stop(struct hubd_loop *l, const char *path)
 		unlink(path);
 	}
 	l->control_fd = -1;
+}
+
+/* Is the daemon that answered for config_dir? Paths are compared resolved: "/etc/hubd/" and
+ * "/etc//hubd" are the same directory. A reply that names no directory is taken as ours. */
+static bool same_config_dir(const char *reply, const char *config_dir)
+{
+	json_object *o = json_tokener_parse(reply), *dir;
+	char *a = NULL, *b = NULL;
+	bool same = true;
+
+	if (o && json_object_object_get_ex(o, "config_dir", &dir) &&
+	    json_object_is_type(dir, json_type_string)) {
+		a = realpath(json_object_get_string(dir), NULL);
+		b = realpath(config_dir, NULL);
+		same = a && b ? !strcmp(a, b) : !strcmp(json_object_get_string(dir), config_dir);
+	}
+	free(a);
+	free(b);
+	json_object_put(o);
+	return same;
+}
+
+int control_daemon_running(const char *path, const char *config_dir)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
+	static const char req[] = "{\"command\":\"status\"}\n";
+	char head[4096];
+	size_t len = 0;
+	ssize_t n;
+	int fd, r;
+
+	if (snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path) >= (int)sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = errno == ENOENT || errno == ECONNREFUSED ? 0 : -errno;
+		close(fd);
+		return r;
+	}
+	/* Something listens there: only a reply for another config dir lets --down go on. A
+	 * status reply can be megabytes; its head names the directory. */
+	if (write(fd, req, sizeof(req) - 1) == (ssize_t)sizeof(req) - 1)
+		while (len < sizeof(head) - 1 &&
+		       (n = read(fd, head + len, sizeof(head) - 1 - len)) > 0)
+			len += (size_t)n;
+	close(fd);
+	head[len] = '\0';
+	if (len && head[len - 1] != '\n' && strchr(head, ',')) {
+		/* Cut after the first members: {"ok":..,"config_dir":"..", */
+		char *end = strstr(head, ",\"interface\"");
+
+		if (end)
+			strcpy(end, "}");
+	}
+	return same_config_dir(head, config_dir) ? 1 : 0;
 }

@@ -17,4 +17,12 @@ enum control_command { CONTROL_RELOAD, CONTROL_DIFF, CONTROL_STATUS };
  */
 int control_parse_request(const char *buf, size_t len);
 
+/*
+ * Does a hubd answer on the control socket at path for config_dir? 1 when
+ * one does (or something answers without naming its directory), 0 when
+ * nothing listens there or the daemon there runs for another directory,
+ * -errno when that cannot be told.
+ */
+int control_daemon_running(const char *path, const char *config_dir);
+
 #endif

@@ -19,6 +19,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "config.h"
+#include "control.h"
 #include "daemon-private.h"
 #include "log.h"
 #include "loop.h"
@@ -230,7 +231,19 @@ static int run_down(struct hubd *h)
 	struct hubd_config *cfg = NULL;
 	struct hubd_diags diags = {0};
 	const char *name = HUBD_DEFAULT_IFNAME;
-	int r;
+	int r = control_daemon_running(h->socket_path, h->config_dir);
+
+	/* A running hubd would put everything back at once, without the learned endpoints. */
+	if (r != 0) {
+		if (r > 0)
+			log_err("a hubd is running for %s (it answers on %s): stop it first, "
+				"e.g. systemctl stop hubd, then run hubd --down",
+				h->config_dir, h->socket_path);
+		else
+			log_err("cannot tell whether a hubd runs on %s: %s; not removing anything",
+				h->socket_path, strerror(-r));
+		return 1;
+	}
 
 	/* The name comes from hubd.conf; a broken config still names its interface if it parsed
 	 * that far. */

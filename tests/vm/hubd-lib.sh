@@ -108,3 +108,20 @@ has_addr() { ip -n "$1" -o addr show dev wg0 | grep -q "inet6\? $2 "; }
 # must re-evaluate on every try (a $(...) argument would be evaluated only once).
 aips_are() { [ "$(wg_aips "$1" "$2" "$3")" = "$4" ]; }
 peers_are() { [ "$(wg_peers "$1" "$2")" = "$3" ]; }
+
+# hubctl_as UID GID ARGS...: hubctl run as another user, with no supplementary groups. The
+# build tree may lie where that user cannot reach (a clone under /root, mode 0700, as on a new
+# machine), so the user runs a copy from a directory anyone may enter. Call hubctl_as_setup
+# first, outside any $(...), so that its copy and its cleanup belong to the scenario.
+hubctl_as_setup() {
+	HUBCTL_ANYONE=$(mktemp -d /tmp/hubctl-anyone.XXXXXX)
+	cleanup rm -rf "$HUBCTL_ANYONE"
+	install -m 0755 "$HUBCTL" "$HUBCTL_ANYONE/hubctl"
+	chmod 0755 "$HUBCTL_ANYONE"
+}
+hubctl_as() {
+	local uid=$1 gid=$2
+	shift 2
+	[ -n "${HUBCTL_ANYONE:-}" ] || fail "hubctl_as without hubctl_as_setup"
+	setpriv --reuid="$uid" --regid="$gid" --clear-groups "$HUBCTL_ANYONE/hubctl" "$@"
+}

@@ -154,9 +154,24 @@ wait_for has_route hub 192.168.1.0/24
 wait_for ip netns exec hub ping -c 1 -W 1 10.8.0.3
 grep -q "HUBD\|drift-repaired" "$D/hubd.log" || fail "no drift-repaired events logged"
 
-log "hubd --down removes what it created, and nothing else"
-ip netns exec hub nft add table inet other
-hubd_stop
+log "hubd --down refuses while hubd runs for that config"
+rc=0
+out=$(ip netns exec hub "$HUBD" --down --config-dir "$D" --socket "$D/control.sock" 2>&1) || rc=$?
+assert_eq 1 "$rc" "hubd --down beside a running hubd exits 1"
+assert_contains "$out" "stop it first" "hubd --down says to stop hubd first"
+ip -n hub link show wg0 >/dev/null || fail "hubd --down removed a running hubd's link"
+ip netns exec hub nft list table inet hubd >/dev/null || fail "hubd --down removed a running hubd's table"
+mkdir -p "$D-other"
+cleanup rm -rf "$D-other"
+printf '[Interface]\nName = wg9\n' >"$D-other/hubd.conf"
+ip -n hub link add wg9 type wireguard
+rc=0
+ip netns exec hub "$HUBD" --down --config-dir "$D-other" --socket "$D/control.sock" 2>/dev/null || rc=$?
+assert_eq 0 "$rc" "a hubd running for another config dir does not hold --down back"
+ip -n hub link show wg9 >/dev/null 2>&1 && fail "hubd --down for the other config kept its link"
+ip -n hub link show wg0 >/dev/null || fail "hubd --down for another config removed wg0"
+# The table's name is the same for every config: the running hubd puts its table back.
+wait_for -t 10 ip netns exec hub nft list table inet hubd
 ip netns exec hub "$HUBD" --down --config-dir "$D"
 assert_not_contains "$(ip -n hub link show)" "wg0" "link gone"
 assert_not_contains "$(ip netns exec hub nft list tables)" "inet hubd" "table gone"

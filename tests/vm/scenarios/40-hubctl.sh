@@ -11,6 +11,7 @@ source "$HUBD_SRCDIR/tests/vm/topology.sh"
 
 need_wireguard
 need_cmd nft curl busybox wg-quick jq setpriv
+hubctl_as_setup
 need_built "$HUBD" "$HUBCTL"
 
 HUB=/etc/hubd/hub
@@ -86,7 +87,7 @@ assert_not_contains "$j1" "$phone_priv" "the phone's private key in status"
 
 log "the socket refuses a non-root user"
 set +e
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$S" status 2>&1)
+out=$(hubctl_as 65534 65534 --socket "$S" status 2>&1)
 rc=$?
 set -e
 assert_eq 1 "$rc" "non-root status"
@@ -101,10 +102,10 @@ assert_contains "$(<"$HUB/hubd.conf")" "HealthInterval = 3600" "hub config rewri
 # hubd_start waits for "ready" in the log: the first daemon's must not count.
 mv "$HUB/hubd.log" "$HUB/hubd.log.1"
 hubd_start hub "$HUB" --group nogroup
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$S" status)
+out=$(hubctl_as 65534 65534 --socket "$S" status)
 assert_contains "$out" "home" "status as a member of the socket's group"
 set +e
-out=$(setpriv --reuid=65534 --regid=100 --clear-groups "$HUBCTL" --socket "$S" status 2>&1)
+out=$(hubctl_as 65534 100 --socket "$S" status 2>&1)
 rc=$?
 set -e
 assert_eq 1 "$rc" "status as a user outside the group"

@@ -12,7 +12,7 @@ source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 
 need_wireguard
-need_cmd nsenter unshare jq systemd-analyze /lib/systemd/systemd
+need_cmd nsenter unshare jq ps systemd-analyze /lib/systemd/systemd
 need_built "$HUBD" "$HUBCTL"
 UNIT=$HUBD_BUILDDIR/contrib/systemd/hubd.service
 [ -f "$UNIT" ] || fail "$UNIT is not built (make contrib/systemd/hubd.service)"

@@ -10,7 +10,8 @@ source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 
 need_wireguard
-need_cmd nft perl setpriv
+need_cmd nft perl setpriv sysctl
+hubctl_as_setup
 need_built "$HUBD" "$HUBCTL"
 
 D=/etc/hubd/t75
@@ -114,18 +115,18 @@ ctl status >/dev/null
 log "nobody is refused by the socket's mode (0660 root)"
 assert_eq "srw-rw----" "$(stat -c %A "$SOCK")" "socket mode"
 rc=0
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$SOCK" status 2>&1) || rc=$?
+out=$(hubctl_as 65534 65534 --socket "$SOCK" status 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "nobody got a status: $out"
 assert_contains "$out" "ermission denied" "nobody"
 log "nobody is refused by hubd itself (SO_PEERCRED) when the mode would let it in"
 chmod 0666 "$SOCK"
 rc=0
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$SOCK" status 2>&1) || rc=$?
+out=$(hubctl_as 65534 65534 --socket "$SOCK" status 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "nobody got a status: $out"
 assert_contains "$out" "hubd: permission denied" "nobody, daemon's answer"
 assert_not_contains "$out" "phone1" "nobody sees no peer"
 rc=0
-out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$HUBCTL" --socket "$SOCK" reload 2>&1) || rc=$?
+out=$(hubctl_as 65534 65534 --socket "$SOCK" reload 2>&1) || rc=$?
 [ "$rc" != 0 ] || fail "nobody got a reload: $out"
 assert_contains "$out" "hubd: permission denied" "nobody, reload"
 chmod 0660 "$SOCK"
