@@ -14,7 +14,7 @@ t0=$SECONDS
 [ -x configure ] || autoreconf -fi >/dev/null
 mkdir -p build-demo
 echo "demo: building into build-demo"
-(cd build-demo && { [ -f Makefile ] || ../configure -q; } && make -j"$(nproc)" src/hubd src/hubctl >/dev/null)
+(cd build-demo && { [ -f Makefile ] || ../configure -q; } && make -j"$(nproc)" src/hubd/hubd src/hubctl/hubctl >/dev/null)
 export HUBD_BUILDDIR="$top/build-demo" HUBD_SRCDIR="$top"
 rc=0
 "$top/tests/vm/run" demo || rc=$?

@@ -45,7 +45,7 @@ export HUBD_NO_SKIP=1
 # a plain build, found through HUBD_PLAIN_BUILDDIR (passed on to the VM like every HUBD_*).
 step "plain build of hubd, for the valgrind scenario"
 mkdir -p build-plain
-(cd build-plain && ../configure -q --disable-vm-tests && make -j"$jobs" src/hubd >/dev/null)
+(cd build-plain && ../configure -q --disable-vm-tests && make -j"$jobs" src/hubd/hubd >/dev/null)
 export HUBD_PLAIN_BUILDDIR=$top/build-plain
 
 step "ASan/UBSan build: unit tests and VM scenarios"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "addr-alloc.h"
 
 /*
  * Addresses as 128-bit integers: IPv4 in the low 32 bits. Comparing and

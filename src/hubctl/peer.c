@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alloc.h"
+#include "addr-alloc.h"
 #include "config.h"
 #include "hubctl-internal.h"
 #include "qr.h"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "alloc.h"
+#include "addr-alloc.h"
 #include "render.h"
 
 #define PREFIX_STR_MAX (INET6_ADDRSTRLEN + 5)

@@ -20,7 +20,7 @@
 
 #include "config.h"
 #include "control.h"
-#include "daemon-private.h"
+#include "reconcile.h"
 #include "log.h"
 #include "loop.h"
 

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "daemon-private.h"
+#include "reconcile.h"
 #include "diff.h"
 #include "log.h"
 #include "rtnl.h"

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "daemon-private.h"
+#include "reconcile.h"
 #include "diff.h"
 #include "log.h"
 #include "nft.h"

@@ -3,8 +3,8 @@
  * What daemon.c (the full reconcile) shares with reload.c (the reconcile of
  * a few changed peer files). Not an interface for anything else.
  */
-#ifndef HUBD_DAEMON_PRIVATE_H
-#define HUBD_DAEMON_PRIVATE_H
+#ifndef HUBD_RECONCILE_H
+#define HUBD_RECONCILE_H
 
 #include "daemon.h"
 

@@ -1,7 +1,7 @@
 #!/bin/sh
 # hubctl check: exit codes and the exact file:line diagnostics, on temporary config dirs.
 set -eu
-hubctl="${HUBD_BUILDDIR:-.}/src/hubctl"
+hubctl="${HUBD_BUILDDIR:-.}/src/hubctl/hubctl"
 if [ ! -x "$hubctl" ]; then
 	echo "check.sh: $hubctl is not built"
 	exit 1

@@ -4,7 +4,7 @@
 # reload and diff.
 set -eu
 : "${HUBD_BUILDDIR:?run from make check}"
-hubctl=$HUBD_BUILDDIR/src/hubctl
+hubctl=$HUBD_BUILDDIR/src/hubctl/hubctl
 fake=$HUBD_BUILDDIR/tests/cli/fake-hubd
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hubctl-daemon.XXXXXX")

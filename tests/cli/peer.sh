@@ -3,7 +3,7 @@
 # without a daemon. Needs wg (wireguard-tools) and zbarimg (zbar-tools).
 set -eu
 : "${HUBD_BUILDDIR:?run from make check}"
-hubctl=$HUBD_BUILDDIR/src/hubctl
+hubctl=$HUBD_BUILDDIR/src/hubctl/hubctl
 
 for tool in wg wg-quick zbarimg; do
 	command -v "$tool" >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }

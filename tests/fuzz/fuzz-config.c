@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "../../src/config.h"
+#include "config.h"
 
 #define SEP	  "\n%%\n"
 #define MAX_PEERS 16

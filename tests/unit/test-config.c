@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /* By path: "config.h" alone would find autoconf's header in the build dir. */
-#include "../../src/config.h"
+#include "config.h"
 
 /* Keys for "@K1@".."@K4@" in the rows; @KH@ is the hub's own public key. */
 static char keys[5][WGNL_KEY_B64_LEN + 1];

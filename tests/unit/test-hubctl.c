@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alloc.h"
+#include "addr-alloc.h"
 #include "format.h"
 #include "qr.h"
 #include "render.h"

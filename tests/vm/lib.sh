@@ -15,9 +15,9 @@ set -eE -o pipefail
 HUBD_SRCDIR=${HUBD_SRCDIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 HUBD_BUILDDIR=${HUBD_BUILDDIR:-}
 HUBD_SCENARIO=${HUBD_SCENARIO:-$(basename "$0" .sh)}
-# The binaries under test (non-recursive build: they live in $HUBD_BUILDDIR/src).
-HUBD=$HUBD_BUILDDIR/src/hubd
-HUBCTL=$HUBD_BUILDDIR/src/hubctl
+# The binaries under test (non-recursive build: they live in $HUBD_BUILDDIR/src/hubd and src/hubctl).
+HUBD=$HUBD_BUILDDIR/src/hubd/hubd
+HUBCTL=$HUBD_BUILDDIR/src/hubctl/hubctl
 
 if [ "${HUBD_VM_TRACE:-0}" = 1 ]; then
 	# Timestamps show where the time goes (everything is slow under TCG).

@@ -163,7 +163,8 @@ ip -n hub link show wg0 >/dev/null || fail "hubd --down removed a running hubd's
 ip netns exec hub nft list table inet hubd >/dev/null || fail "hubd --down removed a running hubd's table"
 mkdir -p "$D-other"
 cleanup rm -rf "$D-other"
-printf '[Interface]\nName = wg9\n' >"$D-other/hubd.conf"
+printf '[Interface]\nName = wg9\nAddress = 10.99.0.1/24\nPrivateKeyFile = %s\n' "$D/private.key" \
+	>"$D-other/hubd.conf"
 ip -n hub link add wg9 type wireguard
 rc=0
 ip netns exec hub "$HUBD" --down --config-dir "$D-other" --socket "$D/control.sock" 2>/dev/null || rc=$?

@@ -21,7 +21,7 @@ if [ -z "$PLAIN" ]; then
 	grep -q __asan_init "$HUBD" && skip "hubd in $HUBD_BUILDDIR has ASan: set HUBD_PLAIN_BUILDDIR to a build without it"
 	PLAIN=$HUBD_BUILDDIR
 fi
-VHUBD=$PLAIN/src/hubd
+VHUBD=$PLAIN/src/hubd/hubd
 need_built "$VHUBD"
 grep -q __asan_init "$VHUBD" && fail "$VHUBD is built with ASan, which valgrind cannot run"
 
