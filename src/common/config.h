@@ -5,7 +5,7 @@
  * Parse, then verify. Parsing is pure (text in, structs out). Loading reads
  * files and stats key files, nothing more. Every problem becomes a diagnostic
  * "path:line: message"; a file with an error is rejected whole and the others
- * are kept (see ../shared/SPEC.md).
+ * are kept (hubd.conf(5), WHAT HAPPENS TO A REJECTED FILE).
  */
 #ifndef HUBD_CONFIG_H
 #define HUBD_CONFIG_H

@@ -9,7 +9,8 @@ HUBCONF_SOURCES = \
 	src/common/config-verify.c \
 	src/common/config-load.c \
 	src/common/prefix.c \
-	src/common/diag.c
+	src/common/diag.c \
+	src/common/macro.h
 noinst_LIBRARIES += src/common/libhubconf.a
 src_common_libhubconf_a_SOURCES = $(HUBCONF_SOURCES)
 src_common_libhubconf_a_CFLAGS = $(AM_CFLAGS)

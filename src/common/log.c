@@ -122,3 +122,18 @@ void log_config_error(int prio, const char *file, unsigned line, const char *mes
 		snprintf(buf, sizeof(buf), "%s: %s", file, message);
 	emit(prio, "config-error", NULL, file, line, buf);
 }
+
+int log_msg_errno(int prio, int r, const char *fmt, ...)
+{
+	char buf[1024];
+	size_t n;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	n = strlen(buf);
+	snprintf(buf + n, sizeof(buf) - n, ": %s", strerror(r < 0 ? -r : r));
+	emit(prio, NULL, NULL, NULL, 0, buf);
+	return r < 0 ? r : -r;
+}

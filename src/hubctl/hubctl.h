@@ -7,7 +7,7 @@
 
 struct json_object;
 
-/* Exit codes from ../shared/SPEC.md. */
+/* Exit codes, as hubctl(8) documents them under EXIT STATUS. */
 enum {
 	HUBCTL_EXIT_OK	     = 0,
 	HUBCTL_EXIT_ERROR    = 1,

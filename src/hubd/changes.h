@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 /*
- * Each item may carry the journal event it stands for (SPEC's HUBD_EVENT) and
+ * Each item may carry the journal event it stands for (hubd(8)'s HUBD_EVENT) and
  * the peer it concerns, so the daemon can log it once with the right fields.
  */
 struct hubd_change {
