@@ -27,10 +27,10 @@ struct wgnl_device *wgnl_device_new(const char *ifname)
  * the old block unwiped when it moves it. Small arrays grow by copying and
  * wiping the old block. From PEERS_MAP_MIN bytes on the array is its own
  * mapping, and mremap() moves its pages to the larger mapping without
- * copying them, so no copy is left behind. Copying grew a 50,000-peer array
- * through every doubling, touched about twice its final size in fresh pages
- * (and the heap's mmap threshold, raised by the first free, made calloc zero
- * them too): as many page faults again as wg(8) takes for the whole config.
+ * copying them, so no copy is left behind. Copying grew a large array through
+ * every doubling and touched well beyond its final size in fresh pages (and
+ * the heap's mmap threshold, raised by the first free, made calloc zero them
+ * too); bench/README.md has the figures.
  */
 #define PEERS_MAP_MIN (256u * 1024u)
 
@@ -107,8 +107,8 @@ int wgnl_peer_add_allowedip(struct wgnl_peer *peer, const struct wgnl_allowedip 
 		return -EINVAL;
 	if (peer->n_allowedips == peer->cap_allowedips) {
 		/* Allowed IPs are not secret: plain doubling realloc. Most
-		 * peers have one; room for four cost a 50,000-peer device
-		 * 3 MiB (800 page faults) more than room for one. */
+		 * peers have one; starting with room for more cost a large
+		 * device noticeable memory and page faults. */
 		size_t ncap = peer->cap_allowedips ? peer->cap_allowedips * 2 : 1;
 		void *p;
 

@@ -16,13 +16,13 @@ static int ensure_sodium(void)
 /*
  * Base64 of keys, written out rather than left to sodium_bin2base64 and
  * sodium_base642bin: those handle any length, variant and ignored character,
- * one character at a time, and took about 3,400 instructions a key, half of
- * all the user time of parsing a 50,000-peer config. Keys are secret, so both
+ * one character at a time, and made up much of the cost of parsing a large
+ * config (bench/README.md has the figures). Keys are secret, so both
  * directions stay constant-time: no branch and no table lookup depends on a
  * key's bits; each character range is selected with a mask made from the sign
  * of a subtraction. The 43 digits are mapped 8 at a time in int16 lanes
  * (GCC/clang vector extensions: SSE2 on x86-64, plain code elsewhere), which
- * makes a key about 900 instructions.
+ * makes a key several times cheaper.
  */
 typedef int16_t i16x8 __attribute__((vector_size(16)));
 

@@ -17,49 +17,6 @@
 
 #include "config-internal.h"
 
-void hubd_iface_conf_clear(struct hubd_iface_conf *c)
-{
-	if (!c)
-		return;
-	free(c->private_key_file);
-	free(c->addresses);
-	free(c->address_lines);
-	for (size_t i = 0; i < c->n_masquerade; i++)
-		free(c->masquerade[i]);
-	free(c->masquerade);
-	free(c->public_endpoint);
-	wgnl_key_wipe(c->private_key);
-	memset(c, 0, sizeof(*c));
-}
-
-void hubd_peer_conf_clear(struct hubd_peer_conf *p)
-{
-	if (!p)
-		return;
-	free(p->name);
-	free(p->path);
-	free(p->psk_file);
-	free(p->allowed_ips);
-	free(p->allowed_ips_lines);
-	free(p->endpoint_host);
-	wgnl_key_wipe(p->psk);
-	memset(p, 0, sizeof(*p));
-}
-
-void hubd_config_free(struct hubd_config *cfg)
-{
-	if (!cfg)
-		return;
-	hubd_iface_conf_clear(&cfg->iface);
-	for (size_t i = 0; i < cfg->n_peers; i++)
-		hubd_peer_conf_clear(&cfg->peers[i]);
-	free(cfg->peers);
-	for (size_t i = 0; i < cfg->n_rejected; i++)
-		free(cfg->rejected[i]);
-	free(cfg->rejected);
-	free(cfg);
-}
-
 /*
  * Open a file without blocking on a FIFO and without becoming its
  * controlling terminal. Symbolic links are followed: a Kubernetes ConfigMap
@@ -87,8 +44,8 @@ static int open_regular(const char *path, struct stat *st)
 /*
  * Read at most max bytes; -EFBIG when there are more. Having read exactly
  * the size fstat() gave (expect) is taken as the end: that saves the read()
- * that would return 0, a fifth of the system calls of loading 10,000 peer
- * files. A file that grew meanwhile yields more than expect and is read on.
+ * that would return 0, a noticeable share of the system calls of loading
+ * many peer files. A file that grew meanwhile yields more than expect and is read on.
  */
 static int read_bounded(int fd, char *buf, size_t max, size_t expect, size_t *ret_len)
 {
@@ -475,8 +432,8 @@ static void *load_part(void *arg)
 	return NULL;
 }
 
-/* From this many files on, a second thread reads half of them: a cold start of 10,000 peers
- * spends most of its user time in open, read and close. */
+/* From this many files on, a second thread reads half of them: a large cold start spends
+ * much of its user time in open, read and close. It only reads and parses. */
 #define LOAD_PARALLEL_MIN 512
 
 /*

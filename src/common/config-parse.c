@@ -765,19 +765,6 @@ int hubd_parse_interface(const char *path, const char *text, size_t len,
 	return 0;
 }
 
-static int cmp_prefix_entry(const void *a, const void *b)
-{
-	const struct hubd_prefix *x = a, *y = b;
-	int r;
-
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	r = memcmp(&x->addr, &y->addr, x->family == AF_INET ? 4 : 16);
-	if (r)
-		return r;
-	return (int)x->cidr - (int)y->cidr;
-}
-
 /*
  * A prefix the same file already covers is harmless to the kernel but a sign
  * of a typo. Sorting puts each prefix right after the one that covers it.
@@ -785,7 +772,7 @@ static int cmp_prefix_entry(const void *a, const void *b)
 static void warn_nested(struct parser *p, struct hubd_peer_conf *c)
 {
 	struct lined {
-		struct hubd_prefix pfx; /* first, so cmp_prefix_entry sorts these */
+		struct hubd_prefix pfx; /* first, so hubd_prefix_cmp sorts these */
 		unsigned line;
 	} * s;
 	const struct lined *root = NULL;
@@ -799,7 +786,7 @@ static void warn_nested(struct parser *p, struct hubd_peer_conf *c)
 		return;
 	for (size_t i = 0; i < n; i++)
 		s[i] = (struct lined){c->allowed_ips[i], c->allowed_ips_lines[i]};
-	qsort(s, n, sizeof(*s), cmp_prefix_entry);
+	qsort(s, n, sizeof(*s), hubd_prefix_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (root && hubd_prefix_contains(&root->pfx, &s[i].pfx)) {
 			hubd_prefix_format(&s[i].pfx, a, sizeof(a));

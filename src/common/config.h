@@ -186,9 +186,23 @@ int hubd_config_list_peers(const char *dir, char ***ret, size_t *ret_n, struct h
  */
 int hubd_config_read_peer(const char *dir, const char *file, struct hubd_peer_conf *ret,
 			  struct hubd_diags *diags);
+
+/* Lifecycle (config.c): each is safe on NULL and wipes the keys it held. */
 void hubd_config_free(struct hubd_config *cfg);
 void hubd_iface_conf_clear(struct hubd_iface_conf *c);
 void hubd_peer_conf_clear(struct hubd_peer_conf *p);
+/* A deep copy, so that the last good version of a rejected peer outlives the config it came
+ * from. */
+int hubd_peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src);
+/* Is p exactly q as the kernel would be given it (key, PSK, endpoint, keepalive, prefixes)? */
+bool hubd_peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q);
+/* A qsort comparator of peers by name. */
+int hubd_peer_conf_name_cmp(const void *a, const void *b);
+/* The peer called name in cfg, whose peers are sorted by name (hubd_peer_conf_name_cmp). */
+const struct hubd_peer_conf *hubd_config_peer_by_name(const struct hubd_config *cfg,
+						      const char *name);
+/* Is s one of v[0..n)? */
+bool strv_contains(char *const *v, size_t n, const char *s);
 
 /*
  * Helpers shared with hubctl.
@@ -201,6 +215,17 @@ void hubd_peer_conf_clear(struct hubd_peer_conf *p);
  * hubd_prefix_mask clears the host bits. hubd_prefix_contains compares the
  * masked prefixes, so an Address such as 10.8.0.1/24 contains 10.8.0.7/32.
  *
+ * hubd_prefix_is_host: is p a single address (/32 or /128)?
+ * hubd_prefix_format_addr writes p's address alone, without "/CIDR", into buf
+ * (INET6_ADDRSTRLEN bytes are enough); hubd_prefix_format writes "ADDR/CIDR"
+ * (HUBD_PREFIX_STRLEN bytes are enough).
+ *
+ * hubd_prefix_cmp: the one order of prefixes, for qsort and bsearch over
+ * arrays of struct hubd_prefix: family (AF_INET first), then the address
+ * bytes as stored, then the length, shorter first. Among masked prefixes a
+ * prefix so sorts right before every prefix it contains; equal means same
+ * family, address and length. Returns <0, 0 or >0, as qsort wants.
+ *
  * hubd_endpoint_parse: "host:port" or "[v6]:port" into a malloc'd host without
  * brackets and a port 1..65535. Returns -EINVAL when malformed, -ERANGE for a
  * port out of range, -ENOMEM.
@@ -211,6 +236,9 @@ void hubd_prefix_mask(struct hubd_prefix *p);
 void hubd_prefix_format(const struct hubd_prefix *p, char *buf, size_t len);
 bool hubd_prefix_contains(const struct hubd_prefix *outer, const struct hubd_prefix *inner);
 bool hubd_prefix_overlap(const struct hubd_prefix *a, const struct hubd_prefix *b);
+bool hubd_prefix_is_host(const struct hubd_prefix *p);
+void hubd_prefix_format_addr(const struct hubd_prefix *p, char *buf, size_t len);
+int hubd_prefix_cmp(const void *a, const void *b);
 int hubd_endpoint_parse(const char *s, char **ret_host, uint16_t *ret_port);
 
 #endif

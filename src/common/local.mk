@@ -4,6 +4,7 @@
 HUBCONF_SOURCES = \
 	src/common/config.h \
 	src/common/config-internal.h \
+	src/common/config.c \
 	src/common/config-names.c \
 	src/common/config-parse.c \
 	src/common/config-verify.c \

@@ -22,9 +22,9 @@ static inline void closep(int *fd)
 		close(*fd);
 }
 
-#define _cleanup_(f)	  __attribute__((cleanup(f)))
-#define _cleanup_free_	  _cleanup_(freep)
-#define _cleanup_close_	  _cleanup_(closep)
+#define _cleanup_(f)	__attribute__((cleanup(f)))
+#define _cleanup_free_	_cleanup_(freep)
+#define _cleanup_close_ _cleanup_(closep)
 
 #define TAKE_PTR(p)                                                                                \
 	({                                                                                         \

@@ -2,6 +2,7 @@
 /* IP prefixes and endpoints as written in hubd's configuration. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -129,6 +130,35 @@ bool hubd_prefix_contains(const struct hubd_prefix *outer, const struct hubd_pre
 bool hubd_prefix_overlap(const struct hubd_prefix *a, const struct hubd_prefix *b)
 {
 	return hubd_prefix_contains(a, b) || hubd_prefix_contains(b, a);
+}
+
+bool hubd_prefix_is_host(const struct hubd_prefix *p)
+{
+	return p->cidr == prefix_bytes(p) * 8;
+}
+
+void hubd_prefix_format_addr(const struct hubd_prefix *p, char *buf, size_t len)
+{
+	if (!inet_ntop(p->family, &p->addr, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+/*
+ * Address before length: among masked prefixes, each one then sorts right
+ * before the prefixes it contains, so one sweep over a sorted list finds
+ * nesting. Any total order would do for qsort and bsearch alone.
+ */
+int hubd_prefix_cmp(const void *pa, const void *pb)
+{
+	const struct hubd_prefix *a = pa, *b = pb;
+	int r;
+
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	r = memcmp(prefix_addr(a), prefix_addr(b), prefix_bytes(a));
+	if (r)
+		return r < 0 ? -1 : 1;
+	return a->cidr < b->cidr ? -1 : a->cidr > b->cidr;
 }
 
 static int parse_port(const char *s, uint16_t *ret)

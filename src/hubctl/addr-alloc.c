@@ -1,9 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "addr-alloc.h"
 
@@ -58,37 +55,6 @@ static struct range prefix_range(const struct hubd_prefix *p)
 	u128 lo = prefix_value(p) & ~host & all_ones(bits);
 
 	return (struct range){lo, lo | host};
-}
-
-struct hubd_prefix hubctl_prefix_masked(const struct hubd_prefix *p)
-{
-	struct hubd_prefix m = *p;
-
-	if (family_bits(p->family))
-		prefix_set_value(&m, prefix_range(p).lo);
-	return m;
-}
-
-bool hubctl_prefix_covers(const struct hubd_prefix *outer, const struct hubd_prefix *inner)
-{
-	struct range o, i;
-
-	if (outer->family != inner->family || !family_bits(outer->family))
-		return false;
-	o = prefix_range(outer);
-	i = prefix_range(inner);
-	return o.lo <= i.lo && i.hi <= o.hi;
-}
-
-bool hubctl_prefix_overlaps(const struct hubd_prefix *a, const struct hubd_prefix *b)
-{
-	struct range x, y;
-
-	if (a->family != b->family || !family_bits(a->family))
-		return false;
-	x = prefix_range(a);
-	y = prefix_range(b);
-	return x.lo <= y.hi && y.lo <= x.hi;
 }
 
 /* The usable host range: the first address and the IPv4 broadcast address are kept back. */
@@ -158,7 +124,7 @@ int hubctl_alloc_check(const struct hubd_prefix *subnet, const struct hubd_prefi
 	struct range r;
 	u128 v;
 
-	if (!bits || addr->family != subnet->family || !hubctl_prefix_covers(subnet, addr))
+	if (!bits || addr->family != subnet->family || !hubd_prefix_contains(subnet, addr))
 		return -EDOM;
 	v = prefix_value(addr);
 	r = usable_range(subnet);
@@ -166,49 +132,5 @@ int hubctl_alloc_check(const struct hubd_prefix *subnet, const struct hubd_prefi
 		return -EADDRNOTAVAIL;
 	if (find_used(v, addr->family, used, n_used, ret_conflict))
 		return -EEXIST;
-	return 0;
-}
-
-void hubctl_prefix_str(const struct hubd_prefix *p, bool with_cidr, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN] = "?";
-
-	inet_ntop(p->family, &p->addr, a, sizeof(a));
-	if (with_cidr)
-		snprintf(buf, len, "%s/%u", a, p->cidr);
-	else
-		snprintf(buf, len, "%s", a);
-}
-
-int hubctl_prefix_parse(const char *s, struct hubd_prefix *ret)
-{
-	char a[INET6_ADDRSTRLEN + 1];
-	const char *slash = strchr(s, '/');
-	size_t n = slash ? (size_t)(slash - s) : strlen(s);
-	struct hubd_prefix p = {0};
-	unsigned long cidr;
-	char *end;
-
-	if (n == 0 || n >= sizeof(a))
-		return -EINVAL;
-	memcpy(a, s, n);
-	a[n] = '\0';
-	if (inet_pton(AF_INET, a, &p.addr.in) == 1)
-		p.family = AF_INET;
-	else if (inet_pton(AF_INET6, a, &p.addr.in6) == 1)
-		p.family = AF_INET6;
-	else
-		return -EINVAL;
-	p.cidr = family_bits(p.family);
-	if (slash) {
-		if (slash[1] < '0' || slash[1] > '9')
-			return -EINVAL;
-		errno = 0;
-		cidr = strtoul(slash + 1, &end, 10);
-		if (errno || *end || cidr > family_bits(p.family))
-			return -EINVAL;
-		p.cidr = (uint8_t)cidr;
-	}
-	*ret = p;
 	return 0;
 }

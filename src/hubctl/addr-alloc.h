@@ -2,6 +2,9 @@
 /*
  * Address arithmetic for `hubctl peer add`: pick the next free tunnel address
  * in the hub's subnet, or check one given with --address. Pure: no I/O.
+ * Parsing, containment, ordering and formatting of prefixes are the daemon's
+ * own (src/common/prefix.c, declared in config.h), so that hubctl accepts
+ * exactly what hubd accepts.
  */
 #ifndef HUBD_ALLOC_H
 #define HUBD_ALLOC_H
@@ -30,21 +33,5 @@ int hubctl_alloc_next(const struct hubd_prefix *subnet, const struct hubd_prefix
  */
 int hubctl_alloc_check(const struct hubd_prefix *subnet, const struct hubd_prefix *used,
 		       size_t n_used, const struct hubd_prefix *addr, size_t *ret_conflict);
-
-/* p with its host bits cleared. */
-struct hubd_prefix hubctl_prefix_masked(const struct hubd_prefix *p);
-
-/* Does outer cover all of inner? Does a share an address with b? (Same family only.) */
-bool hubctl_prefix_covers(const struct hubd_prefix *outer, const struct hubd_prefix *inner);
-bool hubctl_prefix_overlaps(const struct hubd_prefix *a, const struct hubd_prefix *b);
-
-/* "10.8.0.2/32" into buf (at least INET6_ADDRSTRLEN + 4 bytes); with_cidr false: address only. */
-void hubctl_prefix_str(const struct hubd_prefix *p, bool with_cidr, char *buf, size_t len);
-
-/*
- * Parse "ADDR" or "ADDR/CIDR" (a bare address is a host prefix). The address
- * is kept as written (host bits not cleared). Returns 0 or -EINVAL.
- */
-int hubctl_prefix_parse(const char *s, struct hubd_prefix *ret);
 
 #endif

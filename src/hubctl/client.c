@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "hubctl-internal.h"
+#include "macro.h"
 
 static int connect_socket(const char *path)
 {
@@ -70,7 +71,8 @@ static int send_request(int fd, const char *command)
 static int read_reply(int fd, char **ret, size_t *ret_len)
 {
 	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), *nbuf;
+	_cleanup_free_ char *buf = malloc(cap);
+	char *nbuf;
 
 	if (!buf)
 		return -ENOMEM;
@@ -78,25 +80,24 @@ static int read_reply(int fd, char **ret, size_t *ret_len)
 		ssize_t n;
 
 		if (len == cap) {
-			if (cap >= HUBCTL_REPLY_MAX || !(nbuf = realloc(buf, cap * 2))) {
-				free(buf);
-				return cap >= HUBCTL_REPLY_MAX ? -EMSGSIZE : -ENOMEM;
-			}
+			if (cap >= HUBCTL_REPLY_MAX)
+				return -EMSGSIZE;
+			nbuf = realloc(buf, cap * 2);
+			if (!nbuf)
+				return -ENOMEM;
 			buf = nbuf;
 			cap *= 2;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0) {
-			free(buf);
+		if (n < 0)
 			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
-	*ret = buf;
+	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
 }
@@ -105,7 +106,7 @@ int hubctl_request(const struct hubctl_opts *o, const char *command, struct json
 {
 	struct json_tokener *tok;
 	struct json_object *reply;
-	char *buf = NULL;
+	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
 	int fd, r;
 
@@ -119,17 +120,14 @@ int hubctl_request(const struct hubctl_opts *o, const char *command, struct json
 	if (r < 0)
 		return r;
 	tok = json_tokener_new();
-	if (!tok) {
-		free(buf);
+	if (!tok)
 		return -ENOMEM;
-	}
 	reply = json_tokener_parse_ex(tok, buf, (int)len);
 	if (!reply || !json_object_is_type(reply, json_type_object)) {
 		json_object_put(reply);
 		r = -EBADMSG;
 	}
 	json_tokener_free(tok);
-	free(buf);
 	if (r < 0)
 		return r;
 	*ret_reply = reply;

@@ -29,7 +29,8 @@ tests_unit_test_hubctl_SOURCES = tests/unit/test-hubctl.c \
 	src/hubctl/addr-alloc.c src/hubctl/render.c src/hubctl/format.c src/hubctl/qr.c
 tests_unit_test_hubctl_CPPFLAGS = $(HUBCTL_CPPFLAGS)
 tests_unit_test_hubctl_CFLAGS = $(HUBCTL_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_hubctl_LDADD = $(LIBSODIUM_LIBS) $(LIBQRENCODE_LIBS) $(LIBPNG_LIBS) $(CHECK_LIBS)
+# The prefix parser and helpers are the daemon's (src/common/prefix.c).
+tests_unit_test_hubctl_LDADD = $(HUBCONF_LIBS) $(LIBQRENCODE_LIBS) $(LIBPNG_LIBS) $(CHECK_LIBS)
 
 # The CLI end to end: peer files and outputs, and the verbs against a fake daemon.
 check_PROGRAMS += tests/cli/fake-hubd

@@ -19,10 +19,14 @@
 #include "addr-alloc.h"
 #include "config.h"
 #include "hubctl-internal.h"
+#include "macro.h"
 #include "qr.h"
 #include "render.h"
 
 #define PEER_FILE_MAX HUBD_CONFIG_MAX_FILE_SIZE
+/* What hubd_prefix_parse takes, for messages: the same as AllowedIPs in a peer file. */
+#define PREFIX_SYNTAX                                                                              \
+	"write ADDRESS or ADDRESS/LENGTH, LENGTH at most 32 (128 for IPv6) without leading zeros"
 
 static const char add_usage[] =
     "peer add NAME [--address IP] [--allowed-ips LIST] [--dns IP] [--endpoint HOST:PORT]\n"
@@ -52,30 +56,26 @@ static char *peers_path(const struct hubctl_opts *o, const char *name)
 
 static int read_text(const char *path, char **ret, size_t *ret_len)
 {
-	FILE *f = fopen(path, "re");
-	char *buf;
+	_cleanup_free_ char *buf = malloc(PEER_FILE_MAX + 1);
+	FILE *f;
 	size_t n;
 	int r = 0;
 
+	if (!buf)
+		return -ENOMEM;
+	f = fopen(path, "re");
 	if (!f)
 		return -errno;
-	buf = malloc(PEER_FILE_MAX + 1);
-	if (!buf) {
-		fclose(f);
-		return -ENOMEM;
-	}
 	n = fread(buf, 1, PEER_FILE_MAX + 1, f);
 	if (ferror(f))
 		r = -EIO;
 	else if (n > PEER_FILE_MAX)
 		r = -EFBIG;
 	fclose(f);
-	if (r < 0) {
-		free(buf);
+	if (r < 0)
 		return r;
-	}
 	buf[n] = '\0';
-	*ret = buf;
+	*ret = TAKE_PTR(buf);
 	*ret_len = n;
 	return 0;
 }
@@ -84,7 +84,7 @@ static int read_text(const char *path, char **ret, size_t *ret_len)
 static int load_peer_file(const struct hubctl_opts *o, const char *name, struct hubd_peer_conf *ret,
 			  struct hubd_diags *diags)
 {
-	char *path = peers_path(o, name), *text = NULL;
+	_cleanup_free_ char *path = peers_path(o, name), *text = NULL;
 	size_t len = 0;
 	int r;
 
@@ -95,8 +95,6 @@ static int load_peer_file(const struct hubctl_opts *o, const char *name, struct 
 		hubd_diag_add(diags, path, 0, false, "%s", strerror(-r));
 	else
 		r = hubd_parse_peer(path, name, text, len, ret, diags);
-	free(text);
-	free(path);
 	return r;
 }
 
@@ -112,13 +110,13 @@ static void list_one(const struct hubctl_opts *o, const char *name, struct json_
 	struct hubd_peer_conf p = {0};
 	struct hubd_diags diags = {0};
 	struct json_object *ips = json_object_new_array();
-	char s[INET6_ADDRSTRLEN + 5];
+	char s[HUBD_PREFIX_STRLEN];
 	int r = load_peer_file(o, name, &p, &diags);
 
 	if (!o->json)
 		printf("%-20s ", name);
 	for (size_t i = 0; r >= 0 && i < p.n_allowed_ips; i++) {
-		hubctl_prefix_str(&p.allowed_ips[i], true, s, sizeof(s));
+		hubd_prefix_format(&p.allowed_ips[i], s, sizeof(s));
 		if (!o->json)
 			printf("%s%s", i ? ", " : "", s);
 		json_object_array_add(ips, json_object_new_string(s));
@@ -143,18 +141,16 @@ static int peer_list(const struct hubctl_opts *o, int argc, char **argv)
 {
 	struct dirent **ents = NULL;
 	struct json_object *arr = json_object_new_array();
-	char *dir = peers_path(o, NULL);
+	_cleanup_free_ char *dir = peers_path(o, NULL);
 	int n;
 
 	if (hubctl_extra_args(argc, argv, "peer list") || !dir || !arr) {
-		free(dir);
 		json_object_put(arr);
 		return HUBCTL_EXIT_ERROR;
 	}
 	n = scandir(dir, &ents, peer_filter, alphasort);
 	if (n < 0 && errno != ENOENT) {
 		fprintf(stderr, "hubctl: %s: %s\n", dir, strerror(errno));
-		free(dir);
 		json_object_put(arr);
 		return HUBCTL_EXIT_ERROR;
 	}
@@ -174,7 +170,6 @@ static int peer_list(const struct hubctl_opts *o, int argc, char **argv)
 							     JSON_C_TO_STRING_SPACED |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(arr);
-	free(dir);
 	return HUBCTL_EXIT_OK;
 }
 
@@ -400,8 +395,13 @@ static int check_given_address(struct add_state *s, const char *text)
 	size_t conflict = 0;
 	int r = -EDOM;
 
-	if (hubctl_prefix_parse(text, &a) < 0 || a.cidr != (a.family == AF_INET ? 32 : 128)) {
-		fprintf(stderr, "hubctl: --address %s is not an IP address\n", text);
+	if (hubd_prefix_parse(text, &a, NULL) < 0) {
+		fprintf(stderr, "hubctl: --address %s is not an IP address (%s)\n", text,
+			PREFIX_SYNTAX);
+		return -EINVAL;
+	}
+	if (!hubd_prefix_is_host(&a)) {
+		fprintf(stderr, "hubctl: --address %s is a prefix, not one address\n", text);
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < s->n_addrs; i++)
@@ -425,7 +425,7 @@ static int allocate_addresses(struct add_state *s)
 {
 	const struct hubd_iface_conf *ifc = &s->cfg->iface;
 	static const int families[] = {AF_INET, AF_INET6};
-	char text[INET6_ADDRSTRLEN + 5];
+	char text[HUBD_PREFIX_STRLEN];
 
 	for (size_t f = 0; f < 2; f++)
 		for (size_t i = 0; i < ifc->n_addresses; i++) {
@@ -436,8 +436,9 @@ static int allocate_addresses(struct add_state *s)
 				continue;
 			if (hubctl_alloc_next(subnet, s->used.p, s->used.n, &s->addrs[s->n_addrs]) <
 			    0) {
-				m = hubctl_prefix_masked(subnet);
-				hubctl_prefix_str(&m, true, text, sizeof(text));
+				m = *subnet;
+				hubd_prefix_mask(&m);
+				hubd_prefix_format(&m, text, sizeof(text));
 				fprintf(stderr, "hubctl: no free address left in %s\n", text);
 				return -ENOSPC;
 			}
@@ -479,10 +480,14 @@ static int client_options(struct add_state *s, const struct add_args *a)
 	int r;
 
 	if (a->allowed_ips) {
-		r = hubctl_parse_prefix_list(a->allowed_ips, &s->allowed, &s->n_allowed);
-		if (r == -EINVAL)
-			fprintf(stderr, "hubctl: --allowed-ips %s: not a list of IP prefixes\n",
-				a->allowed_ips);
+		_cleanup_free_ char *bad = NULL;
+
+		r = hubctl_parse_prefix_list(a->allowed_ips, &s->allowed, &s->n_allowed, &bad);
+		if (r == -EINVAL && bad)
+			fprintf(stderr, "hubctl: --allowed-ips: %s is not an IP prefix (%s)\n", bad,
+				PREFIX_SYNTAX);
+		else if (r == -EINVAL)
+			fputs("hubctl: --allowed-ips needs at least one prefix\n", stderr);
 	} else {
 		/* Only accepted peers: their LANs are the ones the hub really routes. */
 		r = 0;
@@ -560,11 +565,11 @@ static int write_all(int fd, const char *buf, size_t len)
 
 static char *peer_file_text(const struct add_state *s)
 {
-	char a[INET6_ADDRSTRLEN + 5], *text = NULL;
+	char a[HUBD_PREFIX_STRLEN], *text = NULL;
 	char addrs[2 * sizeof(a) + 2] = "";
 
 	for (size_t i = 0; i < s->n_addrs; i++) {
-		hubctl_prefix_str(&s->addrs[i], true, a, sizeof(a));
+		hubd_prefix_format(&s->addrs[i], a, sizeof(a));
 		if (i)
 			strcat(addrs, ", ");
 		strcat(addrs, a);
@@ -728,11 +733,11 @@ static int load_hub(const struct hubctl_opts *o, struct add_state *s, const char
 
 static void report_added(const struct add_state *s, const char *name)
 {
-	char a[INET6_ADDRSTRLEN + 5];
+	char a[INET6_ADDRSTRLEN];
 
 	fprintf(stderr, "hubctl: added peer '%s' with address", name);
 	for (size_t i = 0; i < s->n_addrs; i++) {
-		hubctl_prefix_str(&s->addrs[i], false, a, sizeof(a));
+		hubd_prefix_format_addr(&s->addrs[i], a, sizeof(a));
 		fprintf(stderr, "%s %s", i ? "," : "", a);
 	}
 	fprintf(stderr, " to %s\n", s->peer_file);

@@ -8,10 +8,10 @@
 #include <string.h>
 #include <sodium.h>
 
-#include "addr-alloc.h"
+#include "macro.h"
 #include "render.h"
 
-#define PREFIX_STR_MAX (INET6_ADDRSTRLEN + 5)
+#define PREFIX_STR_MAX HUBD_PREFIX_STRLEN
 
 /*
  * A buffer sized once from an upper bound: growing it would leave copies of
@@ -44,7 +44,7 @@ static void tb_prefixes(struct textbuf *b, const char *key, const struct hubd_pr
 
 	tb_printf(b, "%s = ", key);
 	for (size_t i = 0; i < n; i++) {
-		hubctl_prefix_str(&p[i], true, s, sizeof(s));
+		hubd_prefix_format(&p[i], s, sizeof(s));
 		tb_printf(b, "%s%s", i ? ", " : "", s);
 	}
 	tb_printf(b, "\n");
@@ -88,7 +88,7 @@ void hubctl_secret_free(char *s)
 static bool list_covers(const struct hubd_prefix *list, size_t n, const struct hubd_prefix *p)
 {
 	for (size_t i = 0; i < n; i++)
-		if (hubctl_prefix_covers(&list[i], p))
+		if (hubd_prefix_contains(&list[i], p))
 			return true;
 	return false;
 }
@@ -101,7 +101,7 @@ static void list_merge(struct hubd_prefix *list, size_t *n, const struct hubd_pr
 	if (list_covers(list, *n, p))
 		return;
 	for (size_t i = 0; i < *n; i++)
-		if (!hubctl_prefix_covers(p, &list[i]))
+		if (!hubd_prefix_contains(p, &list[i]))
 			list[k++] = list[i];
 	list[k++] = *p;
 	*n = k;
@@ -117,13 +117,15 @@ int hubctl_default_allowed_ips(const struct hubd_prefix *hub, size_t n_hub,
 	if (!list)
 		return -ENOMEM;
 	for (size_t i = 0; i < n_hub; i++) {
-		struct hubd_prefix m = hubctl_prefix_masked(&hub[i]);
+		struct hubd_prefix m = hub[i];
 
+		hubd_prefix_mask(&m);
 		list_merge(list, &n, &m);
 	}
 	for (size_t i = 0; i < n_peer_ips; i++) {
-		struct hubd_prefix m = hubctl_prefix_masked(&peer_ips[i]);
+		struct hubd_prefix m = peer_ips[i];
 
+		hubd_prefix_mask(&m);
 		if (!list_covers(hub, n_hub, &m))
 			list_merge(list, &n, &m);
 	}
@@ -202,30 +204,39 @@ static int for_each_token(const char *list, int (*fn)(const char *tok, void *use
 struct prefix_list {
 	struct hubd_prefix *items;
 	size_t n;
+	char *bad; /* the token refused */
 };
 
+/* The daemon's parser, so that hubctl never writes a prefix hubd would refuse. */
 static int add_prefix(const char *tok, void *user)
 {
 	struct prefix_list *l = user;
 	struct hubd_prefix p, *items;
 
-	if (hubctl_prefix_parse(tok, &p) < 0)
+	if (hubd_prefix_parse(tok, &p, NULL) < 0) {
+		l->bad = strdup(tok);
 		return -EINVAL;
+	}
 	items = realloc(l->items, (l->n + 1) * sizeof(*items));
 	if (!items)
 		return -ENOMEM;
+	hubd_prefix_mask(&p);
 	l->items = items;
-	l->items[l->n++] = hubctl_prefix_masked(&p);
+	l->items[l->n++] = p;
 	return 0;
 }
 
-int hubctl_parse_prefix_list(const char *list, struct hubd_prefix **ret, size_t *ret_n)
+int hubctl_parse_prefix_list(const char *list, struct hubd_prefix **ret, size_t *ret_n,
+			     char **ret_bad)
 {
 	struct prefix_list l = {0};
 	int r = for_each_token(list, add_prefix, &l);
 
 	if (r < 0) {
 		free(l.items);
+		if (ret_bad)
+			*ret_bad = TAKE_PTR(l.bad);
+		free(l.bad);
 		return r;
 	}
 	*ret = l.items;
@@ -248,7 +259,7 @@ static int add_dns(const char *tok, void *user)
 	FILE *f = user;
 	struct hubd_prefix p;
 
-	bool ip = !strchr(tok, '/') && hubctl_prefix_parse(tok, &p) == 0;
+	bool ip = !strchr(tok, '/') && hubd_prefix_parse(tok, &p, NULL) == 0;
 
 	/* "10.0.0.300" is a mistyped server, not a search domain. */
 	if (!ip && (!is_domain(tok) || strspn(tok, "0123456789.") == strlen(tok)))

@@ -53,11 +53,14 @@ int hubctl_client_endpoint(const char *option, const char *public_endpoint, cons
 int hubctl_endpoint_valid(const char *endpoint);
 
 /*
- * Parse a comma (or space) separated prefix list such as --allowed-ips.
- * Host bits are cleared, as wg(8) does. Returns 0, -EINVAL naming nothing
- * (the caller prints the list), or -ENOMEM.
+ * Parse a comma (or space) separated prefix list such as --allowed-ips, each
+ * one as hubd_prefix_parse takes it (what the daemon accepts in AllowedIPs).
+ * Host bits are cleared, as wg(8) does. Returns 0, -EINVAL or -ENOMEM. On
+ * -EINVAL, *ret_bad (when ret_bad is not NULL) is a malloc'd copy of the
+ * refused item, or NULL when the list holds none; free it.
  */
-int hubctl_parse_prefix_list(const char *list, struct hubd_prefix **ret, size_t *ret_n);
+int hubctl_parse_prefix_list(const char *list, struct hubd_prefix **ret, size_t *ret_n,
+			     char **ret_bad);
 
 /*
  * Check and normalise --dns: IP addresses (DNS servers) or host names

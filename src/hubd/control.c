@@ -247,6 +247,25 @@ static json_object *iface_json(const struct hubd *h)
 	return o;
 }
 
+/* Which way the reconciles went (hubd_reconcile's choice), how often and how long. */
+static json_object *paths_json(const struct hubd *h)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(
+	    o, "last_path",
+	    h->last_path < 0 ? NULL : json_object_new_string(hubd_path_name(h->last_path)));
+	for (int p = 0; p < HUBD_PATH_MAX; p++) {
+		json_object *s = json_object_new_object();
+
+		json_object_object_add(s, "count", json_object_new_uint64(h->paths[p].count));
+		json_object_object_add(s, "last_us", json_object_new_uint64(h->paths[p].last_us));
+		json_object_object_add(s, "total_us", json_object_new_uint64(h->paths[p].total_us));
+		json_object_object_add(o, hubd_path_name(p), s);
+	}
+	return o;
+}
+
 /* Resolved, so that hubd --down, wherever it runs from, can compare it with its own. */
 static json_object *config_dir_json(const struct hubd *h)
 {
@@ -269,6 +288,7 @@ static json_object *status_head(const struct hubd *h)
 			       json_object_new_uint64(h->counters.netlink_messages));
 	json_object_object_add(counters, "config_errors",
 			       json_object_new_uint64(h->counters.config_errors));
+	json_object_object_add(counters, "reconcile", paths_json(h));
 	json_object_object_add(o, "ok", json_object_new_boolean(true));
 	json_object_object_add(o, "config_dir", config_dir_json(h));
 	json_object_object_add(o, "interface", iface_json(h));

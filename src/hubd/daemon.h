@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The daemon's state and its reconcile: read the desired state, read the
- * kernel, send only the difference.
+ * The daemon's state and its one entry point for changing the kernel:
+ * hubd_reconcile(), which reads the desired state, reads the kernel where it
+ * must, and sends only the difference. docs/ARCHITECTURE.md shows the parts.
  */
 #ifndef HUBD_DAEMON_H
 #define HUBD_DAEMON_H
@@ -38,6 +39,20 @@ struct hubd_counters {
 	uint64_t config_errors;
 };
 
+/*
+ * The ways a reconcile can go; reconcile_choose() in reconcile.c picks one.
+ *   COLD:  nothing runs and the link is new: build everything while reading.
+ *   FILES: only some peer files changed since a converged reconcile: read
+ *          those, send their difference.
+ *   FULL:  read everything (or take what runs) and compare with the kernel.
+ */
+enum hubd_path { HUBD_PATH_COLD, HUBD_PATH_FILES, HUBD_PATH_FULL, HUBD_PATH_MAX };
+
+/* How often a path ran (not counting dry runs) and how long it took, in microseconds. */
+struct hubd_path_stats {
+	uint64_t count, last_us, total_us;
+};
+
 /* Where the last reconcile's time went, in microseconds (logged with --debug). */
 struct hubd_timing {
 	uint64_t read, verify, states, link, dump, diff, set, wait, net, addr, nft, log;
@@ -58,11 +73,11 @@ struct hubd {
 	char **reported; /* config errors already logged, so each is logged once */
 	size_t n_reported;
 	struct hubd_counters counters;
+	struct hubd_path_stats paths[HUBD_PATH_MAX];
+	int last_path; /* enum hubd_path of the last reconcile that was not a dry run, -1: none */
 	int ifindex;
 	bool converged; /* the last reconcile applied everything: the kernel is h->cfg */
 	bool held;	/* the last full read found hubd.conf unusable: nothing new applies */
-	char **dirty;	/* peer file names changed since the last reconcile (RECONCILE_FILES) */
-	size_t n_dirty;
 	struct hubd_timing timing;
 };
 
@@ -78,22 +93,22 @@ struct hubd {
  * At most this many changed peer files are applied one by one; beyond it,
  * or after anything else changed, everything is re-read.
  */
-#define HUBD_DIRTY_MAX 64
+#define HUBD_FILES_MAX 64
 
+/* What asked for a reconcile. */
 enum {
-	RECONCILE_CONFIG = 1 << 0, /* re-read the configuration first */
+	RECONCILE_CONFIG = 1 << 0, /* the configuration may have changed: read it all */
 	RECONCILE_DRY = 1 << 1,	   /* report, change nothing (hubctl diff) */
-	RECONCILE_DRIFT = 1 << 2,  /* triggered by the kernel or the timer: changes are repairs */
-	RECONCILE_FILES = 1 << 3,  /* only the peer files in h->dirty changed */
+	RECONCILE_DRIFT = 1 << 2,  /* the kernel or the timer: what changes is a repair */
+	RECONCILE_FILES = 1 << 3,  /* these peer files changed (request.files) */
 	RECONCILE_TIMER = 1 << 4,  /* with DRIFT: the health timer's, not a notification's */
 };
 
-/*
- * Note that peers.d/file changed, for RECONCILE_FILES. Returns false when
- * too many did (HUBD_DIRTY_MAX) or on ENOMEM: reconcile everything instead.
- */
-bool hubd_note_file(struct hubd *h, const char *file);
-void hubd_forget_files(struct hubd *h);
+struct hubd_reconcile_request {
+	unsigned triggers;  /* RECONCILE_* */
+	char *const *files; /* with RECONCILE_FILES: the peer files (NAME.conf) that changed */
+	size_t n_files;
+};
 
 int hubd_init(struct hubd *h);
 void hubd_done(struct hubd *h);
@@ -103,11 +118,12 @@ void hubd_done(struct hubd *h);
  * the configuration's errors. Returns the number of changes, or -errno when
  * nothing usable could be applied.
  */
-int hubd_reconcile(struct hubd *h, unsigned flags, struct hubd_changes *ch,
-		   struct hubd_diags *diags);
+int hubd_reconcile(struct hubd *h, const struct hubd_reconcile_request *req,
+		   struct hubd_changes *ch, struct hubd_diags *diags);
+const char *hubd_path_name(enum hubd_path p);
 
 /* Refresh handshake data from a dump, update health, log transitions, re-resolve stale endpoints.
- */
+ * Returns how many endpoints resolved anew (a reconcile sends them). */
 int hubd_health_check(struct hubd *h);
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale);
 const char *hubd_health_name(enum hubd_health s);
@@ -119,5 +135,13 @@ int hubd_down(struct hubd *h, const char *ifname);
 int hubd_refresh(struct hubd *h);
 
 struct hubd_peer_state *hubd_peer_find(const struct hubd *h, const wgnl_key key);
+
+/*
+ * cfg becomes the running configuration (the old one is freed). A valid
+ * configuration is installed at once, even if part of it then fails to apply
+ * (the next reconcile retries): the old one need not be held through the
+ * apply, which at 10,000 peers is megabytes.
+ */
+void hubd_install_config(struct hubd *h, struct hubd_config *cfg);
 
 #endif

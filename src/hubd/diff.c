@@ -22,48 +22,43 @@ bool hubd_endpoint_equal(const union wgnl_endpoint *a, const union wgnl_endpoint
 	}
 }
 
-static int aip_cmp(const void *pa, const void *pb)
-{
-	const struct wgnl_allowedip *a = pa, *b = pb;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->cidr != b->cidr)
-		return a->cidr < b->cidr ? -1 : 1;
-	return memcmp(&a->ip6, &b->ip6, a->family == AF_INET ? 4 : 16);
-}
-
 void hubd_prefix_to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a)
 {
 	*a = (struct wgnl_allowedip){.family = p->family, .cidr = p->cidr};
 	memcpy(&a->ip6, &p->addr, p->family == AF_INET ? 4 : 16);
 }
 
+static void aip_to_prefix(const struct wgnl_allowedip *a, struct hubd_prefix *p)
+{
+	*p = (struct hubd_prefix){.family = a->family, .cidr = a->cidr};
+	memcpy(&p->addr, &a->ip6, a->family == AF_INET ? 4 : 16);
+}
+
 /* Compare as sets: the kernel returns allowed IPs in trie order, not ours. */
 static bool allowedips_equal(const struct hubd_peer_conf *c, const struct wgnl_peer *k)
 {
-	struct wgnl_allowedip *want, *have;
+	struct hubd_prefix *want, *have;
 	bool eq;
 
 	if (c->n_allowed_ips != k->n_allowedips)
 		return false;
 	if (!c->n_allowed_ips)
 		return true;
-	want = calloc(c->n_allowed_ips, sizeof(*want));
-	have = malloc(k->n_allowedips * sizeof(*have));
+	want = malloc(c->n_allowed_ips * sizeof(*want));
+	have = calloc(k->n_allowedips, sizeof(*have));
 	if (!want || !have) {
 		free(want);
 		free(have);
 		return false; /* resending is always safe */
 	}
-	for (size_t i = 0; i < c->n_allowed_ips; i++)
-		hubd_prefix_to_aip(&c->allowed_ips[i], &want[i]);
-	memcpy(have, k->allowedips, k->n_allowedips * sizeof(*have));
-	qsort(want, c->n_allowed_ips, sizeof(*want), aip_cmp);
-	qsort(have, k->n_allowedips, sizeof(*have), aip_cmp);
+	memcpy(want, c->allowed_ips, c->n_allowed_ips * sizeof(*want));
+	for (size_t i = 0; i < k->n_allowedips; i++)
+		aip_to_prefix(&k->allowedips[i], &have[i]);
+	qsort(want, c->n_allowed_ips, sizeof(*want), hubd_prefix_cmp);
+	qsort(have, k->n_allowedips, sizeof(*have), hubd_prefix_cmp);
 	eq = true;
 	for (size_t i = 0; i < c->n_allowed_ips && eq; i++)
-		eq = aip_cmp(&want[i], &have[i]) == 0;
+		eq = hubd_prefix_cmp(&want[i], &have[i]) == 0;
 	free(want);
 	free(have);
 	return eq;
@@ -419,17 +414,6 @@ bool hubd_iface_covers(const struct hubd_iface_conf *iface, const struct hubd_pr
 		if (hubd_prefix_contains(&iface->addresses[i], p))
 			return true;
 	return false;
-}
-
-int hubd_prefix_cmp(const void *pa, const void *pb)
-{
-	const struct hubd_prefix *a = pa, *b = pb;
-
-	if (a->family != b->family)
-		return a->family < b->family ? -1 : 1;
-	if (a->cidr != b->cidr)
-		return a->cidr < b->cidr ? -1 : 1;
-	return memcmp(&a->addr, &b->addr, a->family == AF_INET ? 4 : 16);
 }
 
 int hubd_routed_prefixes(const struct hubd_iface_conf *iface, const struct hubd_peer_conf *peers,

@@ -84,9 +84,6 @@ void hubd_prefix_to_aip(const struct hubd_prefix *p, struct wgnl_allowedip *a);
 /* Append c's AllowedIPs to p's allowed IPs. */
 int hubd_peer_add_allowedips(struct wgnl_peer *p, const struct hubd_peer_conf *c);
 
-/* qsort/bsearch order of hubd_prefix: family, length, address. hubd_routed_prefixes sorts so. */
-int hubd_prefix_cmp(const void *a, const void *b);
-
 /* Do a and b hold the same endpoint (family, address, port)? */
 bool hubd_endpoint_equal(const union wgnl_endpoint *a, const union wgnl_endpoint *b);
 

@@ -16,21 +16,35 @@ HUBD_LIBS = src/hubd/libhubd.a src/common/libhubconf.a lib/libwgnl.a \
 	$(LIBNL_LIBS) $(LIBNFTABLES_LIBS) $(LIBSYSTEMD_LIBS) $(JSONC_LIBS) \
 	$(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 
+# The reconcile and what it uses of the kernel: everything but the loop and its
+# sources, so that a unit test can drive it against a fake kernel.
+noinst_LIBRARIES += src/hubd/libhubdcore.a
+src_hubd_libhubdcore_a_SOURCES = \
+	src/hubd/daemon.c src/hubd/daemon.h \
+	src/hubd/reconcile.c src/hubd/reconcile.h \
+	src/hubd/reconcile-full.c \
+	src/hubd/reconcile-files.c \
+	src/hubd/reconcile-cold.c \
+	src/hubd/peer-state.c src/hubd/peer-state.h \
+	src/hubd/health.c \
+	src/hubd/net-sync.c src/hubd/net-sync.h \
+	src/hubd/report.c src/hubd/report.h \
+	src/hubd/rtnl.c src/hubd/rtnl.h
+src_hubd_libhubdcore_a_CPPFLAGS = $(HUBD_CPPFLAGS)
+src_hubd_libhubdcore_a_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) \
+	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
+
 sbin_PROGRAMS += src/hubd/hubd
 src_hubd_hubd_SOURCES = \
 	src/hubd/main.c \
-	src/hubd/daemon.h \
-	src/hubd/reconcile.c src/hubd/reconcile.h \
-	src/hubd/reconcile-files.c src/hubd/reconcile-cold.c \
-	src/hubd/loop.h \
+	src/hubd/loop.c src/hubd/loop.h \
 	src/hubd/watch.c \
 	src/hubd/monitor.c \
-	src/hubd/control.c \
-	src/hubd/rtnl.c src/hubd/rtnl.h
+	src/hubd/control.c
 src_hubd_hubd_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_hubd_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
 	$(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
-src_hubd_hubd_LDADD = $(HUBD_LIBS)
+src_hubd_hubd_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS)
 
 check_PROGRAMS += tests/unit/test-diff
 TESTS += tests/unit/test-diff

@@ -19,7 +19,9 @@ struct hubd_loop {
 	struct hubd *h;
 	sd_event *event;
 	sd_event_source *debounce;
-	unsigned pending;	 /* RECONCILE_* flags waiting for the debounce timer */
+	unsigned pending; /* RECONCILE_* flags waiting for the debounce timer */
+	char **files;	  /* with RECONCILE_FILES pending: the peer files that changed */
+	size_t n_files;
 	uint64_t last_reconcile; /* CLOCK_MONOTONIC usec when the debounce timer last fired */
 	bool ready;
 
@@ -53,6 +55,16 @@ struct hubd_loop {
 #define DEBOUNCE_SPACING_USEC (50 * 1000)
 
 void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);
+
+/*
+ * Note that the peer file peers.d/file changed, for the next reconcile.
+ * Returns RECONCILE_FILES, or RECONCILE_CONFIG when too many did
+ * (HUBD_FILES_MAX) or on ENOMEM: everything is read then.
+ */
+unsigned loop_note_file(struct hubd_loop *l, const char *file);
+
+/* Set up the loop and its sources, reconcile once, send READY=1, run until SIGTERM. */
+int loop_run(struct hubd *h, const char *socket_path, gid_t socket_gid);
 
 /* Run a reconcile now, as the debounce timer does; used by the control socket. */
 int loop_reconcile_now(struct hubd_loop *l, unsigned flags, struct hubd_changes *ch,

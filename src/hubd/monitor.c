@@ -194,8 +194,8 @@ static int nf_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	}
 	pid = gen_pid(nlh);
-	if (l->nf_changed && pid != (uint32_t)getpid() &&
-	    pid != (uint32_t)hubd_nft_last_tid(l->h->nft)) {
+	/* Every transaction of ours is made on the loop's thread, whose id is the process's. */
+	if (l->nf_changed && pid != (uint32_t)getpid()) {
 		log_debug("kernel change: nftables, by pid %u", pid);
 		loop_schedule(l, RECONCILE_DRIFT, DEBOUNCE_KERNEL_USEC);
 	}

@@ -15,7 +15,6 @@ struct hubd_nft {
 	struct nft_ctx *ctx;
 	char *applied; /* the rendered text last applied */
 	char *listing; /* the kernel's listing right after that apply */
-	pid_t tid;     /* the thread that made the last transaction (0: none yet) */
 };
 
 int hubd_nft_open(struct hubd_nft **ret)
@@ -143,7 +142,9 @@ static int run(struct hubd_nft *n, const char *cmd)
 	if (r != 0) {
 		const char *err = nft_ctx_get_error_buffer(n->ctx);
 
-		log_warn("nftables: %s", err && *err ? err : "command failed");
+		/* Logged here, once, with libnftables' own words: the callers only pass it on. */
+		log_err("nftables table inet %s: %s", HUBD_NFT_TABLE,
+			err && *err ? err : "command failed");
 		return -EIO;
 	}
 	return 0;
@@ -171,9 +172,6 @@ static int apply(struct hubd_nft *n, const char *rendered)
 	if (asprintf(&cmd, "table inet %s\ndelete table inet %s\n%s", HUBD_NFT_TABLE,
 		     HUBD_NFT_TABLE, rendered) < 0)
 		return -ENOMEM;
-	/* Before the commit, whose notification names the thread (not the process) that made
-	 * it: the monitor reads this to know the transaction for ours. */
-	n->tid = gettid();
 	r = run(n, cmd);
 	free(cmd);
 	if (r < 0)
@@ -201,11 +199,6 @@ int hubd_nft_sync(struct hubd_nft *n, const char *rendered, bool dry, struct hub
 		return 0;
 	changes_add(ch, "nftables table inet %s: restore", HUBD_NFT_TABLE);
 	return dry ? 1 : (apply(n, rendered) < 0 ? -EIO : 1);
-}
-
-pid_t hubd_nft_last_tid(const struct hubd_nft *n)
-{
-	return n ? n->tid : 0;
 }
 
 int hubd_nft_delete(struct hubd_nft *n)

@@ -8,7 +8,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <sys/types.h>
 
 #include "changes.h"
 #include "config.h"
@@ -35,13 +34,6 @@ char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix 
  * what that apply left (someone else changed or deleted it).
  */
 int hubd_nft_sync(struct hubd_nft *n, const char *rendered, bool dry, struct hubd_changes *ch);
-
-/*
- * The thread id of the last transaction hubd made on the table (0 if none):
- * the kernel's notification of a transaction names the thread, and a cold
- * start makes it from a thread of its own.
- */
-pid_t hubd_nft_last_tid(const struct hubd_nft *n);
 
 /* Remove the table (hubd --down). */
 int hubd_nft_delete(struct hubd_nft *n);

@@ -16,9 +16,10 @@
  * the reader builds only when there is room, so it never waits for the
  * sender and stays ahead. This thread sets the addresses and forwarding (from
  * hubd.conf alone) while the first files are read. Once it has built the last
- * request, the reader settles the config and sets the nftables table (which
- * names the peers' routed prefixes) while the last requests are still in the
- * kernel; this thread then brings the link up and routes it.
+ * request, the reader settles the config and ends; this thread then sets the
+ * nftables table (which names the peers' routed prefixes), brings the link up
+ * and routes it. The reader never talks to the kernel: every netlink and
+ * nftables call is this thread's, the loop's.
  *
  * The end state is the full reconcile's: the same running config, states,
  * diagnostics (in the same order) and kernel state. Only the time differs.
@@ -29,9 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "reconcile.h"
 #include "diff.h"
 #include "log.h"
+#include "net-sync.h"
+#include "peer-state.h"
+#include "reconcile.h"
+#include "report.h"
 #include "rtnl.h"
 
 /* The reader judges what it has read at these counts of files: 64, 128, 256, ... A judgement
@@ -66,9 +70,7 @@ struct cold {
 	char **unreadable; /* names of the files rejected on reading */
 	size_t n_unreadable;
 	struct hubd_diags diags; /* the reader's: listing, reading, the final judgement */
-	struct hubd_changes ch;	 /* the reader's: addresses, forwarding, nftables */
-	uint64_t t_list, t_read, t_judge, t_build, t_net;
-	int net_err; /* the reader's error setting the nftables table */
+	uint64_t t_list, t_read, t_judge, t_build, t_settle;
 	/* The reader's, building requests. */
 	size_t judged;		     /* cfg->peers[0..judged) judged, their states made */
 	size_t built;		     /* cfg->peers[0..built) are in requests */
@@ -112,7 +114,6 @@ static void cold_free(struct cold *c)
 	free(c->reject);
 	free(c->scratch);
 	hubd_diags_free(&c->diags);
-	changes_clear(&c->ch);
 	wgnl_device_free(c->kernel);
 	free(c->want);
 	while (c->head) { /* left when the sender stopped early */
@@ -364,7 +365,7 @@ static int reader_files(struct cold *c)
 	return r < 0 ? r : build_ready(c, true); /* the rest, as the sender takes them */
 }
 
-/* The accepted peers' states, sorted by key as hubd_commit wants them; c->st is consumed. */
+/* The accepted peers' states, sorted by key as h->peers keeps them; c->st is consumed. */
 static void accepted_states(struct cold *c)
 {
 	struct hubd_peer_state *st = c->st;
@@ -415,15 +416,11 @@ static void *reader(void *arg)
 		finish_reader(c, r);
 		return NULL;
 	}
-	/* The requests own copies of what they send: the peers may move now. The table (it
-	 * names the peers' routed prefixes) is set while the last requests are in the kernel. */
+	/* The requests own copies of what they send: the peers may move now. */
 	set_built_all(c);
 	t = hubd_now_us();
 	r = settle(c);
-	if (r >= 0)
-		c->net_err =
-		    hubd_net_sync_parts(c->h, c->cfg, c->ifindex, HUBD_NET_NFT, false, &c->ch);
-	c->t_net = hubd_now_us() - t;
+	c->t_settle = hubd_now_us() - t;
 	finish_reader(c, r);
 	return NULL;
 }
@@ -452,15 +449,21 @@ static int send_built(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 	return r < 0 ? r : (int)ops;
 }
 
-/* Up now that its peers are set, then the routes, which need it up. */
+/*
+ * Every file judged and the reader gone: the table (it names the peers'
+ * routed prefixes), then the link up now that its peers are set, then the
+ * routes, which need it up.
+ */
 static int finish_link(struct hubd *h, const struct hubd_config *cfg, int ifindex,
 		       struct hubd_changes *ch)
 {
-	uint64_t t;
-	int r = hubd_link_up(h->rtnl, &cfg->iface);
+	uint64_t t = hubd_now_us();
+	int r = hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_NFT, false, ch);
+	int e = hubd_link_up(h->rtnl, &cfg->iface);
 
-	if (r < 0)
-		log_err("link %s: cannot bring it up: %s", cfg->iface.name, strerror(-r));
+	h->timing.net += hubd_now_us() - t;
+	if (e < 0)
+		r = r ?: log_err_errno(e, "link %s: cannot bring it up", cfg->iface.name);
 	t = hubd_now_us();
 	r = hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_ROUTES, false, ch) ?: r;
 	h->timing.net += hubd_now_us() - t;
@@ -468,7 +471,7 @@ static int finish_link(struct hubd *h, const struct hubd_config *cfg, int ifinde
 }
 
 /* hubd.conf read and usable, the link created: the cold start applies. */
-static int cold_prepare(struct hubd *h, struct cold *c, struct hubd_changes *ch)
+static int cold_prepare(struct hubd *h, struct cold *c, bool *applied, struct hubd_changes *ch)
 {
 	uint64_t t = hubd_now_us();
 	bool created = false;
@@ -479,25 +482,38 @@ static int cold_prepare(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 		return -EAGAIN; /* the full reconcile reports it, or holds what runs */
 	t = hubd_now_us();
 	/* Made here, or found: not if_nametoindex() first, whose socket may make the kernel
-	 * look for a protocol module (270 ms under TCG). */
+	 * look for a protocol module, which is slow on a small machine. */
 	r = hubd_link_sync(h->rtnl, &c->cfg->iface, false, &c->ifindex, &created, ch);
 	h->timing.link += hubd_now_us() - t;
 	if (r < 0 || !created) /* it exists and may hold peers: the ordinary path */
 		return -EAGAIN;
+	*applied = true;
 	h->ifindex = c->ifindex;
 	log_set_interface(c->cfg->iface.name); /* for what the reader logs */
 	return 0;
 }
 
-int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *diags)
+/* The reader is done: its verdicts, the config and the states become what runs. */
+static int cold_install(struct hubd *h, struct cold *c, struct hubd_diags *diags)
+{
+	append_diags(diags, &c->diags); /* after the caller's, as the full reconcile gives them */
+	hubd_report_diags(h, diags);
+	h->held = false;
+	hubd_install_config(h, c->cfg);
+	c->cfg = NULL;
+	hubd_states_replace(h, c->accepted, c->n_accepted);
+	c->accepted = NULL;
+	return 0;
+}
+
+int reconcile_cold(struct hubd *h, bool *applied, struct hubd_changes *ch, struct hubd_diags *diags)
 {
 	struct cold c = {0};
-	size_t before = changes_count(ch);
 	int r, sent, net_err;
 	pthread_t t;
 
 	c.h = h;
-	c.ch.keep = c.keep = ch->keep; /* the reader's changes are logged after the peers */
+	c.keep = ch->keep;
 	c.tail = &c.head;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);
@@ -505,7 +521,7 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 		r = -EAGAIN; /* nothing made yet: the ordinary path */
 		goto out;
 	}
-	r = cold_prepare(h, &c, ch);
+	r = cold_prepare(h, &c, applied, ch);
 	set_go(&c, r >= 0);
 	if (r < 0) {
 		pthread_join(t, NULL);
@@ -521,26 +537,14 @@ int hubd_cold_start(struct hubd *h, struct hubd_changes *ch, struct hubd_diags *
 	pthread_join(t, NULL);
 	/* The reader's own thread: on the total only where the sender waited for it. */
 	log_debug("cold start: the reader listed %zu files in %" PRIu64 " us, read them in %" PRIu64
-		  " us, judged them in %" PRIu64 " us and built the requests in %" PRIu64
-		  " us, then settled and set the nftables table in %" PRIu64 " us",
-		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_build, c.t_net);
-	if (c.err) {
-		r = c.err;
+		  " us, judged them in %" PRIu64 " us, built the requests in %" PRIu64
+		  " us and settled in %" PRIu64 " us",
+		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_build, c.t_settle);
+	r = c.err ?: cold_install(h, &c, diags);
+	if (r < 0)
 		goto out;
-	}
-	append_diags(diags, &c.diags); /* after the caller's, as the full reconcile gives them */
-	if (changes_move(ch, &c.ch) < 0) {
-		r = -ENOMEM;
-		goto out;
-	}
-	hubd_report_diags(h, diags);
-	h->held = false;
-	hubd_install_config(h, c.cfg);
-	c.cfg = NULL;
-	r = finish_link(h, h->cfg, h->ifindex, ch) ?: net_err ?: c.net_err;
-	r = hubd_commit(h, c.accepted, c.n_accepted, RECONCILE_CONFIG, sent < 0 ? sent : r, ch,
-			before);
-	c.accepted = NULL;
+	r = finish_link(h, h->cfg, h->ifindex, ch) ?: net_err;
+	r = sent < 0 ? sent : r;
 out:
 	pthread_cond_destroy(&c.cond);
 	pthread_mutex_destroy(&c.lock);

@@ -9,28 +9,32 @@
  * sends the kernel the difference from what it was last given: one message
  * for one peer.
  *
- * It is a shortcut, never a different answer. Whenever it cannot be sure of
- * reaching what the full reconcile would (a file with an error or a warning,
- * a clash, a rejected file elsewhere that a change might free, a reconcile
- * that did not converge, a hubd.conf found unusable, which holds everything
- * as it runs), it returns -EAGAIN having changed nothing, and the full
- * reconcile runs. Drift in the kernel it does not look for: that is the
- * health timer's dump, as WireGuard sends no notifications anyway.
+ * It is a shortcut, never a different answer. reconcile_choose() takes it
+ * only after a reconcile that converged with every file accepted and
+ * hubd.conf usable; and whenever it cannot be sure of reaching what the full
+ * reconcile would (a file with an error or a warning, a clash), it declines
+ * having changed nothing. Drift in the kernel it does not look for: that is
+ * the health timer's dump, as WireGuard sends no notifications anyway.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "reconcile.h"
 #include "diff.h"
 #include "log.h"
+#include "net-sync.h"
+#include "peer-state.h"
+#include "reconcile.h"
+#include "report.h"
 
 /* More AllowedIPs than this across the changed files: the full verifier is cheaper. */
 #define DELTA_MAX_PREFIXES 256
 
 struct delta {
 	struct hubd *h;
+	char *const *files; /* as inotify named them */
+	size_t n_files_in;
 	size_t n;			   /* changed files, sorted by name */
 	char **names;			   /* their peer names (file name without .conf) */
 	struct hubd_peer_conf *fresh;	   /* as read now; .name NULL when the file is gone */
@@ -72,7 +76,7 @@ static int delta_read(struct delta *d)
 	struct hubd_diags quiet = {0};
 	int r = 0;
 
-	d->n = h->n_dirty;
+	d->n = d->n_files_in;
 	d->names = calloc(d->n + 1, sizeof(*d->names));
 	d->fresh = calloc(d->n + 1, sizeof(*d->fresh));
 	d->old = calloc(d->n + 1, sizeof(*d->old));
@@ -81,7 +85,7 @@ static int delta_read(struct delta *d)
 	if (!d->names || !d->fresh || !d->old || !d->changed || !d->st)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->n; i++)
-		if (!(d->names[i] = strndup(h->dirty[i], strlen(h->dirty[i]) - strlen(".conf"))))
+		if (!(d->names[i] = strndup(d->files[i], strlen(d->files[i]) - strlen(".conf"))))
 			return -ENOMEM;
 	/* By peer name, as the running config is: "a-b" sorts after "a", "a-b.conf" before
 	 * "a.conf". */
@@ -97,7 +101,7 @@ static int delta_read(struct delta *d)
 			r = 0; /* removed */
 		else if (r == 0 && quiet.n)
 			r = -EAGAIN;
-		d->old[i] = hubd_running_peer(h->cfg, d->names[i]);
+		d->old[i] = hubd_config_peer_by_name(h->cfg, d->names[i]);
 	}
 	hubd_diags_free(&quiet);
 	return r < 0 ? -EAGAIN : 0;
@@ -218,10 +222,7 @@ static int kernel_view(const struct delta *d, struct wgnl_device **ret)
 
 	if (!k)
 		return -ENOMEM;
-	k->flags |= WGNL_DEV_HAS_PRIVATE_KEY;
-	memcpy(k->private_key, ic->private_key, WGNL_KEY_LEN);
-	k->listen_port = ic->listen_port;
-	k->fwmark = ic->fwmark;
+	hubd_device_as_configured(k, ic);
 	for (size_t i = 0; i < d->n && r == 0; i++)
 		if (d->changed[i] && d->old[i])
 			r = view_add_peer(
@@ -242,7 +243,6 @@ static int delta_send(struct delta *d, struct hubd_changes *ch)
 	struct hubd_namer_ctx names = {h->peers, h->n_peers};
 	struct wgnl_device *k = NULL, *set = NULL;
 	size_t nw = 0;
-	uint64_t t;
 	int r;
 
 	if (!want)
@@ -262,26 +262,14 @@ static int delta_send(struct delta *d, struct hubd_changes *ch)
 		r = hubd_diff_device(&h->cfg->iface, want, nw, k, hubd_state_namer, &names, &set,
 				     ch);
 	if (r > 0) {
-		struct wgnl_set_stats stats = {0};
-		int e;
+		int e = hubd_send_set(h, set);
 
-		t = hubd_now_us();
-		e = wgnl_set_device(h->wg, set, &stats);
-		h->timing.set += hubd_now_us() - t;
-		h->counters.netlink_messages += stats.messages;
-		if (e < 0)
-			r = e;
+		r = e < 0 ? e : r;
 	}
 	wgnl_device_free(set);
 	wgnl_device_free(k);
 	free(want);
 	return r;
-}
-
-static int cmp_conf_name(const void *a, const void *b)
-{
-	return strcmp(((const struct hubd_peer_conf *)a)->name,
-		      ((const struct hubd_peer_conf *)b)->name);
 }
 
 /*
@@ -362,17 +350,10 @@ static int commit_config(struct delta *d)
 		if (d->old[i] || !d->fresh[i].name)
 			continue;
 		insert_sorted(run->peers, &run->n_peers, &d->fresh[i], sizeof(*run->peers),
-			      cmp_conf_name);
+			      hubd_peer_conf_name_cmp);
 		memset(&d->fresh[i], 0, sizeof(d->fresh[i]));
 	}
 	return 0;
-}
-
-static void state_clear(struct hubd_peer_state *s)
-{
-	free(s->name);
-	free(s->ep_host);
-	memset(s, 0, sizeof(*s));
 }
 
 /* The changed peers' old states go and their new ones come in: in place when the key stayed
@@ -399,7 +380,7 @@ static int commit_states(struct delta *d)
 		struct hubd_peer_state *s = hubd_state_find(h->peers, h->n_peers, d->st[j].key);
 
 		if (s && gone[s - h->peers]) {
-			state_clear(s);
+			hubd_state_clear(s);
 			*s = d->st[j];
 			gone[s - h->peers] = false;
 			placed[j] = true;
@@ -407,7 +388,7 @@ static int commit_states(struct delta *d)
 	}
 	for (size_t k = 0; k < h->n_peers; k++)
 		if (gone[k])
-			state_clear(&h->peers[k]), drops++;
+			hubd_state_clear(&h->peers[k]), drops++;
 	if (drops)
 		h->n_peers = compact(h->peers, h->n_peers, gone, sizeof(*h->peers));
 	for (size_t j = 0; j < d->nst; j++)
@@ -452,25 +433,6 @@ static bool delta_routes(const struct delta *d)
 	return false;
 }
 
-/* A file read cleanly now: its diagnostics may be logged again if they come back. */
-static void forget_reported(struct hubd *h, const char *name)
-{
-	char *prefix;
-	size_t n = 0, len;
-
-	if (!h->n_reported || asprintf(&prefix, "%s/peers.d/%s.conf:", h->config_dir, name) < 0)
-		return;
-	len = strlen(prefix);
-	for (size_t i = 0; i < h->n_reported; i++) {
-		if (!strncmp(h->reported[i], prefix, len))
-			free(h->reported[i]);
-		else
-			h->reported[n++] = h->reported[i];
-	}
-	h->n_reported = n;
-	free(prefix);
-}
-
 /* Commit what was sent: the old versions' memory goes as the new ones take their place. */
 static int delta_commit(struct delta *d, struct hubd_changes *ch)
 {
@@ -483,26 +445,24 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 	if (r < 0)
 		return r;
 	for (size_t i = 0; i < d->n; i++)
-		forget_reported(h, d->names[i]);
+		hubd_forget_reported(h, d->names[i]);
 	if (routes) {
 		uint64_t t = hubd_now_us();
 
-		r = hubd_net_sync(h, h->cfg, h->ifindex, false, ch);
+		r = hubd_net_sync_parts(h, h->cfg, h->ifindex, HUBD_NET_ALL, false, ch);
 		h->timing.net += hubd_now_us() - t;
 	}
 	return r;
 }
 
-int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
+int reconcile_files(struct hubd *h, char *const *files, size_t n, bool *applied,
+		    struct hubd_changes *ch)
 {
-	struct delta d = {.h = h};
+	struct delta d = {.h = h, .files = files, .n_files_in = n};
 	size_t before = changes_count(ch);
 	uint64_t t0 = hubd_now_us(), t;
-	int r;
+	int r = delta_read(&d);
 
-	if (!h->cfg || h->cfg->n_rejected || !h->converged || h->held || h->ifindex <= 0)
-		return -EAGAIN;
-	r = delta_read(&d);
 	h->timing.read = hubd_now_us() - t0;
 	t = hubd_now_us();
 	if (r == 0 && !delta_fits(&d))
@@ -518,11 +478,8 @@ int hubd_reconcile_files(struct hubd *h, struct hubd_changes *ch)
 		delta_free(&d);
 		return -EAGAIN;
 	}
+	*applied = true;
 	r = delta_commit(&d, ch);
-	h->converged = r >= 0;
-	h->counters.reconciles++;
-	hubd_log_timing(h, "changed files", hubd_now_us() - t0);
-	hubd_log_changes(ch, before, false);
 	delta_free(&d);
-	return r < 0 ? r : (int)(changes_count(ch) - before);
+	return r;
 }

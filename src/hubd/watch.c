@@ -76,7 +76,7 @@ static bool is_leftover(const char *name)
 
 /*
  * What an event in peers.d asks for: a peer file changed (RECONCILE_FILES,
- * noted in h->dirty), nothing (a temporary or a backup), or reading
+ * noted by the loop), nothing (a temporary or a backup), or reading
  * everything (RECONCILE_CONFIG): peers.d itself moved or went, a ConfigMap
  * "..data" swap, or any other file, which might be a PSK.
  */
@@ -85,7 +85,7 @@ static unsigned peers_event(struct hubd_loop *l, const struct inotify_event *ev)
 	if (!ev->len || (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)))
 		return RECONCILE_CONFIG;
 	if (hubd_is_peer_filename(ev->name))
-		return hubd_note_file(l->h, ev->name) ? RECONCILE_FILES : RECONCILE_CONFIG;
+		return loop_note_file(l, ev->name);
 	return is_leftover(ev->name) ? 0 : RECONCILE_CONFIG;
 }
 

@@ -450,9 +450,93 @@ START_TEST(test_prefix)
 	ck_assert(hb);
 	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/33", &a, NULL), -ERANGE);
 	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/032", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("10.0.0.0/024", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("10.0.0.0/00", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("fd00::/064", &a, NULL), -EINVAL);
+	ck_assert_int_eq(hubd_prefix_parse("fd00::/129", &a, NULL), -ERANGE);
 	ck_assert_int_eq(hubd_prefix_parse("10.0.0.1/+3", &a, NULL), -EINVAL);
 	ck_assert_int_eq(hubd_prefix_parse("010.0.0.1", &a, NULL), -EINVAL);
 	ck_assert_int_eq(hubd_prefix_parse("/8", &a, NULL), -EINVAL);
+}
+END_TEST
+
+/* hubd_prefix_cmp: family, then address, then length; inputs given in scrambled order. */
+static const struct {
+	const char *in[6];
+	const char *want; /* the sorted list, formatted */
+} cmp_rows[] = {
+    {{"192.168.1.0/24", "10.8.0.0/24", "10.9.0.0/16"}, "10.8.0.0/24 10.9.0.0/16 192.168.1.0/24"},
+    /* the same address: shorter first, so a prefix sorts before what it contains */
+    {{"10.8.0.0/32", "10.8.0.0/24", "10.8.0.0/16", "10.8.0.0/0"},
+     "10.8.0.0/0 10.8.0.0/16 10.8.0.0/24 10.8.0.0/32"},
+    {{"10.8.0.128/25", "10.8.0.0/25", "10.8.0.0/24"}, "10.8.0.0/24 10.8.0.0/25 10.8.0.128/25"},
+    /* IPv4 before IPv6, whatever the addresses */
+    {{"fd00::/64", "255.255.255.255/32", "::/0", "0.0.0.0/0"},
+     "0.0.0.0/0 255.255.255.255/32 ::/0 fd00::/64"},
+    {{"fd00::2/128", "fd00::1/128", "fd00::/127", "fc00::/7"},
+     "fc00::/7 fd00::/127 fd00::1/128 fd00::2/128"},
+    /* bytes compare unsigned: 128.0.0.0 after 1.0.0.0 */
+    {{"128.0.0.0/1", "1.0.0.0/8"}, "1.0.0.0/8 128.0.0.0/1"},
+};
+
+START_TEST(test_prefix_cmp_rows)
+{
+	struct hubd_prefix p[6];
+	char got[256] = "", buf[HUBD_PREFIX_STRLEN];
+	size_t n = 0;
+
+	for (; n < 6 && cmp_rows[_i].in[n]; n++)
+		ck_assert_int_eq(hubd_prefix_parse(cmp_rows[_i].in[n], &p[n], NULL), 0);
+	qsort(p, n, sizeof(*p), hubd_prefix_cmp);
+	for (size_t i = 0; i < n; i++) {
+		hubd_prefix_format(&p[i], buf, sizeof(buf));
+		strcat(got, i ? " " : "");
+		strcat(got, buf);
+		/* a total order: equal to itself, strictly ordered against its neighbour */
+		ck_assert_int_eq(hubd_prefix_cmp(&p[i], &p[i]), 0);
+		if (i) {
+			ck_assert_int_lt(hubd_prefix_cmp(&p[i - 1], &p[i]), 0);
+			ck_assert_int_gt(hubd_prefix_cmp(&p[i], &p[i - 1]), 0);
+		}
+	}
+	ck_assert_str_eq(got, cmp_rows[_i].want);
+}
+END_TEST
+
+/* Only the bytes of the family count: what lies beyond an IPv4 address is ignored. */
+START_TEST(test_prefix_cmp_ignores_padding)
+{
+	struct hubd_prefix a, b;
+
+	ck_assert_int_eq(hubd_prefix_parse("10.8.0.0/24", &a, NULL), 0);
+	b = a;
+	memset((uint8_t *)&b.addr + 4, 0xab, sizeof(b.addr) - 4);
+	ck_assert_int_eq(hubd_prefix_cmp(&a, &b), 0);
+	ck_assert_ptr_eq(bsearch(&b, &a, 1, sizeof(a), hubd_prefix_cmp), &a);
+}
+END_TEST
+
+START_TEST(test_prefix_host_and_addr)
+{
+	static const struct {
+		const char *in, *addr;
+		bool host;
+	} rows[] = {
+	    {"10.8.0.7", "10.8.0.7", true},	{"10.8.0.7/32", "10.8.0.7", true},
+	    {"10.8.0.7/24", "10.8.0.7", false}, {"fd00::7", "fd00::7", true},
+	    {"fd00::7/128", "fd00::7", true},	{"fd00::/64", "fd00::", false},
+	    {"0.0.0.0/0", "0.0.0.0", false},
+	};
+	char buf[INET6_ADDRSTRLEN];
+
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct hubd_prefix p;
+
+		ck_assert_int_eq(hubd_prefix_parse(rows[i].in, &p, NULL), 0);
+		ck_assert_msg(hubd_prefix_is_host(&p) == rows[i].host, "%s", rows[i].in);
+		hubd_prefix_format_addr(&p, buf, sizeof(buf));
+		ck_assert_str_eq(buf, rows[i].addr);
+	}
 }
 END_TEST
 
@@ -1238,6 +1322,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_all_errors_of_a_file);
 	tcase_add_test(tc, test_hostile);
 	tcase_add_test(tc, test_prefix);
+	tcase_add_loop_test(tc, test_prefix_cmp_rows, 0, sizeof(cmp_rows) / sizeof(cmp_rows[0]));
+	tcase_add_test(tc, test_prefix_cmp_ignores_padding);
+	tcase_add_test(tc, test_prefix_host_and_addr);
 	tcase_add_test(tc, test_filenames);
 	suite_add_tcase(s, tc);
 

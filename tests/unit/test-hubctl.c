@@ -17,7 +17,7 @@
 static struct hubd_prefix P(const char *s) {
 	struct hubd_prefix p;
 
-	ck_assert_msg(hubctl_prefix_parse(s, &p) == 0, "bad test prefix %s", s);
+	ck_assert_msg(hubd_prefix_parse(s, &p, NULL) == 0, "bad test prefix %s", s);
 	return p;
 }
 
@@ -33,9 +33,9 @@ parse_list(const char *const *in, struct hubd_prefix *out)
 
 static void assert_prefix(const struct hubd_prefix *p, const char *want)
 {
-	char got[64];
+	char got[HUBD_PREFIX_STRLEN];
 
-	hubctl_prefix_str(p, true, got, sizeof(got));
+	hubd_prefix_format(p, got, sizeof(got));
 	ck_assert_str_eq(got, want);
 }
 
@@ -179,6 +179,8 @@ static const struct {
     {" 10.8.0.0/24 ,\t192.168.1.0/24 ", "10.8.0.0/24, 192.168.1.0/24"},
     {"10.8.0.7", "10.8.0.7/32"},
     {"10.0.0.1/33", NULL},
+    {"10.0.0.0/024", NULL},
+    {"10.8.0.0/24, 10.9.0.0/024", NULL},
     {"10.0.0.1/", NULL},
     {"example.org", NULL},
     {"", NULL},
@@ -189,8 +191,8 @@ START_TEST(test_prefix_list)
 {
 	struct hubd_prefix *got = NULL;
 	size_t n = 0;
-	char buf[256] = "", s[64];
-	int r = hubctl_parse_prefix_list(list_cases[_i].in, &got, &n);
+	char buf[256] = "", s[HUBD_PREFIX_STRLEN];
+	int r = hubctl_parse_prefix_list(list_cases[_i].in, &got, &n, NULL);
 
 	if (!list_cases[_i].want) {
 		ck_assert_int_eq(r, -EINVAL);
@@ -198,12 +200,86 @@ START_TEST(test_prefix_list)
 	}
 	ck_assert_int_eq(r, 0);
 	for (size_t i = 0; i < n; i++) {
-		hubctl_prefix_str(&got[i], true, s, sizeof(s));
+		hubd_prefix_format(&got[i], s, sizeof(s));
 		strcat(buf, i ? ", " : "");
 		strcat(buf, s);
 	}
 	ck_assert_str_eq(buf, list_cases[_i].want);
 	free(got);
+}
+END_TEST
+
+/*
+ * The CLI refuses and accepts exactly what the daemon does: each row is
+ * hubd_prefix_parse's verdict, and --allowed-ips (hubctl_parse_prefix_list)
+ * must agree and name the refused item.
+ */
+static const struct {
+	const char *in;
+	int want; /* hubd_prefix_parse's return */
+} cli_prefix_cases[] = {
+    {"10.8.0.0/24", 0},
+    {"10.8.0.0/0", 0},
+    {"10.8.0.7", 0},
+    {"10.8.0.7/32", 0},
+    {"fd00::/64", 0},
+    {"fd00::1/128", 0},
+    {"::/0", 0},
+    {"10.8.0.0/024", -EINVAL}, /* a leading zero: was accepted by hubctl's own parser */
+    {"10.8.0.0/00", -EINVAL},
+    {"10.8.0.0/0032", -EINVAL},
+    {"fd00::/064", -EINVAL},
+    {"10.8.0.0/+24", -EINVAL},
+    {"10.8.0.0/-1", -EINVAL},
+    {"10.8.0.0/2a", -EINVAL},
+    {"10.8.0.0/", -EINVAL},
+    {"10.8.0.0/1000", -EINVAL},
+    {"010.8.0.0/24", -EINVAL},
+    {"10.8.0/24", -EINVAL},
+    {"/24", -EINVAL},
+    {"vpn.example.org/24", -EINVAL},
+    {"10.8.0.0/33", -ERANGE},
+    {"fd00::/129", -ERANGE},
+};
+
+START_TEST(test_cli_prefix_is_daemon_prefix)
+{
+	const char *in = cli_prefix_cases[_i].in;
+	struct hubd_prefix p, *got = NULL;
+	size_t n = 0;
+	char *bad = NULL;
+	int r;
+
+	ck_assert_int_eq(hubd_prefix_parse(in, &p, NULL), cli_prefix_cases[_i].want);
+	r = hubctl_parse_prefix_list(in, &got, &n, &bad);
+	if (cli_prefix_cases[_i].want < 0) {
+		ck_assert_int_eq(r, -EINVAL);
+		ck_assert_ptr_nonnull(bad);
+		ck_assert_str_eq(bad, in);
+	} else {
+		ck_assert_int_eq(r, 0);
+		ck_assert_uint_eq(n, 1);
+		ck_assert_ptr_null(bad);
+	}
+	free(bad);
+	free(got);
+}
+END_TEST
+
+/* The refused item is named even after good ones; an empty list names none. */
+START_TEST(test_prefix_list_bad_item)
+{
+	struct hubd_prefix *got = NULL;
+	size_t n = 0;
+	char *bad = NULL;
+
+	ck_assert_int_eq(hubctl_parse_prefix_list("10.8.0.0/24, 10.9.0.0/024", &got, &n, &bad),
+			 -EINVAL);
+	ck_assert_str_eq(bad, "10.9.0.0/024");
+	free(bad);
+	bad = NULL;
+	ck_assert_int_eq(hubctl_parse_prefix_list(" , ", &got, &n, &bad), -EINVAL);
+	ck_assert_ptr_null(bad);
 }
 END_TEST
 
@@ -443,6 +519,8 @@ static Suite *hubctl_suite(void)
 	t = tcase_create("render");
 	tcase_add_loop_test(t, test_default_allowed_ips, 0, N(allowed_cases));
 	tcase_add_loop_test(t, test_prefix_list, 0, N(list_cases));
+	tcase_add_loop_test(t, test_cli_prefix_is_daemon_prefix, 0, N(cli_prefix_cases));
+	tcase_add_test(t, test_prefix_list_bad_item);
 	tcase_add_test(t, test_render_full_text);
 	tcase_add_loop_test(t, test_endpoint, 0, N(endpoint_cases));
 	tcase_add_loop_test(t, test_dns, 0, N(dns_cases));

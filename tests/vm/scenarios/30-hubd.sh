@@ -173,6 +173,10 @@ ip -n hub link show wg9 >/dev/null 2>&1 && fail "hubd --down for the other confi
 ip -n hub link show wg0 >/dev/null || fail "hubd --down for another config removed wg0"
 # The table's name is the same for every config: the running hubd puts its table back.
 wait_for -t 10 ip netns exec hub nft list table inet hubd
+
+log "hubd --down removes what it created, and nothing else"
+ip netns exec hub nft add table inet other
+hubd_stop
 ip netns exec hub "$HUBD" --down --config-dir "$D"
 assert_not_contains "$(ip -n hub link show)" "wg0" "link gone"
 assert_not_contains "$(ip netns exec hub nft list tables)" "inet hubd" "table gone"

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The daemon's kernel handles, and hubd --down. */
+#include <errno.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "nft.h"
+#include "peer-state.h"
+#include "rtnl.h"
+
+int hubd_init(struct hubd *h)
+{
+	int r;
+
+	h->last_path = -1;
+	if (sodium_init() < 0)
+		return -EIO;
+	r = wgnl_open(&h->wg);
+	if (r < 0)
+		return r;
+	h->rtnl = hubd_rtnl_open();
+	if (!h->rtnl)
+		return -EIO;
+	return hubd_nft_open(&h->nft);
+}
+
+void hubd_done(struct hubd *h)
+{
+	wgnl_close(h->wg);
+	hubd_rtnl_close(h->rtnl);
+	hubd_nft_close(h->nft);
+	hubd_config_free(h->cfg);
+	hubd_states_free(h->peers, h->n_peers);
+	for (size_t i = 0; i < h->n_reported; i++)
+		free(h->reported[i]);
+	free(h->reported);
+	memset(h, 0, sizeof(*h));
+}
+
+/* Routes go with the link; forwarding sysctls stay, as hubd did not create them. */
+int hubd_down(struct hubd *h, const char *ifname)
+{
+	int r = hubd_nft_delete(h->nft);
+	int l;
+
+	if (r < 0)
+		log_err("cannot delete table inet %s", HUBD_NFT_TABLE);
+	else if (r > 0)
+		log_info("deleted table inet %s", HUBD_NFT_TABLE);
+	l = hubd_link_delete(h->rtnl, ifname);
+	if (l == -EEXIST)
+		log_err("%s is not a WireGuard link: left alone", ifname);
+	else if (l < 0)
+		log_err("cannot delete %s: %s", ifname, strerror(-l));
+	else if (l > 0)
+		log_info("deleted link %s", ifname);
+	return r < 0 ? r : (l < 0 ? l : 0);
+}
+
+void hubd_install_config(struct hubd *h, struct hubd_config *cfg)
+{
+	hubd_config_free(h->cfg);
+	h->cfg = cfg;
+	log_set_interface(cfg->iface.name);
+}

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Peer health: up, stale, never or idle, from the handshakes a dump reports,
+ * with the transitions logged and stale peers' endpoint names resolved anew.
+ */
+#include <errno.h>
+#include <time.h>
+
+#include "diff.h"
+#include "log.h"
+#include "peer-state.h"
+
+const char *hubd_health_name(enum hubd_health s)
+{
+	static const char *const names[] = {
+	    [HEALTH_NEVER] = "never",
+	    [HEALTH_UP] = "up",
+	    [HEALTH_STALE] = "stale",
+	    [HEALTH_IDLE] = "idle",
+	};
+
+	return names[s];
+}
+
+/*
+ * The next health state. A peer must be seen stale on two checks in a row
+ * before it is called stale, so a single late handshake does not flap.
+ */
+static enum hubd_health health_next(struct hubd_peer_state *s, int64_t now, unsigned stale_after)
+{
+	if (!s->last_handshake)
+		return HEALTH_NEVER;
+	if (now - s->last_handshake <= (int64_t)stale_after) {
+		s->stale_seen = 0;
+		return HEALTH_UP;
+	}
+	if (!s->keepalive)
+		return HEALTH_IDLE;
+	if (++s->stale_seen < 2 && s->health == HEALTH_UP)
+		return HEALTH_UP;
+	return HEALTH_STALE;
+}
+
+/* reresolve-dns: a stale peer whose Endpoint is a name may have moved. */
+static bool reresolve(struct hubd_peer_state *s)
+{
+	union wgnl_endpoint ep;
+
+	if (!s->ep_host || hubd_resolve(s->ep_host, s->ep_port, &ep) < 0)
+		return false;
+	if (hubd_endpoint_equal(&ep, &s->resolved))
+		return false;
+	s->resolved = ep;
+	log_event(LOG_INFO, "endpoint-resolved", s->name, "peer %s: %s resolved anew", s->name,
+		  s->ep_host);
+	return true;
+}
+
+int hubd_health_check(struct hubd *h)
+{
+	int64_t now = time(NULL);
+	unsigned stale_after = h->cfg ? h->cfg->iface.stale_after : HUBD_DEFAULT_STALE;
+	int moved = 0;
+
+	for (size_t i = 0; i < h->n_peers; i++) {
+		struct hubd_peer_state *s = &h->peers[i];
+		enum hubd_health next = health_next(s, now, stale_after);
+
+		if (next != s->health && s->keepalive) {
+			if (next == HEALTH_UP)
+				log_event(LOG_INFO, "peer-up", s->name, "peer %s: up", s->name);
+			else if (next == HEALTH_STALE)
+				log_event(LOG_WARNING, "peer-stale", s->name,
+					  "peer %s: stale, last handshake %llds ago", s->name,
+					  (long long)(now - s->last_handshake));
+		}
+		s->health = next;
+		if (next == HEALTH_STALE)
+			moved += reresolve(s);
+	}
+	return moved;
+}
+
+void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale)
+{
+	*up = *stale = 0;
+	for (size_t i = 0; i < h->n_peers; i++) {
+		*up += h->peers[i].health == HEALTH_UP;
+		*stale += h->peers[i].health == HEALTH_STALE;
+	}
+}
+
+/*
+ * A fresh handshake needs no second look: a peer seen handshaking is up at
+ * once, so status never shows "never" next to a handshake age. Only the way
+ * down waits for the health checks' hysteresis.
+ */
+static void health_promote(struct hubd *h)
+{
+	int64_t now = time(NULL);
+	unsigned stale_after = h->cfg ? h->cfg->iface.stale_after : HUBD_DEFAULT_STALE;
+
+	for (size_t i = 0; i < h->n_peers; i++) {
+		struct hubd_peer_state *s = &h->peers[i];
+
+		if (!s->last_handshake || now - s->last_handshake > (int64_t)stale_after ||
+		    s->health == HEALTH_UP)
+			continue;
+		if (s->keepalive)
+			log_event(LOG_INFO, "peer-up", s->name, "peer %s: up", s->name);
+		s->health = HEALTH_UP;
+		s->stale_seen = 0;
+	}
+}
+
+static int observe_one(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct hubd *h = user;
+	struct hubd_peer_state *s = p ? hubd_state_find(h->peers, h->n_peers, p->public_key) : NULL;
+
+	(void)dev;
+	if (s)
+		hubd_state_observe(s, p);
+	return 0;
+}
+
+int hubd_refresh(struct hubd *h)
+{
+	int r;
+
+	if (!h->cfg)
+		return -EINVAL;
+	/* Handshakes and counters only, peer by peer: a status or metrics request on a big hub
+	 * must not hold the whole device, nor allocate any peer's allowed IPs. */
+	r = wgnl_walk_device(h->wg, h->cfg->iface.name, WGNL_DEV_NO_ALLOWEDIPS, observe_one, h);
+	if (r < 0)
+		return r;
+	health_promote(h);
+	return 0;
+}
