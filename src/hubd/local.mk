@@ -46,6 +46,9 @@ src_hubd_hubd_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBS
 	$(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
 src_hubd_hubd_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS)
 
+# The daemon's files depend on each other without a cycle (read off the objects).
+TESTS += tests/unit/layering.sh
+
 check_PROGRAMS += tests/unit/test-diff
 TESTS += tests/unit/test-diff
 tests_unit_test_diff_SOURCES = tests/unit/test-diff.c

@@ -196,11 +196,12 @@ static int on_signal(sd_event_source *s, const struct signalfd_siginfo *si, void
 	return sd_event_exit(sd_event_source_get_event(s), 0);
 }
 
-static int setup_loop(struct hubd_loop *l, const char *socket_path, gid_t gid)
+int loop_init(struct hubd_loop *l, struct hubd *h)
 {
 	sigset_t mask;
 	int r;
 
+	*l = (struct hubd_loop){.h = h, .inotify_fd = -1, .control_fd = -1};
 	r = sd_event_default(&l->event);
 	if (r < 0)
 		return r;
@@ -221,15 +222,6 @@ static int setup_loop(struct hubd_loop *l, const char *socket_path, gid_t gid)
 	if (r < 0)
 		return r;
 	sd_event_source_set_enabled(l->debounce, SD_EVENT_OFF);
-	r = control_start(l, socket_path, gid);
-	if (r < 0)
-		return log_err_errno(r, "control socket %s", socket_path);
-	r = watch_start(l);
-	if (r < 0)
-		log_warn("config directory watch: %s; use hubctl reload", strerror(-r));
-	r = monitor_start(l);
-	if (r < 0)
-		log_warn("kernel notifications: %s; relying on the health timer", strerror(-r));
 	return 0;
 }
 
@@ -258,42 +250,40 @@ static long ms_since_exec(void)
 		      (long long)(start * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK)));
 }
 
-int loop_run(struct hubd *h, const char *socket_path, gid_t socket_gid)
+int loop_run(struct hubd_loop *l)
 {
-	struct hubd_loop l = {.h = h, .inotify_fd = -1, .control_fd = -1};
+	struct hubd *h = l->h;
 	struct hubd_changes ch = {.keep = HUBD_LOG_CHANGES_MAX};
 	struct hubd_diags diags = {0};
 	sd_event_source *health = NULL;
 	int r;
 
-	r = setup_loop(&l, socket_path, socket_gid);
-	if (r < 0)
-		goto out;
 	log_debug("set up %ld ms after exec", ms_since_exec());
-	r = loop_reconcile_now(&l, RECONCILE_CONFIG, &ch, &diags);
+	r = loop_reconcile_now(l, RECONCILE_CONFIG, &ch, &diags);
 	if (r < 0 && !h->cfg)
 		log_err("no usable configuration in %s: waiting for one", h->config_dir);
 	hubd_health_check(h);
-	l.ready = true;
+	l->ready = true;
 	log_event(LOG_INFO, "ready", NULL, "ready: %zu peers on %s", h->cfg ? h->cfg->n_peers : 0,
 		  h->cfg ? h->cfg->iface.name : "(none)");
 	sd_notify(0, "READY=1");
 	log_debug("ready %ld ms after exec", ms_since_exec());
-	notify_status(&l);
+	notify_status(l);
 	changes_clear(&ch);
 	hubd_diags_free(&diags);
 	malloc_trim(0); /* a change record per peer of a cold start */
-	r = sd_event_add_time_relative(l.event, &health, CLOCK_MONOTONIC, health_usec(h), 0,
-				       on_health, &l);
+	r = sd_event_add_time_relative(l->event, &health, CLOCK_MONOTONIC, health_usec(h), 0,
+				       on_health, l);
 	if (r >= 0)
-		r = sd_event_loop(l.event);
-out:
+		r = sd_event_loop(l->event);
 	sd_event_source_disable_unref(health);
-	sd_event_source_disable_unref(l.debounce);
-	control_stop(&l, socket_path);
-	forget_files(&l);
-	monitor_stop(&l);
-	watch_stop(&l);
-	sd_event_unref(l.event);
-	return r < 0 ? 1 : 0;
+	return r;
+}
+
+void loop_done(struct hubd_loop *l)
+{
+	sd_event_source_disable_unref(l->debounce);
+	l->debounce = NULL;
+	forget_files(l);
+	l->event = sd_event_unref(l->event);
 }

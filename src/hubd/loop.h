@@ -63,8 +63,15 @@ void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);
  */
 unsigned loop_note_file(struct hubd_loop *l, const char *file);
 
-/* Set up the loop and its sources, reconcile once, send READY=1, run until SIGTERM. */
-int loop_run(struct hubd *h, const char *socket_path, gid_t socket_gid);
+/*
+ * The loop's life: loop_init sets up the event loop, its signals and timers;
+ * the sources then attach themselves (watch_start, monitor_start,
+ * control_start); loop_run reconciles once, sends READY=1 and runs until
+ * SIGTERM; loop_done frees what loop_init made, once the sources stopped.
+ */
+int loop_init(struct hubd_loop *l, struct hubd *h);
+int loop_run(struct hubd_loop *l);
+void loop_done(struct hubd_loop *l);
 
 /* Run a reconcile now, as the debounce timer does; used by the control socket. */
 int loop_reconcile_now(struct hubd_loop *l, unsigned flags, struct hubd_changes *ch,

@@ -133,6 +133,34 @@ static int run_down(struct hubd *h)
 	return r < 0 ? 1 : 0;
 }
 
+/* The loop and the sources that feed it, wired here: none of them knows the others. */
+static int run_daemon(struct hubd *h, const struct options *o)
+{
+	struct hubd_loop l;
+	int r = loop_init(&l, h);
+
+	if (r < 0)
+		log_err_errno(r, "event loop");
+	else if ((r = control_start(&l, o->socket_path, o->gid)) < 0)
+		log_err_errno(r, "control socket %s", o->socket_path);
+	if (r >= 0) {
+		int e = watch_start(&l);
+
+		if (e < 0)
+			log_warn("config directory watch: %s; use hubctl reload", strerror(-e));
+		e = monitor_start(&l);
+		if (e < 0)
+			log_warn("kernel notifications: %s; relying on the health timer",
+				 strerror(-e));
+		r = loop_run(&l);
+	}
+	control_stop(&l, o->socket_path);
+	monitor_stop(&l);
+	watch_stop(&l);
+	loop_done(&l);
+	return r < 0 ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct options o = {.config_dir = HUBD_DEFAULT_CONFIG_DIR, .socket_path = DEFAULT_SOCKET};
@@ -160,7 +188,7 @@ int main(int argc, char **argv)
 		hubd_done(&h);
 		return 1;
 	}
-	r = o.down ? run_down(&h) : loop_run(&h, o.socket_path, o.gid);
+	r = o.down ? run_down(&h) : run_daemon(&h, &o);
 	hubd_done(&h);
 	return r;
 }

@@ -11,7 +11,7 @@ source "$HUBD_SRCDIR/tests/vm/lib.sh"
 source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 
 need_wireguard
-need_cmd nft
+need_cmd nft jq
 need_built "$HUBD" "$HUBCTL"
 cleanup rm -rf /etc/hubd/t35-keys
 
@@ -34,8 +34,11 @@ converged() {
 	out=$(ctl --json diff) || [ $? = 1 ]
 	[[ $out =~ $re ]]
 }
-# shortcuts / full_reloads: how many reconciles of each kind the log shows so far.
-shortcuts() { grep -c "reconcile (changed files) took" "$D/hubd.log" || true; }
+# shortcuts: how many reconciles took the changed-files path, as status counts them.
+# full_reloads: how many re-read every file (the --debug log tells them from the full
+# reconciles that the kernel or the timer asked for, which status counts together).
+paths() { ctl --json status | jq -c .counters.reconcile; }
+shortcuts() { ctl --json status | jq .counters.reconcile.files.count; }
 full_reloads() { grep -c "reconcile (all files) took" "$D/hubd.log" || true; }
 # kernel_reconciles: those a notification triggered (the health timer's are logged apart).
 kernel_reconciles() { grep -c "reconcile (kernel) took" "$D/hubd.log" || true; }

@@ -122,6 +122,12 @@ sleep 1
 # Behind hubd's back: WireGuard sends no notification, so only a reload (or the hourly
 # health check) notices.
 ip netns exec hub wg set wg0 peer "$extra" remove
+# Which way each reconcile went, as status counts it (no health timer runs meanwhile).
+paths() { "$HUBCTL" --socket "$S" --json status | jq -c .counters.reconcile; }
+p0=$(paths)
+assert_eq files "$(jq -r .last_path <<<"$p0")" "status: a new peer file took the files path"
+jq -e '.files.count > 0 and .files.last_us > 0 and .files.total_us >= .files.last_us' \
+	<<<"$p0" >/dev/null || fail "files path counters: $p0"
 set +e
 out=$("$HUBCTL" --socket "$S" diff 2>&1)
 rc=$?
@@ -129,9 +135,16 @@ set -e
 assert_eq 2 "$rc" "diff with a change pending"
 assert_contains "$out" "extra" "diff names the peer"
 lacks_peer hub wg0 "$extra" || fail "diff changed the kernel"
+assert_eq "$p0" "$(paths)" "status: a dry run (diff) is counted on no path"
 out=$("$HUBCTL" --socket "$S" reload)
 assert_contains "$out" "extra" "reload prints the change"
 has_peer hub wg0 "$extra" || fail "reload did not restore the peer"
+p1=$(paths)
+assert_eq full "$(jq -r .last_path <<<"$p1")" "status: reload took the full path"
+assert_eq "$(jq '.full.count + 1' <<<"$p0")" "$(jq .full.count <<<"$p1")" "status: one more full reconcile"
+assert_eq "$(jq .files.count <<<"$p0")" "$(jq .files.count <<<"$p1")" "status: reload is no shortcut"
+assert_eq "$(realpath "$HUB")" "$("$HUBCTL" --socket "$S" --json status | jq -r .config_dir)" \
+	"status names the config dir"
 "$HUBCTL" --socket "$S" diff
 
 log "peer remove: the daemon drops the peer"
