@@ -13,10 +13,11 @@ lib_libwgnl_a_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
 
 check_PROGRAMS += tests/unit/test-wgnl
 TESTS += tests/unit/test-wgnl
-tests_unit_test_wgnl_SOURCES = tests/unit/test-wgnl.c
+tests_unit_test_wgnl_SOURCES = tests/unit/test-wgnl.c \
+	tests/unit/fake-kernel.c tests/unit/fake-kernel.h
 tests_unit_test_wgnl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBMNL_CFLAGS)
 tests_unit_test_wgnl_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS) $(CHECK_LIBS)
-# libwgnl.a's socket calls go to the test's fake kernel (its __wrap_ functions), which
+# libwgnl.a's socket calls go to the fake kernel (fake-kernel.c's __wrap_ functions), which
 # passes them on to libmnl (__real_) when no test has it answering.
 tests_unit_test_wgnl_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=mnl_socket_open2,--wrap=mnl_socket_bind,--wrap=mnl_socket_get_portid \

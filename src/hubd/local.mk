@@ -63,6 +63,23 @@ tests_unit_test_control_CPPFLAGS = $(HUBD_CPPFLAGS)
 tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_control_LDADD = src/hubd/libhubd.a $(JSONC_LIBS) $(CHECK_LIBS)
 
+# The changed-files path against the full one, on two fake kernels: libwgnl.a's socket
+# calls go to fake-kernel.c's __wrap_ functions, and the rest of the kernel (the link,
+# addresses, routes, nftables) to the test's stubs.
+check_PROGRAMS += tests/unit/test-reconcile
+TESTS += tests/unit/test-reconcile
+tests_unit_test_reconcile_SOURCES = tests/unit/test-reconcile.c \
+	tests/unit/fake-kernel.c tests/unit/fake-kernel.h
+tests_unit_test_reconcile_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_reconcile_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBMNL_CFLAGS) \
+	$(LIBSODIUM_CFLAGS)
+tests_unit_test_reconcile_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=mnl_socket_open2,--wrap=mnl_socket_bind,--wrap=mnl_socket_get_portid \
+	-Wl,--wrap=mnl_socket_setsockopt,--wrap=mnl_socket_sendto,--wrap=mnl_socket_recvfrom \
+	-Wl,--wrap=mnl_socket_close \
+	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts
+tests_unit_test_reconcile_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
+
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-control
 TESTS += tests/fuzz/control.fuzz

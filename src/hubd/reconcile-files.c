@@ -23,6 +23,7 @@
 
 #include "diff.h"
 #include "log.h"
+#include "macro.h"
 #include "net-sync.h"
 #include "peer-state.h"
 #include "reconcile.h"
@@ -361,14 +362,12 @@ static int commit_config(struct delta *d)
 static int commit_states(struct delta *d)
 {
 	struct hubd *h = d->h;
-	bool *gone = calloc(h->n_peers + 1, sizeof(*gone)), *placed = calloc(d->nst + 1, 1);
+	_cleanup_free_ bool *gone = calloc(h->n_peers + 1, sizeof(*gone));
+	_cleanup_free_ bool *placed = calloc(d->nst + 1, 1);
 	size_t drops = 0, adds = 0;
 
-	if (!gone || !placed) {
-		free(gone);
-		free(placed);
+	if (!gone || !placed)
 		return -ENOMEM;
-	}
 	for (size_t i = 0; i < d->n; i++) {
 		struct hubd_peer_state *s;
 
@@ -397,10 +396,12 @@ static int commit_states(struct delta *d)
 		struct hubd_peer_state *v = realloc(h->peers, (h->n_peers + adds + 1) * sizeof(*v));
 
 		if (!v) {
-			free(gone);
-			free(placed);
-			return -ENOMEM; /* the unplaced states stay in d->st and are freed with it
-					 */
+			/* The placed states are h->peers' now; the unplaced stay in d->st and are
+			 * freed with it. */
+			for (size_t j = 0; j < d->nst; j++)
+				if (placed[j])
+					memset(&d->st[j], 0, sizeof(d->st[j]));
+			return -ENOMEM;
 		}
 		h->peers = v;
 	}
@@ -408,8 +409,6 @@ static int commit_states(struct delta *d)
 		if (!placed[j])
 			insert_sorted(h->peers, &h->n_peers, &d->st[j], sizeof(*h->peers),
 				      hubd_state_cmp);
-	free(gone);
-	free(placed);
 	free(d->st); /* its states all belong to h->peers now */
 	d->st = NULL;
 	d->nst = 0;

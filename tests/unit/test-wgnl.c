@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * libwgnl unit tests: the set-message builder (read back with an independent
- * decoder), the dump parser (fed by a small model of the kernel's dump
- * writer), and the key helpers.
+ * decoder), the dump parser (fed by the fake kernel's dump writer,
+ * fake-kernel.c), the socket against the fake kernel, and the key helpers.
  */
 #include <arpa/inet.h>
 #include <check.h>
@@ -15,8 +15,9 @@
 
 #include "hubd/wgnl.h"
 #include "../../lib/wgnl-internal.h"
+#include "fake-kernel.h"
 
-#define FAMILY 0x1d
+#define FAMILY FAKE_FAMILY
 
 /* ---- fixtures ---- */
 
@@ -454,109 +455,7 @@ START_TEST(test_device_growth)
 }
 END_TEST
 
-/* ---- a model of the kernel's dump writer ---- */
-
-struct kmsgs {
-	size_t n;
-	struct nlmsghdr *m[1024];
-};
-
-static bool kput_peer(struct nlmsghdr *nlh, size_t max, const struct wgnl_peer *p, size_t *cursor)
-{
-	struct nlattr *peer = mnl_attr_nest_start_check(nlh, max, 0), *aips;
-	int64_t ts[2] = {p->last_handshake_sec, p->last_handshake_nsec};
-	bool ok = peer && mnl_attr_put_check(nlh, max, WGPEER_A_PUBLIC_KEY, 32, p->public_key);
-
-	if (ok && *cursor == 0) {
-		ok = mnl_attr_put_check(nlh, max, WGPEER_A_PRESHARED_KEY, 32, p->preshared_key) &&
-		     mnl_attr_put_check(nlh, max, WGPEER_A_LAST_HANDSHAKE_TIME, 16, ts) &&
-		     mnl_attr_put_u16_check(nlh, max, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
-					    p->persistent_keepalive) &&
-		     mnl_attr_put_u64_check(nlh, max, WGPEER_A_TX_BYTES, p->tx_bytes) &&
-		     mnl_attr_put_u64_check(nlh, max, WGPEER_A_RX_BYTES, p->rx_bytes) &&
-		     mnl_attr_put_u32_check(nlh, max, WGPEER_A_PROTOCOL_VERSION, 1);
-		if (ok && p->endpoint.addr.sa_family == AF_INET)
-			ok = mnl_attr_put_check(nlh, max, WGPEER_A_ENDPOINT,
-						sizeof(p->endpoint.addr4), &p->endpoint.addr4);
-		else if (ok && p->endpoint.addr.sa_family == AF_INET6)
-			ok = mnl_attr_put_check(nlh, max, WGPEER_A_ENDPOINT,
-						sizeof(p->endpoint.addr6), &p->endpoint.addr6);
-	}
-	if (!ok) {
-		if (peer)
-			mnl_attr_nest_cancel(nlh, peer);
-		return false;
-	}
-	if (*cursor < p->n_allowedips) {
-		aips = mnl_attr_nest_start_check(nlh, max, WGPEER_A_ALLOWEDIPS);
-		if (!aips) {
-			mnl_attr_nest_cancel(nlh, peer);
-			return false;
-		}
-		for (; *cursor < p->n_allowedips; ++*cursor) {
-			const struct wgnl_allowedip *a = &p->allowedips[*cursor];
-			struct nlattr *e = mnl_attr_nest_start_check(nlh, max, 0);
-
-			if (!e ||
-			    !mnl_attr_put_u8_check(nlh, max, WGALLOWEDIP_A_CIDR_MASK, a->cidr) ||
-			    !mnl_attr_put_u16_check(nlh, max, WGALLOWEDIP_A_FAMILY, a->family) ||
-			    !mnl_attr_put_check(nlh, max, WGALLOWEDIP_A_IPADDR,
-						a->family == AF_INET ? 4 : 16, &a->ip6)) {
-				if (e)
-					mnl_attr_nest_cancel(nlh, e);
-				/* the kernel keeps what fitted and resumes here */
-				mnl_attr_nest_end(nlh, aips);
-				mnl_attr_nest_end(nlh, peer);
-				return false;
-			}
-			mnl_attr_nest_end(nlh, e);
-		}
-		mnl_attr_nest_end(nlh, aips);
-	}
-	mnl_attr_nest_end(nlh, peer);
-	*cursor = 0;
-	return true;
-}
-
-static void kernel_dump(const struct wgnl_device *dev, size_t max, struct kmsgs *out)
-{
-	size_t next = 0, cursor = 0;
-
-	do {
-		struct nlmsghdr *nlh = calloc(1, max);
-		struct genlmsghdr *genl;
-		struct nlattr *peers;
-
-		mnl_nlmsg_put_header(nlh);
-		nlh->nlmsg_type = FAMILY;
-		nlh->nlmsg_flags = NLM_F_MULTI;
-		genl = mnl_nlmsg_put_extra_header(nlh, sizeof(*genl));
-		genl->cmd = WG_CMD_GET_DEVICE;
-		genl->version = 1;
-		if (out->n == 0) {
-			mnl_attr_put_u16(nlh, WGDEVICE_A_LISTEN_PORT, dev->listen_port);
-			mnl_attr_put_u32(nlh, WGDEVICE_A_FWMARK, dev->fwmark);
-			mnl_attr_put_u32(nlh, WGDEVICE_A_IFINDEX, 7);
-			mnl_attr_put_strz(nlh, WGDEVICE_A_IFNAME, dev->name);
-			mnl_attr_put(nlh, WGDEVICE_A_PRIVATE_KEY, 32, dev->private_key);
-			mnl_attr_put(nlh, WGDEVICE_A_PUBLIC_KEY, 32, dev->public_key);
-		}
-		peers = mnl_attr_nest_start(nlh, WGDEVICE_A_PEERS);
-		for (; next < dev->n_peers; next++)
-			if (!kput_peer(nlh, max, &dev->peers[next], &cursor))
-				break;
-		mnl_attr_nest_end(nlh, peers);
-		ck_assert_uint_lt(out->n, 1024);
-		out->m[out->n++] = nlh;
-	} while (next < dev->n_peers);
-}
-
-static void kmsgs_free(struct kmsgs *k)
-{
-	for (size_t i = 0; i < k->n; i++)
-		free(k->m[i]);
-	k->n = 0;
-}
+/* ---- the parser, on the fake kernel's dump writer (fake-kernel.c) ---- */
 
 /* q, read back from kernel_dump's messages, is p: complete, allowed IPs in order. */
 static void assert_same_peer(const struct wgnl_peer *p, const struct wgnl_peer *q)
@@ -795,248 +694,17 @@ END_TEST
 /* ---- the socket, against a fake kernel ----
  *
  * The test is linked with --wrap for libmnl's socket calls (lib/local.mk):
- * libwgnl.a's calls into the shared libmnl come to the __wrap_ functions
- * below, and while fake.active a model of the kernel's generic netlink
- * answers them, with kernel_dump()'s messages for a device dump.
+ * libwgnl.a's calls into the shared libmnl come to fake-kernel.c's __wrap_
+ * functions, and the socket connected to fake answers them, with
+ * kernel_dump()'s messages for a device dump.
  */
 
-#define FAKE_PORTID  0x4242u
 #define DUMP_RETRIES 64 /* wgnl.h: after 64 interrupted dumps in a row, -EAGAIN */
 
-struct fake_kernel {
-	bool active, open;
-	/*
-	 * The first n_intr dumps are of old, and interrupted: the kernel flags
-	 * NLM_F_DUMP_INTR on what it writes once the device changed under the
-	 * dump, from message intr_from on (SIZE_MAX: only on NLMSG_DONE). Then
-	 * the dumps are of dev, clean.
-	 */
-	const struct wgnl_device *dev, *old;
-	size_t max_msg, intr_from;
-	unsigned n_intr, dumps;
-	uint32_t seq;
-	/* The reply to the last request; recvfrom takes from q_next on. */
-	struct kmsgs q;
-	size_t q_next;
-};
-
 static struct fake_kernel fake;
-static char fake_sock; /* what open2 returns: only its address matters */
-
-/* Replies carry the requester's port and the request's sequence number. */
-static void fake_queue(struct nlmsghdr *m, const struct nlmsghdr *req)
-{
-	m->nlmsg_pid = FAKE_PORTID;
-	m->nlmsg_seq = req->nlmsg_seq;
-	ck_assert_uint_lt(fake.q.n, 1024);
-	fake.q.m[fake.q.n++] = m;
-}
-
-static struct nlmsghdr *fake_msg(uint16_t type, uint16_t flags)
-{
-	struct nlmsghdr *m = mnl_nlmsg_put_header(calloc(1, 512));
-
-	m->nlmsg_type = type;
-	m->nlmsg_flags = flags;
-	return m;
-}
-
-struct find_attr {
-	uint16_t type;
-	const struct nlattr *attr;
-};
-
-static int find_attr_cb(const struct nlattr *a, void *data)
-{
-	struct find_attr *f = data;
-
-	if (mnl_attr_get_type(a) == f->type)
-		f->attr = a;
-	return MNL_CB_OK;
-}
-
-/* The request's string attribute of type, which it must have. */
-static const char *req_str(const struct nlmsghdr *req, uint16_t type)
-{
-	struct find_attr f = {.type = type};
-
-	ck_assert_int_eq(mnl_attr_parse(req, GENL_HDRLEN, find_attr_cb, &f), MNL_CB_OK);
-	ck_assert_ptr_nonnull(f.attr);
-	ck_assert_int_eq(mnl_attr_validate(f.attr, MNL_TYPE_NUL_STRING), 0);
-	return mnl_attr_get_str(f.attr);
-}
-
-/* CTRL_CMD_GETFAMILY: the family, then the ACK it asked for (capped: NETLINK_CAP_ACK). */
-static void fake_family_reply(const struct nlmsghdr *req)
-{
-	struct nlmsghdr *m = fake_msg(GENL_ID_CTRL, 0);
-	struct genlmsghdr *genl = mnl_nlmsg_put_extra_header(m, sizeof(*genl));
-	struct nlmsgerr *ack;
-
-	ck_assert_uint_eq(req->nlmsg_flags, NLM_F_REQUEST | NLM_F_ACK);
-	ck_assert_str_eq(req_str(req, CTRL_ATTR_FAMILY_NAME), WG_GENL_NAME);
-	genl->cmd = CTRL_CMD_NEWFAMILY;
-	genl->version = 2;
-	mnl_attr_put_strz(m, CTRL_ATTR_FAMILY_NAME, WG_GENL_NAME);
-	mnl_attr_put_u16(m, CTRL_ATTR_FAMILY_ID, FAMILY);
-	mnl_attr_put_u32(m, CTRL_ATTR_VERSION, WG_GENL_VERSION);
-	fake_queue(m, req);
-	m = fake_msg(NLMSG_ERROR, NLM_F_CAPPED);
-	ack = mnl_nlmsg_put_extra_header(m, sizeof(*ack));
-	ack->error = 0;
-	ack->msg = *req;
-	fake_queue(m, req);
-}
-
-/* WG_CMD_GET_DEVICE: kernel_dump's messages and NLMSG_DONE, flagged if interrupted. */
-static void fake_dump_reply(const struct nlmsghdr *req)
-{
-	bool intr = fake.dumps++ < fake.n_intr;
-	uint16_t intr_flag = intr ? NLM_F_DUMP_INTR : 0;
-	struct kmsgs *k = calloc(1, sizeof(*k));
-	struct nlmsghdr *done;
-
-	ck_assert_uint_eq(req->nlmsg_flags, NLM_F_REQUEST | NLM_F_DUMP);
-	ck_assert_str_eq(req_str(req, WGDEVICE_A_IFNAME), fake.dev->name);
-	ck_assert_uint_le(fake.max_msg, WGNL_RECV_BUF_SIZE);
-	kernel_dump(intr ? fake.old : fake.dev, fake.max_msg, k);
-	for (size_t i = 0; i < k->n; i++) {
-		if (i >= fake.intr_from)
-			k->m[i]->nlmsg_flags |= intr_flag;
-		fake_queue(k->m[i], req);
-	}
-	done = fake_msg(NLMSG_DONE, NLM_F_MULTI | intr_flag);
-	*(int *)mnl_nlmsg_put_extra_header(done, sizeof(int)) = 0;
-	fake_queue(done, req);
-	free(k); /* its messages are the queue's now */
-}
-
-static ssize_t fake_sendto(const void *buf, size_t len)
-{
-	const struct nlmsghdr *req = buf;
-	const struct genlmsghdr *genl = mnl_nlmsg_get_payload(req);
-
-	/* The last reply was read to its end: the socket is in step. */
-	ck_assert_uint_eq(fake.q_next, fake.q.n);
-	kmsgs_free(&fake.q);
-	fake.q_next = 0;
-	ck_assert(mnl_nlmsg_ok(req, (int)len));
-	ck_assert_uint_eq(req->nlmsg_len, len);
-	ck_assert_uint_ge(len, MNL_NLMSG_HDRLEN + GENL_HDRLEN);
-	ck_assert_uint_ne(req->nlmsg_seq, fake.seq); /* each request its own */
-	fake.seq = req->nlmsg_seq;
-	if (req->nlmsg_type == GENL_ID_CTRL) {
-		ck_assert_int_eq(genl->cmd, CTRL_CMD_GETFAMILY);
-		fake_family_reply(req);
-	} else {
-		ck_assert_uint_eq(req->nlmsg_type, FAMILY);
-		ck_assert_int_eq(genl->cmd, WG_CMD_GET_DEVICE);
-		fake_dump_reply(req);
-	}
-	return (ssize_t)len;
-}
-
-/* A datagram of as many whole messages as fit: recv_reply has to find
- * several in one, as it does the kernel's NLMSG_DONE after a dump's last. */
-static ssize_t fake_recvfrom(void *buf, size_t len)
-{
-	size_t off = 0;
-
-	ck_assert_uint_eq(len, WGNL_RECV_BUF_SIZE);
-	ck_assert_msg(fake.q_next < fake.q.n, "recv with no reply queued would block");
-	while (fake.q_next < fake.q.n) {
-		struct nlmsghdr *m = fake.q.m[fake.q_next];
-
-		if (off + NLMSG_ALIGN(m->nlmsg_len) > len)
-			break;
-		memcpy((char *)buf + off, m, m->nlmsg_len);
-		off += NLMSG_ALIGN(m->nlmsg_len);
-		free(m);
-		fake.q.m[fake.q_next++] = NULL;
-	}
-	ck_assert_uint_gt(off, 0); /* no message is larger than the buffer */
-	return (ssize_t)off;
-}
-
-struct mnl_socket *__real_mnl_socket_open2(int bus, int flags);
-int __real_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid);
-unsigned int __real_mnl_socket_get_portid(const struct mnl_socket *nl);
-int __real_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len);
-ssize_t __real_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz);
-ssize_t __real_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz);
-int __real_mnl_socket_close(struct mnl_socket *nl);
-struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags);
-int __wrap_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid);
-unsigned int __wrap_mnl_socket_get_portid(const struct mnl_socket *nl);
-int __wrap_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len);
-ssize_t __wrap_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz);
-ssize_t __wrap_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz);
-int __wrap_mnl_socket_close(struct mnl_socket *nl);
-
-struct mnl_socket *__wrap_mnl_socket_open2(int bus, int flags)
-{
-	if (!fake.active)
-		return __real_mnl_socket_open2(bus, flags);
-	ck_assert_int_eq(bus, NETLINK_GENERIC);
-	ck_assert(!fake.open);
-	fake.open = true;
-	return (struct mnl_socket *)&fake_sock;
-}
-
-int __wrap_mnl_socket_bind(struct mnl_socket *nl, unsigned int groups, pid_t pid)
-{
-	if (!fake.active)
-		return __real_mnl_socket_bind(nl, groups, pid);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	return 0;
-}
-
-unsigned int __wrap_mnl_socket_get_portid(const struct mnl_socket *nl)
-{
-	if (!fake.active)
-		return __real_mnl_socket_get_portid(nl);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	return FAKE_PORTID;
-}
-
-int __wrap_mnl_socket_setsockopt(const struct mnl_socket *nl, int type, void *buf, socklen_t len)
-{
-	if (!fake.active)
-		return __real_mnl_socket_setsockopt(nl, type, buf, len);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	return 0;
-}
-
-ssize_t __wrap_mnl_socket_sendto(const struct mnl_socket *nl, const void *req, size_t siz)
-{
-	if (!fake.active)
-		return __real_mnl_socket_sendto(nl, req, siz);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	return fake_sendto(req, siz);
-}
-
-ssize_t __wrap_mnl_socket_recvfrom(const struct mnl_socket *nl, void *buf, size_t siz)
-{
-	if (!fake.active)
-		return __real_mnl_socket_recvfrom(nl, buf, siz);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	return fake_recvfrom(buf, siz);
-}
-
-int __wrap_mnl_socket_close(struct mnl_socket *nl)
-{
-	if (!fake.active)
-		return __real_mnl_socket_close(nl);
-	ck_assert_ptr_eq(nl, &fake_sock);
-	ck_assert(fake.open);
-	fake.open = false;
-	kmsgs_free(&fake.q);
-	fake.q_next = 0;
-	return 0;
-}
 
 /* A wgnl whose socket is the fake kernel, which dumps dev clean after n_intr dumps of old. */
-static struct wgnl *fake_open(const struct wgnl_device *dev, const struct wgnl_device *old,
+static struct wgnl *fake_open(struct wgnl_device *dev, const struct wgnl_device *old,
 			      size_t max_msg, unsigned n_intr, size_t intr_from)
 {
 	struct wgnl *nl = NULL;
@@ -1047,6 +715,7 @@ static struct wgnl *fake_open(const struct wgnl_device *dev, const struct wgnl_d
 				    .max_msg = max_msg,
 				    .n_intr = n_intr,
 				    .intr_from = intr_from};
+	fake_kernel_connect(&fake);
 	ck_assert_int_eq(wgnl_open(&nl), 0);
 	ck_assert_ptr_nonnull(nl);
 	return nl;
@@ -1056,6 +725,7 @@ static void fake_close(struct wgnl *nl)
 {
 	wgnl_close(nl);
 	ck_assert(!fake.open);
+	fake_kernel_clear(&fake);
 	fake.active = false;
 }
 
@@ -1240,7 +910,7 @@ static const struct fail_case fail_cases[] = {
 START_TEST(test_walk_restart_fails)
 {
 	const struct fail_case *c = &fail_cases[_i];
-	struct wgnl_device *src = walk_device(300), *old = old_device(), *got = NULL;
+	struct wgnl_device *src = walk_device(300), *old = old_device();
 	struct wgnl *nl = fake_open(src, old, 4096, 1, 3);
 	struct passes w = {.fail_pass = c->pass, .fail_call = c->call};
 
@@ -1251,6 +921,108 @@ START_TEST(test_walk_restart_fails)
 	ck_assert_uint_eq(fake.dumps, c->dumps);
 	fake.n_intr = 0;
 	end_in_step(nl, NULL, src, old);
+}
+END_TEST
+
+static struct wgnl_peer *set_peer(struct wgnl_device *set, unsigned seed, uint32_t flags,
+				  const char *aips)
+{
+	struct wgnl_peer *p = wgnl_device_add_peer(set);
+	char buf[64], *save = NULL;
+
+	ck_assert_ptr_nonnull(p);
+	make_key(p->public_key, seed, 2);
+	p->flags = flags;
+	snprintf(buf, sizeof(buf), "%s", aips);
+	for (char *a = strtok_r(buf, " ", &save); a; a = strtok_r(NULL, " ", &save)) {
+		struct wgnl_allowedip aip = {.family = AF_INET, .cidr = 32};
+
+		ck_assert_int_eq(inet_pton(AF_INET, a, &aip.ip4), 1);
+		ck_assert_int_eq(wgnl_peer_add_allowedip(p, &aip), 0);
+	}
+	return p;
+}
+
+/* Send set, then check that the fake kernel recorded it as sent and that a dump shows dev. */
+static void set_and_check(struct wgnl *nl, struct wgnl_device *set, const struct wgnl_device *dev)
+{
+	struct wgnl_device *got = NULL;
+	char *sent = fake_device_text(set, true), *recorded, *want, *dumped;
+
+	ck_assert_int_eq(wgnl_set_device(nl, set, NULL), 0);
+	recorded = fake_device_text(fake.sets[fake.n_sets - 1], true);
+	ck_assert_str_eq(recorded, sent);
+	ck_assert_int_eq(wgnl_get_device(nl, "wgtest0", &got), 0);
+	want = fake_device_text(dev, false);
+	dumped = fake_device_text(got, false);
+	ck_assert_str_eq(dumped, want);
+	free(sent);
+	free(recorded);
+	free(want);
+	free(dumped);
+	wgnl_device_free(got);
+	wgnl_device_free(set);
+}
+
+static const struct wgnl_peer *model_peer(unsigned seed)
+{
+	wgnl_key key;
+
+	make_key(key, seed, 2);
+	for (size_t i = 0; i < fake.dev->n_peers; i++)
+		if (!memcmp(fake.dev->peers[i].public_key, key, WGNL_KEY_LEN))
+			return &fake.dev->peers[i];
+	return NULL;
+}
+
+/*
+ * The fake kernel applies set requests as drivers/net/wireguard/netlink.c
+ * does (test-reconcile relies on it): it adds peers, updates only what is
+ * sent, ignores UPDATE_ONLY and REMOVE_ME for a peer it lacks, moves an
+ * allowed IP to the peer that claims it last, and REPLACE_PEERS drops the rest.
+ */
+START_TEST(test_set_applied)
+{
+	struct wgnl_device *dev = wgnl_device_new("wgtest0"), *set = wgnl_device_new("wgtest0");
+	struct wgnl *nl = fake_open(dev, NULL, 4096, 0, 0);
+	struct wgnl_peer *p;
+
+	set->flags = WGNL_DEV_HAS_PRIVATE_KEY | WGNL_DEV_HAS_LISTEN_PORT;
+	make_key(set->private_key, 999999, 1);
+	set->listen_port = 51820;
+	p = set_peer(set, 1, WGNL_PEER_HAS_PSK | WGNL_PEER_HAS_KEEPALIVE, "10.0.0.1");
+	make_key(p->preshared_key, 1, 3);
+	p->persistent_keepalive = 25;
+	set_peer(set, 2, 0, "10.0.0.2 10.0.0.3");
+	set_and_check(nl, set, dev);
+	ck_assert_uint_eq(dev->listen_port, 51820);
+	ck_assert_uint_eq(dev->n_peers, 2);
+	ck_assert_uint_eq(model_peer(1)->persistent_keepalive, 25);
+
+	set = wgnl_device_new("wgtest0");
+	p = set_peer(set, 1,
+		     WGNL_PEER_UPDATE_ONLY | WGNL_PEER_REPLACE_ALLOWEDIPS | WGNL_PEER_HAS_ENDPOINT,
+		     "10.0.0.3");
+	p->endpoint.addr4.sin_family = AF_INET;
+	p->endpoint.addr4.sin_port = htons(1234);
+	set_peer(set, 3, WGNL_PEER_UPDATE_ONLY, "10.0.0.9");
+	set_peer(set, 4, WGNL_PEER_REMOVE, "");
+	set_and_check(nl, set, dev);
+	ck_assert_uint_eq(dev->n_peers, 2);			    /* 3 and 4 never were */
+	ck_assert_uint_eq(model_peer(1)->n_allowedips, 1);	    /* replaced */
+	ck_assert_uint_eq(model_peer(2)->n_allowedips, 1);	    /* 10.0.0.3 moved to 1 */
+	ck_assert_uint_eq(model_peer(1)->persistent_keepalive, 25); /* not sent: kept */
+	ck_assert_uint_eq(model_peer(1)->endpoint.addr.sa_family, AF_INET);
+
+	set = wgnl_device_new("wgtest0");
+	set->flags = WGNL_DEV_REPLACE_PEERS;
+	set_peer(set, 5, 0, "10.0.0.5");
+	set_and_check(nl, set, dev);
+	ck_assert_uint_eq(dev->n_peers, 1);
+	ck_assert_ptr_nonnull(model_peer(5));
+	ck_assert_uint_eq(fake.n_sets, 3);
+	fake_close(nl);
+	wgnl_device_free(dev);
 }
 END_TEST
 
@@ -1587,6 +1359,7 @@ static Suite *wgnl_suite(void)
 	tcase_add_loop_test(tc, test_walk_restart_fails, 0,
 			    sizeof(fail_cases) / sizeof(fail_cases[0]));
 	tcase_add_test(tc, test_dump_einval);
+	tcase_add_test(tc, test_set_applied);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("keys");
 	tcase_add_test(tc, test_key_roundtrip);
