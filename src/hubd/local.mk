@@ -80,6 +80,17 @@ tests_unit_test_reconcile_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts
 tests_unit_test_reconcile_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
+# The net sync fails closed: forwarding only once the table is in place.
+check_PROGRAMS += tests/unit/test-net-sync
+TESTS += tests/unit/test-net-sync
+tests_unit_test_net_sync_SOURCES = tests/unit/test-net-sync.c
+tests_unit_test_net_sync_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_net_sync_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_net_sync_LDFLAGS = $(AM_LDFLAGS) \
+	-Wl,--wrap=hubd_addr_sync,--wrap=hubd_route_sync,--wrap=hubd_forwarding_sync \
+	-Wl,--wrap=hubd_nft_sync
+tests_unit_test_net_sync_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
+
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-control
 TESTS += tests/fuzz/control.fuzz

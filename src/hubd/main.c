@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "config.h"
 #include "control.h"
@@ -175,6 +176,9 @@ int main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
+	/* hubd holds the hub's private key and the peers' preshared keys: no core dump, and no
+	 * ptrace or /proc/PID/mem for anyone but root with CAP_SYS_PTRACE. */
+	prctl(PR_SET_DUMPABLE, 0);
 	log_setup(o.foreground);
 	log_set_debug(o.debug);
 	h.config_dir = o.config_dir;

@@ -39,15 +39,28 @@ static bool has_ipv6(const struct hubd_iface_conf *c)
 	return false;
 }
 
+/* The table for cfg and lans, replaced if it differs. nft.c logs libnftables' own words for a
+ * failure. */
+static int nft_sync(struct hubd *h, const struct hubd_iface_conf *c, const struct hubd_prefix *lans,
+		    size_t n_lans, bool dry, struct hubd_changes *ch)
+{
+	uint64_t t = hubd_now_us();
+	char *table = hubd_nft_render(c, lans, n_lans);
+	int r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
+
+	h->timing.nft += hubd_now_us() - t;
+	free(table);
+	return r;
+}
+
 int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifindex, unsigned parts,
 			bool dry, struct hubd_changes *ch)
 {
 	const struct hubd_iface_conf *c = &cfg->iface;
 	struct hubd_prefix *lans = NULL;
 	size_t n_lans = 0;
-	char *table;
 	uint64_t t = hubd_now_us();
-	int r, first = 0;
+	int r, first = 0, nft = 0;
 
 	if (parts & HUBD_NET_ADDRESSES) {
 		r = hubd_addr_sync(h->rtnl, ifindex, c->addresses, c->n_addresses, dry, ch);
@@ -65,18 +78,18 @@ int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifind
 	r = parts & HUBD_NET_ROUTES ? hubd_route_sync(h->rtnl, ifindex, lans, n_lans, dry, ch) : 0;
 	if (r < 0)
 		first = first ?: log_err_errno(r, "routes via %s", c->name);
-	r = parts & HUBD_NET_FORWARDING ? hubd_forwarding_sync(has_ipv6(c), dry, ch) : 0;
+	/* The table before forwarding: its rules (Forward = isolate among them) must be in
+	 * place before anything is forwarded, and if they cannot be, forwarding is not turned
+	 * on: hubd fails closed. */
+	nft = parts & HUBD_NET_NFT ? nft_sync(h, c, lans, n_lans, dry, ch) : 0;
+	first = first ?: (nft < 0 ? nft : 0);
+	if ((parts & HUBD_NET_FORWARDING) && nft < 0)
+		log_err("forwarding left as it was: the nftables table that filters it is not in "
+			"place");
+	r = (parts & HUBD_NET_FORWARDING) && nft >= 0 ? hubd_forwarding_sync(has_ipv6(c), dry, ch)
+						      : 0;
 	if (r < 0)
 		first = first ?: log_err_errno(r, "forwarding sysctls");
-	if (parts & HUBD_NET_NFT) {
-		t = hubd_now_us();
-		table = hubd_nft_render(c, lans, n_lans);
-		r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
-		h->timing.nft += hubd_now_us() - t;
-		/* nft.c logged libnftables' own words for it. */
-		first = first ?: (r < 0 ? r : 0);
-		free(table);
-	}
 	free(lans);
 	return first;
 }

@@ -28,8 +28,11 @@ enum {
 	HUBD_NET_NFT = 1 << 3,
 	HUBD_NET_ALL = (1 << 4) - 1,
 };
-/* The parts asked for, for cfg on ifindex. Returns the first error; the other parts are still
- * tried. Each error is logged here. */
+/*
+ * The parts asked for, for cfg on ifindex. Returns the first error; the other
+ * parts are still tried, but forwarding is turned on only once the table asked
+ * for with it is in place. Each error is logged here.
+ */
 int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifindex, unsigned parts,
 			bool dry, struct hubd_changes *ch);
 

@@ -14,11 +14,11 @@
  * judged, a few ahead of this thread (QUEUE_MAX), which only sends them: a
  * request is built while the one before it is in the kernel. While reading,
  * the reader builds only when there is room, so it never waits for the
- * sender and stays ahead. This thread sets the addresses and forwarding (from
- * hubd.conf alone) while the first files are read. Once it has built the last
- * request, the reader settles the config and ends; this thread then sets the
- * nftables table (which names the peers' routed prefixes), brings the link up
- * and routes it. The reader never talks to the kernel: every netlink and
+ * sender and stays ahead. This thread sets the addresses (from hubd.conf
+ * alone) while the first files are read. Once it has built the last request,
+ * the reader settles the config and ends; this thread then sets the nftables
+ * table (which names the peers' routed prefixes) and then forwarding, brings
+ * the link up and routes it. The reader never talks to the kernel: every netlink and
  * nftables call is this thread's, the loop's.
  *
  * The end state is the full reconcile's: the same running config, states,
@@ -451,14 +451,14 @@ static int send_built(struct hubd *h, struct cold *c, struct hubd_changes *ch)
 
 /*
  * Every file judged and the reader gone: the table (it names the peers'
- * routed prefixes), then the link up now that its peers are set, then the
- * routes, which need it up.
+ * routed prefixes) and, once it is in place, forwarding; then the link up now
+ * that its peers are set, then the routes, which need it up.
  */
 static int finish_link(struct hubd *h, const struct hubd_config *cfg, int ifindex,
 		       struct hubd_changes *ch)
 {
 	uint64_t t = hubd_now_us();
-	int r = hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_NFT, false, ch);
+	int r = hubd_net_sync_parts(h, cfg, ifindex, HUBD_NET_NFT | HUBD_NET_FORWARDING, false, ch);
 	int e = hubd_link_up(h->rtnl, &cfg->iface);
 
 	h->timing.net += hubd_now_us() - t;
@@ -527,10 +527,10 @@ int reconcile_cold(struct hubd *h, bool *applied, struct hubd_changes *ch, struc
 		pthread_join(t, NULL);
 		goto out;
 	}
-	/* While the reader reads the first files: addresses and forwarding depend on hubd.conf
-	 * alone, and later each would wait for the rtnl lock that every set request holds. */
-	net_err = hubd_net_sync_parts(h, c.cfg, c.ifindex, HUBD_NET_ADDRESSES | HUBD_NET_FORWARDING,
-				      false, ch);
+	/* While the reader reads the first files: the addresses depend on hubd.conf alone, and
+	 * later each would wait for the rtnl lock that every set request holds. Forwarding waits
+	 * for the table (finish_link). */
+	net_err = hubd_net_sync_parts(h, c.cfg, c.ifindex, HUBD_NET_ADDRESSES, false, ch);
 	sent = send_built(h, &c, ch);
 	if (sent < 0)
 		log_err("WireGuard device %s: %s", c.cfg->iface.name, strerror(-sent));

@@ -128,6 +128,19 @@ assert_contains "$unit" "Type=notify" "the unit's type"
 assert_contains "$unit" "ActiveState=active" "hubd active"
 assert_contains "$unit" "StatusText=1 peers" "STATUS= from hubd"
 assert_eq "$home_pub" "$(sd wg show wg0 peers)" "wg0's peer right after start"
+
+log "the unit's bounds: no core dumps, memory, tasks, files; secrets out of view"
+limits=$(sd systemctl show -p LimitCORE -p MemoryMax -p TasksMax -p LimitNOFILE hubd)
+assert_contains "$limits" "LimitCORE=0" "no core dumps"
+assert_contains "$limits" "MemoryMax=536870912" "memory bound"
+assert_contains "$limits" "TasksMax=16" "tasks bound"
+assert_contains "$limits" "LimitNOFILE=1024" "files bound"
+mainpid=$(sd systemctl show -P MainPID hubd)
+sd grep -q '^Max core file size *0 *0' "/proc/$mainpid/limits" || fail "hubd may dump core"
+mkdir -p "$S/etc/ssh"
+echo secret >"$S/etc/ssh/hubd-test-key"
+sd nsenter -t "$mainpid" -m cat /etc/ssh/hubd-test-key 2>/dev/null && fail "hubd sees /etc/ssh"
+sd nsenter -t "$mainpid" -m cat /etc/shadow 2>/dev/null | grep -q . && fail "hubd sees /etc/shadow"
 assert_contains "$(sd ip -o addr show dev wg0)" "10.8.0.1/24" "wg0's address right after start"
 wait_for -t 60 ip netns exec home ping -c 1 -W 1 10.8.0.1
 sleep 1.1 # a new handshake would show a different second
