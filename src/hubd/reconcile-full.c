@@ -75,7 +75,8 @@ static int verify_keeping_running(const struct hubd_config *old, struct hubd_con
 		const struct hubd_peer_conf *run =
 		    hubd_config_peer_by_name(old, cfg->peers[i].name);
 
-		cfg->peers[i].incumbent = run && hubd_peer_conf_same(&cfg->peers[i], run);
+		/* An incumbent by the kernel's record (kernel_incumbents) stays one. */
+		cfg->peers[i].incumbent |= run && hubd_peer_conf_same(&cfg->peers[i], run);
 	}
 	r = restore_last_good(old, cfg, done, &n_done);
 	while (r >= 0) {
@@ -89,6 +90,86 @@ static int verify_keeping_running(const struct hubd_config *old, struct hubd_con
 		return r;
 	qsort(cfg->peers, cfg->n_peers, sizeof(*cfg->peers), hubd_peer_conf_name_cmp);
 	return 0;
+}
+
+/* cfg's peers by key, to find each of the kernel's peers in. */
+struct kernel_record {
+	struct hubd_peer_conf **by_key;
+	size_t n;
+};
+
+static int conf_key_cmp(const void *a, const void *b)
+{
+	return memcmp((*(struct hubd_peer_conf *const *)a)->public_key,
+		      (*(struct hubd_peer_conf *const *)b)->public_key, WGNL_KEY_LEN);
+}
+
+static bool aip_in(const struct wgnl_allowedip *a, const struct hubd_peer_conf *c)
+{
+	for (size_t i = 0; i < c->n_allowed_ips; i++) {
+		const struct hubd_prefix *q = &c->allowed_ips[i];
+
+		if (q->family == a->family && q->cidr == a->cidr &&
+		    !memcmp(&q->addr, &a->ip6, a->family == AF_INET ? 4 : 16))
+			return true;
+	}
+	return false;
+}
+
+/* A file holds what the kernel holds for its key when each of its prefixes is one of the
+ * kernel's for that key: it claims nothing new. */
+static bool holds_only_kernel_prefixes(const struct hubd_peer_conf *c, const struct wgnl_peer *p)
+{
+	size_t found = 0;
+
+	for (size_t i = 0; i < p->n_allowedips; i++)
+		found += aip_in(&p->allowedips[i], c);
+	return found == c->n_allowed_ips;
+}
+
+static int record_step(const struct wgnl_device *dev, const struct wgnl_peer *p, void *user)
+{
+	struct kernel_record *k = user;
+	struct hubd_peer_conf probe, *pp = &probe, **c;
+
+	if (!p) { /* the walk (re)starts: what an interrupted pass marked does not count */
+		for (size_t i = 0; i < k->n; i++)
+			k->by_key[i]->incumbent = false;
+		return 0;
+	}
+	memcpy(probe.public_key, p->public_key, WGNL_KEY_LEN);
+	c = k->n ? bsearch(&pp, k->by_key, k->n, sizeof(*k->by_key), conf_key_cmp) : NULL;
+	if (c && holds_only_kernel_prefixes(*c, p))
+		(*c)->incumbent = true;
+	return 0;
+}
+
+/*
+ * When nothing runs yet (hubd just started) but the link exists, the kernel's
+ * state is the record of who holds what: a file whose key the kernel has,
+ * claiming only prefixes the kernel gives that key, is an incumbent. So a new
+ * file that claims a running phone's address while hubd was stopped loses to
+ * the phone, whatever the two files' names, as it would have while hubd ran.
+ */
+static void kernel_incumbents(struct hubd *h, struct hubd_config *cfg)
+{
+	struct kernel_record k = {calloc(cfg->n_peers + 1, sizeof(*k.by_key)), cfg->n_peers};
+	int r;
+
+	if (!k.by_key)
+		return; /* without the record, name order decides, as on a first start */
+	for (size_t i = 0; i < k.n; i++)
+		k.by_key[i] = &cfg->peers[i];
+	qsort(k.by_key, k.n, sizeof(*k.by_key), conf_key_cmp);
+	r = wgnl_walk_device(h->wg, cfg->iface.name, 0, record_step, &k);
+	if (r < 0 && r != -ENODEV)
+		log_warn("%s: cannot read the running peers (%s): a clash goes to the name that "
+			 "sorts first",
+			 cfg->iface.name, strerror(-r));
+	if (r < 0)
+		for (size_t i = 0; i < k.n; i++)
+			k.by_key[i]->incumbent = false;
+	free(k.by_key);
 }
 
 /*
@@ -111,6 +192,8 @@ static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_
 		return h->cfg ? 0 : -EINVAL;
 	}
 	t = hubd_now_us();
+	if (!h->cfg)
+		kernel_incumbents(h, cfg);
 	r = verify_keeping_running(h->cfg, cfg, diags);
 	h->timing.verify += hubd_now_us() - t;
 	if (r < 0) {

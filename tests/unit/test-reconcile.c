@@ -15,6 +15,7 @@
  * the link exists with ifindex FAKE_IFINDEX (or is created, for a cold
  * start), and net sync only records the parts and routes it was asked for.
  */
+#include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -700,15 +701,103 @@ START_TEST(test_differential)
 }
 END_TEST
 
+/* ---- a restart: the kernel is the record of who holds what ---- */
+
+/* The AllowedIPs the fake kernel gives the peer with key @Kn@ (n = 1..5), "" if none. */
+static char *kernel_aips(const struct instance *in, int n)
+{
+	wgnl_key k;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(wgnl_key_from_base64(k, keys[n - 1]), 0);
+	for (size_t i = 0; i < in->k.dev->n_peers; i++) {
+		const struct wgnl_peer *p = &in->k.dev->peers[i];
+
+		if (memcmp(p->public_key, k, WGNL_KEY_LEN))
+			continue;
+		for (size_t j = 0; j < p->n_allowedips; j++) {
+			char a[INET6_ADDRSTRLEN];
+
+			inet_ntop(p->allowedips[j].family, &p->allowedips[j].ip6, a, sizeof(a));
+			fprintf(f, "%s%s/%u", j ? " " : "", a, p->allowedips[j].cidr);
+		}
+	}
+	ck_assert_int_eq(fclose(f), 0);
+	return out;
+}
+
+/* hubd stops (the kernel keeps its state) and starts again on the same kernel. */
+static void restart(struct instance *in, const char *dir)
+{
+	hubd_done(&in->h);
+	in->h.config_dir = dir;
+	in->h.last_path = -1;
+	fake_kernel_connect(&in->k);
+	ck_assert_int_eq(wgnl_open(&in->h.wg), 0);
+}
+
+static const struct {
+	const char *name;
+	bool restart; /* the newcomer is written while hubd is stopped, not on a first start */
+	const char *phone, *aaa; /* K2's and K1's AllowedIPs in the kernel at the end */
+	const char *rejected;
+} restarts[] = {
+    /* On a first start there is no record: name order decides, aaa sorts first. */
+    {"first start: name order", false, "", "10.8.0.2/32", "phone"},
+    /* After a restart the kernel says the phone holds 10.8.0.2: the newcomer loses. */
+    {"restart: the running peer keeps its address", true, "10.8.0.2/32", "", "aaa"},
+};
+
+START_TEST(test_restart_keeps_holder)
+{
+	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
+	char dir[64], *phone, *aaa;
+	struct instance *in;
+
+	setup_dir(dir, sizeof(dir));
+	in = instance_new(dir, false);
+	write_file(dir, "peers.d/phone.conf",
+		   "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.2/32\n", 0644);
+	if (restarts[_i].restart) {
+		reconcile(in, &all);
+		ck_assert_int_ge(in->r, 0);
+		restart(in, dir);
+	}
+	write_file(dir, "peers.d/aaa.conf", "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n",
+		   0644);
+	reconcile(in, &all);
+	phone = kernel_aips(in, 2);
+	aaa = kernel_aips(in, 1);
+	ck_assert_msg(!strcmp(phone, restarts[_i].phone), "%s: the phone holds '%s'",
+		      restarts[_i].name, phone);
+	ck_assert_msg(!strcmp(aaa, restarts[_i].aaa), "%s: the newcomer holds '%s'",
+		      restarts[_i].name, aaa);
+	ck_assert_uint_eq(in->h.cfg->n_rejected, 1);
+	ck_assert_str_eq(in->h.cfg->rejected[0], restarts[_i].rejected);
+	free(phone);
+	free(aaa);
+	instance_free(in);
+	remove_dir(dir);
+}
+END_TEST
+
 static Suite *reconcile_suite(void)
 {
 	Suite *s = suite_create("reconcile");
 	TCase *tc = tcase_create("differential");
+	TCase *tr = tcase_create("restart");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, make_keys, NULL);
 	tcase_add_loop_test(tc, test_differential, 0, sizeof(cases) / sizeof(cases[0]));
 	suite_add_tcase(s, tc);
+	tcase_add_checked_fixture(tr, make_keys, NULL);
+	tcase_add_loop_test(tr, test_restart_keeps_holder, 0,
+			    sizeof(restarts) / sizeof(restarts[0]));
+	suite_add_tcase(s, tr);
 	return s;
 }
 

@@ -133,6 +133,19 @@ assert_eq $((N + 1)) "$(wg_peers hub wg0)" "state after SIGTERM"
 hubd_start hub "$D"
 assert_eq "$hs" "$(wg_handshake hub wg0 "$home_pub")" "handshake after restart"
 
+log "a restart keeps who holds what: a file claiming the home LAN, written while hubd was stopped, loses though its name sorts first"
+hubd_stop
+evil=$(random_key)
+peer_file "$D" aaa "$evil" "192.168.1.0/24"
+cleanup rm -f "$D/peers.d/aaa.conf"
+hubd_start hub "$D"
+assert_eq "10.8.0.3/32 192.168.1.0/24" "$(wg_aips hub wg0 "$home_pub")" "the home gateway keeps its LAN"
+lacks_peer hub wg0 "$evil" || fail "the newcomer's key is in the kernel"
+assert_contains "$(cat "$D/hubd.log")" "aaa.conf:3: AllowedIPs 192.168.1.0/24 is already given to peer home" \
+	"the newcomer is the one refused"
+rm "$D/peers.d/aaa.conf"
+assert_eq $((N + 1)) "$(wg_peers hub wg0)" "peers after the newcomer's file went"
+
 log "drift: a peer removed behind hubd's back"
 ip netns exec hub wg set wg0 peer "${pubs[7]}" remove
 wait_for -t 10 has_peer hub wg0 "${pubs[7]}"
