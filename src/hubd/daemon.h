@@ -30,6 +30,11 @@ struct hubd_peer_state {
 	enum hubd_health health;
 	unsigned stale_seen; /* consecutive checks that saw it stale */
 	bool keepalive;
+	/* A host-name endpoint is resolved off the loop (resolve.c); these say when next. */
+	bool resolving;		   /* a query for ep_host is out */
+	bool reresolve;		   /* stale: look the name up again */
+	unsigned resolve_failures; /* in a row: the back-off grows with them */
+	uint64_t resolve_after;	   /* CLOCK_MONOTONIC usec before which no query is made */
 };
 
 struct hubd_counters {
@@ -97,11 +102,12 @@ struct hubd {
 
 /* What asked for a reconcile. */
 enum {
-	RECONCILE_CONFIG = 1 << 0, /* the configuration may have changed: read it all */
-	RECONCILE_DRY = 1 << 1,	   /* report, change nothing (hubctl diff) */
-	RECONCILE_DRIFT = 1 << 2,  /* the kernel or the timer: what changes is a repair */
-	RECONCILE_FILES = 1 << 3,  /* these peer files changed (request.files) */
-	RECONCILE_TIMER = 1 << 4,  /* with DRIFT: the health timer's, not a notification's */
+	RECONCILE_CONFIG = 1 << 0,   /* the configuration may have changed: read it all */
+	RECONCILE_DRY = 1 << 1,	     /* report, change nothing (hubctl diff) */
+	RECONCILE_DRIFT = 1 << 2,    /* the kernel or the timer: what changes is a repair */
+	RECONCILE_FILES = 1 << 3,    /* these peer files changed (request.files) */
+	RECONCILE_TIMER = 1 << 4,    /* with DRIFT: the health timer's, not a notification's */
+	RECONCILE_RESOLVED = 1 << 5, /* a host-name endpoint resolved to a new address */
 };
 
 struct hubd_reconcile_request {
@@ -122,9 +128,9 @@ int hubd_reconcile(struct hubd *h, const struct hubd_reconcile_request *req,
 		   struct hubd_changes *ch, struct hubd_diags *diags);
 const char *hubd_path_name(enum hubd_path p);
 
-/* Refresh handshake data from a dump, update health, log transitions, re-resolve stale endpoints.
- * Returns how many endpoints resolved anew (a reconcile sends them). */
-int hubd_health_check(struct hubd *h);
+/* Refresh health from the last dump's handshakes, log transitions, and mark stale peers whose
+ * endpoint is a host name to be looked up again (resolve.c does it, off the loop). */
+void hubd_health_check(struct hubd *h);
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale);
 const char *hubd_health_name(enum hubd_health s);
 

@@ -41,26 +41,20 @@ static enum hubd_health health_next(struct hubd_peer_state *s, int64_t now, unsi
 	return HEALTH_STALE;
 }
 
-/* reresolve-dns: a stale peer whose Endpoint is a name may have moved. */
-static bool reresolve(struct hubd_peer_state *s)
+/* reresolve-dns: a stale peer whose Endpoint is a name may have moved; resolve.c looks it up
+ * again off the loop. */
+static void mark_reresolve(struct hubd_peer_state *s)
 {
 	union wgnl_endpoint ep;
 
-	if (!s->ep_host || hubd_resolve(s->ep_host, s->ep_port, &ep) < 0)
-		return false;
-	if (hubd_endpoint_equal(&ep, &s->resolved))
-		return false;
-	s->resolved = ep;
-	log_event(LOG_INFO, "endpoint-resolved", s->name, "peer %s: %s resolved anew", s->name,
-		  s->ep_host);
-	return true;
+	if (s->ep_host && hubd_endpoint_literal(s->ep_host, s->ep_port, &ep) < 0)
+		s->reresolve = true;
 }
 
-int hubd_health_check(struct hubd *h)
+void hubd_health_check(struct hubd *h)
 {
 	int64_t now = time(NULL);
 	unsigned stale_after = h->cfg ? h->cfg->iface.stale_after : HUBD_DEFAULT_STALE;
-	int moved = 0;
 
 	for (size_t i = 0; i < h->n_peers; i++) {
 		struct hubd_peer_state *s = &h->peers[i];
@@ -76,9 +70,8 @@ int hubd_health_check(struct hubd *h)
 		}
 		s->health = next;
 		if (next == HEALTH_STALE)
-			moved += reresolve(s);
+			mark_reresolve(s);
 	}
-	return moved;
 }
 
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale)

@@ -40,6 +40,7 @@ src_hubd_hubd_SOURCES = \
 	src/hubd/loop.c src/hubd/loop.h \
 	src/hubd/watch.c \
 	src/hubd/monitor.c \
+	src/hubd/resolve.c \
 	src/hubd/control.c
 src_hubd_hubd_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_hubd_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS) \

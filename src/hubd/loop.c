@@ -89,6 +89,8 @@ static int reconcile_now(struct hubd_loop *l, const struct hubd_reconcile_reques
 			forget_files(l);
 	}
 	r = hubd_reconcile(l->h, req, ch, diags);
+	if (l->after)
+		l->after(l);
 	if (r < 0 && r != -EINVAL)
 		log_err("reconcile: %s", strerror(-r));
 	if (!(flags & RECONCILE_DRY) && r > 0)
@@ -172,9 +174,10 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata)
 
 	if (l->h->cfg) {
 		hubd_reconcile(l->h, &req, &ch, &diags);
-		if (hubd_health_check(l->h) > 0) /* endpoints resolved anew go out */
-			hubd_reconcile(l->h, &req, &ch, &diags);
+		hubd_health_check(l->h);
 	}
+	if (l->after)
+		l->after(l);
 	changes_clear(&ch);
 	hubd_diags_free(&diags);
 	notify_status(l);
@@ -263,6 +266,8 @@ int loop_run(struct hubd_loop *l)
 	if (r < 0 && !h->cfg)
 		log_err("no usable configuration in %s: waiting for one", h->config_dir);
 	hubd_health_check(h);
+	if (l->after)
+		l->after(l);
 	l->ready = true;
 	log_event(LOG_INFO, "ready", NULL, "ready: %zu peers on %s", h->cfg ? h->cfg->n_peers : 0,
 		  h->cfg ? h->cfg->iface.name : "(none)");

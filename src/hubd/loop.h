@@ -36,6 +36,14 @@ struct hubd_loop {
 	bool link_drift;   /* the last of them says it is not as configured */
 
 	int control_fd;
+
+	/* Host-name endpoints, resolved off the loop (resolve.c). */
+	sd_event_source *resolve_io;	/* answers are in */
+	sd_event_source *resolve_timer; /* the next back-off's end */
+	size_t resolving;		/* queries out */
+	/* Called after every reconcile and health check: how a source that acts on the
+	 * peer states (resolve.c) learns of new ones without the loop calling it by name. */
+	void (*after)(struct hubd_loop *l);
 };
 
 /*
@@ -83,6 +91,10 @@ void watch_stop(struct hubd_loop *l);
 
 int monitor_start(struct hubd_loop *l);
 void monitor_stop(struct hubd_loop *l);
+
+/* Look up host-name endpoints off the loop (getaddrinfo_a), with a back-off per name. */
+int resolve_start(struct hubd_loop *l);
+void resolve_stop(struct hubd_loop *l);
 
 int control_start(struct hubd_loop *l, const char *path, gid_t gid);
 void control_stop(struct hubd_loop *l, const char *path);

@@ -153,9 +153,14 @@ static int run_daemon(struct hubd *h, const struct options *o)
 		if (e < 0)
 			log_warn("kernel notifications: %s; relying on the health timer",
 				 strerror(-e));
+		e = resolve_start(&l);
+		if (e < 0)
+			log_warn("name resolution: %s; host-name endpoints stay unresolved",
+				 strerror(-e));
 		r = loop_run(&l);
 	}
 	control_stop(&l, o->socket_path);
+	resolve_stop(&l);
 	monitor_stop(&l);
 	watch_stop(&l);
 	loop_done(&l);

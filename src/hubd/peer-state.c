@@ -46,15 +46,8 @@ static int dup_str(char **dst, const char *src)
 	return 0;
 }
 
-int hubd_resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
+int hubd_endpoint_literal(const char *host, uint16_t port, union wgnl_endpoint *ret)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char service[8];
-	int r;
-
-	/* A literal address needs no resolver at all: 10,000 getaddrinfo() calls are a visible
-	 * part of a cold start. Scoped IPv6 ("fe80::1%eth0") is left to getaddrinfo. */
 	memset(ret, 0, sizeof(*ret));
 	if (inet_pton(AF_INET, host, &ret->addr4.sin_addr) == 1) {
 		ret->addr4.sin_family = AF_INET;
@@ -66,19 +59,7 @@ int hubd_resolve(const char *host, uint16_t port, union wgnl_endpoint *ret)
 		ret->addr6.sin6_port = htons(port);
 		return 0;
 	}
-	snprintf(service, sizeof(service), "%u", port);
-	hints.ai_flags |= AI_NUMERICHOST;
-	r = getaddrinfo(host, service, &hints, &res);
-	if (r == EAI_NONAME) {
-		hints.ai_flags &= ~AI_NUMERICHOST;
-		r = getaddrinfo(host, service, &hints, &res);
-	}
-	if (r != 0)
-		return r == EAI_SYSTEM ? -errno : -EHOSTUNREACH;
-	memset(ret, 0, sizeof(*ret));
-	memcpy(ret, res->ai_addr, res->ai_addrlen < sizeof(*ret) ? res->ai_addrlen : sizeof(*ret));
-	freeaddrinfo(res);
-	return 0;
+	return -EINVAL;
 }
 
 int hubd_state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
@@ -97,18 +78,18 @@ int hubd_state_init(struct hubd_peer_state *s, const struct hubd_peer_conf *c,
 	if (dup_str(&s->name, c->name) < 0 || dup_str(&s->ep_host, c->endpoint_host) < 0)
 		return -ENOMEM;
 	s->ep_port = c->endpoint_port;
-	if (!c->endpoint_host) {
-		memset(&s->resolved, 0, sizeof(s->resolved));
-	} else if (!same_host || !s->resolved.addr.sa_family) {
-		int r = hubd_resolve(c->endpoint_host, c->endpoint_port, &s->resolved);
-
-		if (r < 0) {
-			log_event(LOG_WARNING, "endpoint-resolved", c->name,
-				  "peer %s: cannot resolve %s, will retry", c->name,
-				  c->endpoint_host);
-			memset(&s->resolved, 0, sizeof(s->resolved));
-		}
-	}
+	if (same_host)
+		return 0; /* resolved, or being resolved, as it was */
+	/* A new host: whatever was resolved or asked for the old one is void. A literal address
+	 * is taken at once; a name stays unresolved until resolve.c has looked it up off the
+	 * loop (the peer goes to the kernel without an endpoint meanwhile, as with
+	 * systemd-networkd). */
+	memset(&s->resolved, 0, sizeof(s->resolved));
+	s->resolving = s->reresolve = false;
+	s->resolve_failures = 0;
+	s->resolve_after = 0;
+	if (c->endpoint_host)
+		hubd_endpoint_literal(c->endpoint_host, c->endpoint_port, &s->resolved);
 	return 0;
 }
 

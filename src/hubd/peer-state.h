@@ -31,7 +31,8 @@ struct hubd_namer_ctx {
 /* A hubd_peer_namer over a hubd_namer_ctx. */
 const char *hubd_state_namer(const wgnl_key key, void *user);
 
-/* host:port as a socket address: literal addresses at once, names through the resolver. */
-int hubd_resolve(const char *host, uint16_t port, union wgnl_endpoint *ret);
+/* host:port as a socket address when host is a literal IPv4 or IPv6 address; -EINVAL for a
+ * name, which resolve.c looks up off the loop. */
+int hubd_endpoint_literal(const char *host, uint16_t port, union wgnl_endpoint *ret);
 
 #endif

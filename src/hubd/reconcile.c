@@ -64,7 +64,9 @@ static const char *kind_name(enum hubd_path path, unsigned triggers)
 	if (triggers & (RECONCILE_CONFIG | RECONCILE_FILES))
 		return "all files";
 	/* Told apart in the log so that a test can see which notifications cost a dump. */
-	return triggers & RECONCILE_TIMER ? "health timer" : "kernel";
+	if (triggers & RECONCILE_TIMER)
+		return "health timer";
+	return triggers & RECONCILE_DRIFT ? "kernel" : "resolved endpoints";
 }
 
 static int run_path(struct hubd *h, enum hubd_path path, const struct hubd_reconcile_request *req,
