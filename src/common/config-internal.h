@@ -15,4 +15,14 @@
 const char *hubd_escape(const char *s, char buf[HUBD_ESCAPE_LEN]);
 int hubd_parse_u32(const char *s, bool hex, uint32_t *ret);
 
+/*
+ * Open path beneath dirfd one component at a time, never leaving it: the
+ * fallback of openat2(RESOLVE_BENEATH) for kernels without it (before 5.6).
+ * A symbolic link is followed only while it stays beneath dirfd; an absolute
+ * target or a ".." above dirfd is -EXDEV, found before anything outside is
+ * looked at; more than 40 links is -ELOOP. flags are open(2)'s. Returns the
+ * descriptor or -errno.
+ */
+int hubd_open_beneath_walk(int dirfd, const char *path, int flags);
+
 #endif

@@ -3,9 +3,17 @@
  * Loading: read hubd.conf, its private key, peers.d/NAME.conf and their
  * preshared keys, with bounds on every read, then verify. The only I/O here
  * is reading files and checking who may read the key files.
+ *
+ * hubd.conf and its PrivateKeyFile are root's and are opened by path. What
+ * peers.d holds may come from someone less trusted, so a peer file is opened
+ * beneath peers.d and a PresharedKeyFile beneath the config directory: a
+ * symbolic link may lead anywhere inside (a ConfigMap's "..data" links do),
+ * never out of it.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,9 +21,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "config-internal.h"
+#include "macro.h"
+
+/* What every loader function needs to find files: the directories, open. */
+struct load_ctx {
+	const char *dir;   /* the config directory as given */
+	int dirfd, pdirfd; /* the config directory and peers.d (-1 when missing) */
+	bool has_key_id;   /* the private key file's identity, refused as a PSK */
+	dev_t key_dev;
+	ino_t key_ino;
+};
 
 /*
  * Open a file without blocking on a FIFO and without becoming its
@@ -28,6 +47,169 @@ static int open_regular(const char *path, struct stat *st)
 
 	if (fd < 0)
 		return -errno;
+	if (fstat(fd, st) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADFD;
+	}
+	return fd;
+}
+
+#define WALK_MAX_DEPTH 64 /* directories deep */
+#define WALK_MAX_LINKS 40 /* symbolic links followed, as the kernel's MAXSYMLINKS */
+
+/* Replace *rest by target + "/" + tail: a symbolic link's target goes before what follows it. */
+static int walk_splice(char **rest, const char *target, const char *tail)
+{
+	char *s = NULL;
+
+	if (asprintf(&s, "%s%s%s", target, *tail ? "/" : "", tail) < 0)
+		return -ENOMEM;
+	free(*rest);
+	*rest = s;
+	return 0;
+}
+
+/* Step into the directory comp of the current one: push an O_PATH descriptor. */
+static int walk_push(int *stack, size_t *depth, int cur, const char *comp)
+{
+	int fd;
+
+	if (*depth == WALK_MAX_DEPTH)
+		return -ENAMETOOLONG;
+	fd = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ELOOP ? -ELOOP : -errno; /* swapped for a link meanwhile */
+	stack[(*depth)++] = fd;
+	return 0;
+}
+
+/*
+ * One component at a time, each opened with O_NOFOLLOW: a link is read and
+ * its target walked in turn, so that an absolute target or a ".." above
+ * dirfd is refused (-EXDEV) before anything outside is looked at.
+ */
+int hubd_open_beneath_walk(int dirfd, const char *path, int flags)
+{
+	int stack[WALK_MAX_DEPTH], r = 0;
+	size_t depth = 0, off = 0;
+	unsigned links = 0;
+	char *rest;
+
+	if (path[0] == '/')
+		return -EXDEV;
+	rest = strdup(path);
+	if (!rest)
+		return -ENOMEM;
+	for (;;) {
+		int cur = depth ? stack[depth - 1] : dirfd;
+		char *comp = rest + off, *slash, *tail, target[PATH_MAX];
+		bool last;
+		ssize_t n;
+
+		while (*comp == '/')
+			comp++;
+		slash = strchr(comp, '/');
+		tail = slash ? slash + 1 : comp + strlen(comp);
+		if (slash)
+			*slash = '\0';
+		while (*tail == '/')
+			tail++;
+		last = !*tail;
+		off = (size_t)(tail - rest);
+		if (!*comp) {
+			r = -ENOENT;
+			break;
+		}
+		if (strcmp(comp, ".") == 0 || strcmp(comp, "..") == 0) {
+			if (comp[1] == '.' && depth == 0) {
+				r = -EXDEV;
+				break;
+			}
+			if (comp[1] == '.')
+				close(stack[--depth]);
+			if (last) {
+				r = openat(depth ? stack[depth - 1] : dirfd, ".", flags);
+				r = r < 0 ? -errno : r;
+				break;
+			}
+			continue;
+		}
+		n = readlinkat(cur, comp, target, sizeof(target) - 1);
+		if (n >= 0) {
+			target[n] = '\0';
+			if (++links > WALK_MAX_LINKS) {
+				r = -ELOOP;
+				break;
+			}
+			if (target[0] == '/') {
+				r = -EXDEV;
+				break;
+			}
+			r = walk_splice(&rest, target, tail);
+			if (r < 0)
+				break;
+			off = 0;
+			continue;
+		}
+		if (errno != EINVAL) {
+			r = -errno;
+			break;
+		}
+		if (last) {
+			r = openat(cur, comp, flags | O_NOFOLLOW);
+			r = r < 0 ? -errno : r;
+			break;
+		}
+		r = walk_push(stack, &depth, cur, comp);
+		if (r < 0)
+			break;
+	}
+	while (depth)
+		close(stack[--depth]);
+	free(rest);
+	return r;
+}
+
+/* openat2(2) resolving beneath dirfd; -ENOSYS where the kernel (or a seccomp filter) lacks it. */
+static int openat2_beneath(int dirfd, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)flags,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	/* A rename elsewhere on the system during the lookup gives EAGAIN: try again. */
+	for (int i = 0; i < 8; i++) {
+		fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+		if (fd >= 0 || errno != EAGAIN)
+			break;
+	}
+	if (fd < 0)
+		return errno == EPERM ? -ENOSYS : -errno;
+	return (int)fd;
+}
+
+/*
+ * open_regular, but path is resolved beneath dirfd: -EXDEV when it (or a
+ * symbolic link on the way) leads out. Nothing that is not a regular file is
+ * read: a FIFO or a device is opened without blocking, looked at and closed.
+ */
+static int open_beneath(int dirfd, const char *path, struct stat *st)
+{
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK;
+	int fd = openat2_beneath(dirfd, path, flags);
+
+	if (fd == -ENOSYS)
+		fd = hubd_open_beneath_walk(dirfd, path, flags);
+	if (fd < 0)
+		return fd;
 	if (fstat(fd, st) < 0) {
 		int r = -errno;
 
@@ -76,7 +258,11 @@ static const char *open_error(int r)
 	case -EISDIR:
 		return "is a directory, not a file";
 	case -EBADFD:
-		return "is not a regular file";
+		return "is not a regular file: refused without reading it";
+	case -EXDEV:
+		return "refused: it is a symbolic link leading out of its directory";
+	case -ELOOP:
+		return "refused: too many symbolic links";
 	case -EFBIG:
 		return "is too large";
 	default:
@@ -84,12 +270,13 @@ static const char *open_error(int r)
 	}
 }
 
-/* The whole text of a config file, or a diagnostic naming the file. */
-static int read_config_file(const char *path, char **ret, size_t *ret_len, struct hubd_diags *diags)
+/* The whole text of the open config file fd (closed here), or a diagnostic naming path. */
+static int read_config_fd(int fd, const struct stat *st_in, const char *path, char **ret,
+			  size_t *ret_len, struct hubd_diags *diags)
 {
-	struct stat st;
+	struct stat st = *st_in;
 	char *buf = NULL;
-	int fd = open_regular(path, &st), r;
+	int r;
 
 	if (fd < 0) {
 		hubd_diag_add(diags, path, 0, false, "cannot read: %s", open_error(fd));
@@ -122,6 +309,14 @@ static int read_config_file(const char *path, char **ret, size_t *ret_len, struc
 	}
 	*ret = buf;
 	return 0;
+}
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, struct hubd_diags *diags)
+{
+	struct stat st;
+	int fd = open_regular(path, &st);
+
+	return read_config_fd(fd, &st, path, ret, ret_len, diags);
 }
 
 /* Where a diagnostic about a key file goes: the line naming it, or the file itself. */
@@ -164,26 +359,15 @@ static bool key_file_safe(const char *file, const struct stat *st, const struct 
 	return ok;
 }
 
-static int load_key_file(const char *file, wgnl_key key, const struct key_ref *ref,
-			 struct hubd_diags *diags)
+/* The key in the open key file fd (closed here): -EINVAL when it holds none. */
+static int read_key_fd(int fd, const struct stat *st, wgnl_key key)
 {
 	char buf[HUBD_KEY_FILE_MAX + 1], *s, *e;
-	struct stat st;
 	size_t len = 0;
-	int fd = open_regular(file, &st), r;
+	int r = read_bounded(fd, buf, HUBD_KEY_FILE_MAX, (size_t)st->st_size, &len);
 
-	if (fd < 0) {
-		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(fd));
-		return fd;
-	}
-	if (!key_file_safe(file, &st, ref, diags)) {
-		close(fd);
-		return -EPERM;
-	}
-	r = read_bounded(fd, buf, HUBD_KEY_FILE_MAX, (size_t)st.st_size, &len);
 	close(fd);
 	if (r < 0) {
-		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(r));
 		explicit_bzero(buf, sizeof(buf));
 		return r;
 	}
@@ -195,11 +379,33 @@ static int load_key_file(const char *file, wgnl_key key, const struct key_ref *r
 		*--e = '\0';
 	r = wgnl_key_from_base64(key, s);
 	explicit_bzero(buf, sizeof(buf));
-	if (r < 0)
+	return r < 0 ? -EINVAL : 0;
+}
+
+static int load_key_file(const char *file, wgnl_key key, struct stat *ret_st,
+			 const struct key_ref *ref, struct hubd_diags *diags)
+{
+	struct stat st;
+	int fd = open_regular(file, &st), r;
+
+	if (fd < 0) {
+		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(fd));
+		return fd;
+	}
+	if (!key_file_safe(file, &st, ref, diags)) {
+		close(fd);
+		return -EPERM;
+	}
+	r = read_key_fd(fd, &st, key);
+	if (r == -EINVAL)
 		key_err(diags, ref,
 			"%s %s does not hold a WireGuard key (44 characters of base64, as 'wg "
 			"genkey' writes)",
 			ref->what, file);
+	else if (r < 0)
+		key_err(diags, ref, "%s %s: cannot read: %s", ref->what, file, open_error(r));
+	else
+		*ret_st = st;
 	return r;
 }
 
@@ -221,6 +427,8 @@ static void iface_defaults(struct hubd_iface_conf *c)
 	c->forward = HUBD_FORWARD_HUB;
 	c->health_interval = HUBD_DEFAULT_HEALTH;
 	c->stale_after = HUBD_DEFAULT_STALE;
+	c->max_peer_prefixes = HUBD_DEFAULT_MAX_PEER_PREFIXES;
+	c->max_prefixes = HUBD_DEFAULT_MAX_PREFIXES;
 }
 
 static void load_iface(struct hubd_config *cfg, const char *dir, struct hubd_diags *diags)
@@ -228,6 +436,7 @@ static void load_iface(struct hubd_config *cfg, const char *dir, struct hubd_dia
 	struct hubd_iface_conf *c = &cfg->iface;
 	struct key_ref ref = {.what = "PrivateKeyFile"};
 	char *path = NULL, *text = NULL, *key = NULL;
+	struct stat st;
 	size_t len;
 
 	iface_defaults(c);
@@ -248,7 +457,7 @@ static void load_iface(struct hubd_config *cfg, const char *dir, struct hubd_dia
 	/* The default key file has no line of its own: name the file itself. */
 	ref.conf_path = c->private_key_file ? path : key;
 	ref.line = c->private_key_file_line;
-	if (load_key_file(key, c->private_key, &ref, diags) < 0)
+	if (load_key_file(key, c->private_key, &st, &ref, diags) < 0)
 		goto out;
 	free(c->private_key_file);
 	c->private_key_file = key;
@@ -324,35 +533,101 @@ static int list_peer_files(const char *dir, char ***ret, size_t *ret_n)
 	return 0;
 }
 
-static int load_psk(const char *dir, struct hubd_peer_conf *p, struct hubd_diags *diags)
+/* The part of file beneath root, or NULL when file does not start with root's path. */
+static const char *strip_root(const char *root, const char *file)
 {
-	struct key_ref ref = {"PresharedKeyFile", p->path, p->psk_file_line};
+	size_t n = root ? strlen(root) : 0;
+
+	if (!root || root[0] != '/')
+		return NULL;
+	while (n && root[n - 1] == '/')
+		n--;
+	if (strncmp(file, root, n) != 0 || file[n] != '/')
+		return NULL;
+	for (file += n; *file == '/'; file++)
+		;
+	return file;
+}
+
+/*
+ * PresharedKeyFile, relative to the config directory, or absolute inside it
+ * (as given, or its canonical path): the part beneath it, NULL when the path
+ * lies elsewhere. Only the text is compared; links are resolved beneath.
+ */
+static const char *psk_beneath(const struct load_ctx *ctx, const char *file)
+{
+	_cleanup_free_ char *real = NULL;
+	const char *rel;
+
+	if (file[0] != '/')
+		return file;
+	rel = strip_root(ctx->dir, file);
+	if (rel)
+		return rel;
+	real = realpath(ctx->dir, NULL);
+	return strip_root(real, file);
+}
+
+/*
+ * One message for every way a PresharedKeyFile can be unusable, so that a
+ * peer file cannot learn whether some path exists, whose it is or what it
+ * holds; the path itself is not repeated either, as it came from the line.
+ */
+static void psk_refused(const struct load_ctx *ctx, const struct hubd_peer_conf *p,
+			struct hubd_diags *diags)
+{
+	hubd_diag_add(diags, p->path, p->psk_file_line, false,
+		      "PresharedKeyFile is not a usable key file under %s: it must be a regular "
+		      "file there, owned by root, mode 0600 or stricter, holding one WireGuard key",
+		      ctx->dir);
+}
+
+static int load_psk(const struct load_ctx *ctx, struct hubd_peer_conf *p, struct hubd_diags *diags)
+{
+	const char *rel;
 	char *file;
-	int r;
+	struct stat st;
+	int fd, r;
 
 	if (!p->psk_file)
 		return 0;
-	file = resolve(dir, p->psk_file);
-	if (!file) {
-		hubd_diag_add(diags, p->path, p->psk_file_line, false, "out of memory");
-		return -ENOMEM;
+	rel = psk_beneath(ctx, p->psk_file);
+	if (!rel) {
+		hubd_diag_add(diags, p->path, p->psk_file_line, false,
+			      "PresharedKeyFile must name a file under %s (relative to it, or an "
+			      "absolute path inside it)",
+			      ctx->dir);
+		return -EXDEV;
 	}
-	r = load_key_file(file, p->psk, &ref, diags);
+	fd = ctx->dirfd < 0 ? -ENOENT : open_beneath(ctx->dirfd, rel, &st);
+	if (fd >= 0 &&
+	    (st.st_uid != 0 || (st.st_mode & 077) ||
+	     (ctx->has_key_id && st.st_dev == ctx->key_dev && st.st_ino == ctx->key_ino))) {
+		close(fd);
+		fd = -EPERM;
+	}
+	r = fd < 0 ? fd : read_key_fd(fd, &st, p->psk);
 	if (r < 0) {
-		free(file);
+		explicit_bzero(p->psk, sizeof(p->psk));
+		psk_refused(ctx, p, diags);
 		return r;
 	}
-	free(p->psk_file);
-	p->psk_file = file;
 	p->has_psk = true;
+	file = resolve(ctx->dir, rel);
+	if (file) {
+		free(p->psk_file);
+		p->psk_file = file;
+	}
 	return 0;
 }
 
-/* Parse one peer file into *ret; -errno when it is rejected (diagnostics say why). */
-static int load_peer(const char *dir, const char *pdir, const char *file,
+/* Parse one peer file, peers.d/file, into *ret; -errno when it is rejected (diagnostics say
+ * why). */
+static int load_peer(const struct load_ctx *ctx, const char *pdir, const char *file,
 		     struct hubd_peer_conf *ret, struct hubd_diags *diags)
 {
 	char e[HUBD_ESCAPE_LEN], *name, *path = NULL, *text = NULL;
+	struct stat st;
 	size_t len;
 	int r;
 
@@ -370,13 +645,14 @@ static int load_peer(const char *dir, const char *pdir, const char *file,
 		r = -EINVAL;
 		goto out;
 	}
-	r = read_config_file(path, &text, &len, diags);
+	r = ctx->pdirfd < 0 ? -ENOENT : open_beneath(ctx->pdirfd, file, &st);
+	r = read_config_fd(r, &st, path, &text, &len, diags);
 	if (r < 0)
 		goto out;
 	r = hubd_parse_peer(path, name, text, len, ret, diags);
 	if (r < 0)
 		goto out;
-	r = load_psk(dir, ret, diags);
+	r = load_psk(ctx, ret, diags);
 	if (r < 0)
 		hubd_peer_conf_clear(ret);
 out:
@@ -386,31 +662,63 @@ out:
 	return r;
 }
 
+static void load_ctx_done(struct load_ctx *ctx)
+{
+	if (ctx->dirfd >= 0)
+		close(ctx->dirfd);
+	if (ctx->pdirfd >= 0)
+		close(ctx->pdirfd);
+}
+
+/*
+ * Open the config directory and peers.d (each may be missing: a file in it
+ * then reads as missing). peers.d itself is root's and may be a symbolic link
+ * anywhere (a git-sync checkout); what it holds is opened beneath it.
+ */
+static int load_ctx_init(struct load_ctx *ctx, const char *dir, const char *private_key_file)
+{
+	struct stat st;
+
+	*ctx = (struct load_ctx){.dir = dir, .dirfd = -1, .pdirfd = -1};
+	ctx->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (ctx->dirfd >= 0)
+		ctx->pdirfd = openat(ctx->dirfd, "peers.d", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (private_key_file && stat(private_key_file, &st) == 0) {
+		ctx->has_key_id = true;
+		ctx->key_dev = st.st_dev;
+		ctx->key_ino = st.st_ino;
+	}
+	return 0;
+}
+
 int hubd_config_read_peer(const char *dir, const char *file, struct hubd_peer_conf *ret,
 			  struct hubd_diags *diags)
 {
-	char *pdir = NULL, *path = NULL;
+	_cleanup_free_ char *pdir = NULL, *key = NULL;
+	struct load_ctx ctx;
 	struct stat st;
-	int r;
+	int r, fd;
 
-	if (asprintf(&pdir, "%s/peers.d", dir) < 0)
+	if (asprintf(&pdir, "%s/peers.d", dir) < 0 || asprintf(&key, "%s/private.key", dir) < 0)
 		return -ENOMEM;
-	if (asprintf(&path, "%s/%s", pdir, file) < 0) {
-		free(pdir);
-		return -ENOMEM;
-	}
+	/* The default key file's identity; a PSK equal to a key named elsewhere is refused by
+	 * the verifier, which compares the keys themselves. */
+	r = load_ctx_init(&ctx, dir, key);
+	if (r < 0)
+		return r;
 	/* Gone is not an error: the peer was removed (or renamed away). */
-	r = stat(path, &st) < 0 && errno == ENOENT ? -ENOENT : 0;
-	if (r == 0)
-		r = load_peer(dir, pdir, file, ret, diags);
-	free(path);
-	free(pdir);
+	fd = ctx.pdirfd < 0 ? -ENOENT : open_beneath(ctx.pdirfd, file, &st);
+	if (fd >= 0)
+		close(fd);
+	r = fd == -ENOENT ? -ENOENT : load_peer(&ctx, pdir, file, ret, diags);
+	load_ctx_done(&ctx);
 	return r;
 }
 
 /* A run of peer files loaded by one thread: its own peers, diagnostics and verdicts. */
 struct load_part {
-	const char *dir, *pdir;
+	const struct load_ctx *ctx;
+	const char *pdir;
 	char **files;
 	size_t n;
 	struct hubd_peer_conf *peers; /* room for n */
@@ -425,7 +733,7 @@ static void *load_part(void *arg)
 
 	for (size_t i = 0; i < p->n; i++) {
 		p->rejected[i] =
-		    load_peer(p->dir, p->pdir, p->files[i], &p->peers[p->n_peers], p->diags) != 0;
+		    load_peer(p->ctx, p->pdir, p->files[i], &p->peers[p->n_peers], p->diags) != 0;
 		if (!p->rejected[i])
 			p->n_peers++;
 	}
@@ -440,18 +748,18 @@ static void *load_part(void *arg)
  * Load files[0..n) into cfg->peers, in order, as if one by one: the second
  * half's peers and diagnostics come after the first half's.
  */
-static void load_files(struct hubd_config *cfg, const char *dir, const char *pdir, char **files,
-		       size_t n, bool *rejected, struct hubd_diags *diags)
+static void load_files(struct hubd_config *cfg, const struct load_ctx *ctx, const char *pdir,
+		       char **files, size_t n, bool *rejected, struct hubd_diags *diags)
 {
 	struct hubd_diags later = {0};
-	struct load_part a = {dir, pdir, files, n, cfg->peers, 0, rejected, diags};
+	struct load_part a = {ctx, pdir, files, n, cfg->peers, 0, rejected, diags};
 	struct load_part b = a;
 	pthread_t t;
 	bool two = false;
 
 	if (n >= LOAD_PARALLEL_MIN) {
 		a.n = n / 2;
-		b = (struct load_part){dir, pdir,	    files + a.n, n - a.n, cfg->peers + a.n,
+		b = (struct load_part){ctx, pdir,	    files + a.n, n - a.n, cfg->peers + a.n,
 				       0,   rejected + a.n, &later};
 		two = pthread_create(&t, NULL, load_part, &b) == 0;
 		if (!two)
@@ -492,9 +800,14 @@ static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diag
 {
 	char **files = NULL, *pdir = NULL;
 	bool *rejected = NULL;
+	struct load_ctx ctx;
 	size_t n = 0;
 	int r;
 
+	r = load_ctx_init(&ctx, dir,
+			  cfg->iface.has_private_key ? cfg->iface.private_key_file : NULL);
+	if (r < 0)
+		return r;
 	r = hubd_config_list_peers(dir, &files, &n, diags);
 	if (r < 0)
 		goto out;
@@ -508,7 +821,7 @@ static int load_peers(struct hubd_config *cfg, const char *dir, struct hubd_diag
 		r = -ENOMEM;
 		goto out;
 	}
-	load_files(cfg, dir, pdir, files, n, rejected, diags);
+	load_files(cfg, &ctx, pdir, files, n, rejected, diags);
 	for (size_t i = 0; i < n; i++) {
 		if (!rejected[i])
 			continue;
@@ -522,6 +835,7 @@ out:
 	free(files);
 	free(rejected);
 	free(pdir);
+	load_ctx_done(&ctx);
 	return r;
 }
 

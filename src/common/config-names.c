@@ -33,7 +33,10 @@ bool hubd_is_valid_peer_name(const char *name)
 	return true;
 }
 
-/* The kernel's dev_valid_name(), minus what it allows but ip(8) cannot name. */
+/*
+ * Narrower than the kernel's dev_valid_name(): the name goes into nftables
+ * rules and messages, where a quote or a semicolon could say more than a name.
+ */
 bool hubd_is_valid_ifname(const char *name)
 {
 	size_t n = strlen(name);
@@ -41,9 +44,10 @@ bool hubd_is_valid_ifname(const char *name)
 	if (n == 0 || n >= IFNAMSIZ || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return false;
 	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
+		char c = name[i];
 
-		if (c == '/' || c == ':' || c <= ' ' || c >= 0x7f)
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '@' || c == '+' || c == '-'))
 			return false;
 	}
 	return true;

@@ -5,6 +5,11 @@
  * comments, keys and section names case-insensitive. Every problem is a
  * diagnostic with its line; parsing goes on after one so that a user sees all
  * of a file's problems in one run.
+ *
+ * A message never quotes the text of a line: a peer file may be a link to a
+ * key, or hold one by a typo. It names keys from our own tables, an unknown
+ * key only when it is a short word of letters, and values only once parsed
+ * (a number, an address), never as written.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -137,16 +142,19 @@ int hubd_parse_u32(const char *s, bool hex, uint32_t *ret)
 static bool parse_ranged(struct parser *p, unsigned line, const char *key, const char *value,
 			 uint32_t min, uint32_t max, uint32_t *ret)
 {
-	char e[HUBD_ESCAPE_LEN];
 	uint32_t v;
 	int r = hubd_parse_u32(value, false, &v);
 
 	if (r == -EINVAL) {
-		perr(p, line, "%s must be a number, not '%s'", key, hubd_escape(value, e));
+		perr(p, line, "%s must be a number", key);
 		return false;
 	}
-	if (r < 0 || v < min || v > max) {
-		perr(p, line, "%s %s is out of range %u..%u", key, hubd_escape(value, e), min, max);
+	if (r < 0) {
+		perr(p, line, "%s is out of range %u..%u", key, min, max);
+		return false;
+	}
+	if (v < min || v > max) {
+		perr(p, line, "%s %u is out of range %u..%u", key, v, min, max);
 		return false;
 	}
 	*ret = v;
@@ -220,9 +228,68 @@ static const struct {
     {"PostDown", "hubd runs no hook commands"},
 };
 
+static bool is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+#define SAFE_WORD_MAX 32
+
+/* s if it is a word fit to repeat in a message (1..32 letters), else NULL: anything longer
+ * or with other characters could be a secret. */
+static const char *safe_word(const char *s)
+{
+	size_t n = 0;
+
+	while (is_letter(s[n]) && n <= SAFE_WORD_MAX)
+		n++;
+	return n && n <= SAFE_WORD_MAX && !s[n] ? s : NULL;
+}
+
+/* The key that text starts with, when it is one of ours (*ret_hint NULL) or one of
+ * wg-quick's that hubd does not take (*ret_hint says what to write instead); its name is
+ * from our tables, never the line's own text. */
+static const char *leading_key(const struct parser *p, const char *text, const char **ret_hint)
+{
+	size_t n = 0;
+
+	while (is_letter(text[n]))
+		n++;
+	*ret_hint = NULL;
+	for (size_t i = 0; n && p->keys[i].name; i++)
+		if (strlen(p->keys[i].name) == n && strncasecmp(text, p->keys[i].name, n) == 0)
+			return p->keys[i].name;
+	for (size_t i = 0; n && i < sizeof(key_hints) / sizeof(key_hints[0]); i++)
+		if (strlen(key_hints[i].key) == n && strncasecmp(text, key_hints[i].key, n) == 0) {
+			*ret_hint = key_hints[i].hint;
+			return key_hints[i].key;
+		}
+	return NULL;
+}
+
+/*
+ * A line that is not "Key = Value": say so without repeating it. A known key
+ * at its start is named from our tables ("PresharedKey: KEY" is a typo whose
+ * line must not be printed).
+ */
+static void bad_line(struct parser *p, unsigned line, const char *text)
+{
+	const char *hint, *known = leading_key(p, text, &hint);
+
+	if (known && hint)
+		perr(p, line,
+		     "line is not KEY = VALUE (it starts like %s, which hubd does not take: %s)",
+		     known, hint);
+	else if (known)
+		perr(p, line, "line is not KEY = VALUE (it starts like %s: write %s = ...)", known,
+		     known);
+	else
+		perr(p, line, "line is not KEY = VALUE or a [Section]");
+}
+
 static void unknown_key(struct parser *p, unsigned line, const char *key, const char *section)
 {
-	char e[HUBD_ESCAPE_LEN];
+	const char *word = safe_word(key);
 
 	for (size_t i = 0; i < sizeof(key_hints) / sizeof(key_hints[0]); i++)
 		if (strcasecmp(key, key_hints[i].key) == 0) {
@@ -230,7 +297,10 @@ static void unknown_key(struct parser *p, unsigned line, const char *key, const 
 			     key_hints[i].hint);
 			return;
 		}
-	perr(p, line, "unknown key '%s' in [%s]", hubd_escape(key, e), section);
+	if (word)
+		perr(p, line, "unknown key '%s' in [%s]", word, section);
+	else
+		perr(p, line, "unknown key in [%s]", section);
 }
 
 /* Call set once per comma-separated element of a list value. */
@@ -257,21 +327,25 @@ static void set_list(struct parser *p, const struct key_def *k, unsigned line, c
 
 static void key_line(struct parser *p, unsigned line, char *text, const char *section)
 {
-	char e[HUBD_ESCAPE_LEN];
 	char *eq = strchr(text, '='), *key, *value;
 	size_t i;
 
 	if (!eq) {
-		perr(p, line, "expected 'Key = Value' or a [Section], not '%s'",
-		     hubd_escape(text, e));
+		bad_line(p, line, text);
 		return;
 	}
 	*eq = '\0';
 	key = trim(text);
 	value = trim(eq + 1);
+	/* Keys are words: "PresharedKey: KEY=" splits at the key's own '='. */
+	if (!*key ||
+	    strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(key)) {
+		bad_line(p, line, key);
+		return;
+	}
 	if (p->section == SEC_NONE) {
-		perr(p, line, "'%s' comes before any section: start the file with [%s]",
-		     hubd_escape(key, e), section);
+		perr(p, line, "%s comes before any section: start the file with [%s]",
+		     safe_word(key) ? safe_word(key) : "a key", section);
 		return;
 	}
 	if (p->section == SEC_SKIP)
@@ -301,13 +375,12 @@ static void key_line(struct parser *p, unsigned line, char *text, const char *se
 
 static void section_line(struct parser *p, unsigned line, char *text, const char *ours)
 {
-	char e[HUBD_ESCAPE_LEN];
 	size_t n = strlen(text);
 	char *name;
 
 	p->section = SEC_SKIP;
 	if (text[n - 1] != ']') {
-		perr(p, line, "malformed section header '%s'", hubd_escape(text, e));
+		perr(p, line, "malformed section header: write [%s]", ours);
 		return;
 	}
 	text[n - 1] = '\0';
@@ -329,8 +402,10 @@ static void section_line(struct parser *p, unsigned line, char *text, const char
 		     "peers.d/NAME.conf");
 	} else if (strcasecmp(name, "Interface") == 0) {
 		perr(p, line, "[Interface] does not belong in a peer file: it goes in hubd.conf");
+	} else if (safe_word(name)) {
+		perr(p, line, "unknown section [%s]", name);
 	} else {
-		perr(p, line, "unknown section [%s]", hubd_escape(name, e));
+		perr(p, line, "unknown section: write [%s]", ours);
 	}
 }
 
@@ -406,52 +481,43 @@ static bool push_prefix(struct parser *p, unsigned line, struct hubd_prefix **ar
 static bool parse_prefix_value(struct parser *p, unsigned line, const char *key, const char *value,
 			       struct hubd_prefix *ret, bool *ret_host_bits)
 {
-	char e[HUBD_ESCAPE_LEN];
 	int r = hubd_prefix_parse(value, ret, ret_host_bits);
 
 	if (r == -ERANGE)
-		perr(p, line, "%s %s: the prefix length is over /32 (IPv4) or /128 (IPv6)", key,
-		     hubd_escape(value, e));
+		perr(p, line, "%s: the prefix length is over /32 (IPv4) or /128 (IPv6)", key);
 	else if (r < 0)
-		perr(p, line, "%s '%s' is not an IP address or ADDRESS/LENGTH prefix", key,
-		     hubd_escape(value, e));
+		perr(p, line, "%s is not an IP address or ADDRESS/LENGTH prefix", key);
 	return r >= 0;
 }
 
 static bool check_endpoint(struct parser *p, unsigned line, const char *key, const char *value,
 			   char **ret_host, uint16_t *ret_port)
 {
-	char e[HUBD_ESCAPE_LEN];
 	int r = hubd_endpoint_parse(value, ret_host, ret_port);
 
-	hubd_escape(value, e);
 	if (r == -ERANGE)
-		perr(p, line, "%s '%s': the port must be 1..65535", key, e);
+		perr(p, line, "%s: the port must be 1..65535", key);
 	else if (r == -ENOMEM)
 		perr(p, line, "out of memory");
 	else if (r < 0 && (!strchr(value, ':') || (value[0] == '[' && !strstr(value, "]:"))))
-		perr(p, line, "%s '%s' has no port: write host:port, or [address]:port for IPv6",
-		     key, e);
+		perr(p, line, "%s has no port: write host:port, or [address]:port for IPv6", key);
 	else if (r < 0 && value[0] != '[' && strchr(value, ':') != strrchr(value, ':'))
-		perr(p, line, "%s '%s': write an IPv6 address in brackets, as [address]:port", key,
-		     e);
+		perr(p, line, "%s: write an IPv6 address in brackets, as [address]:port", key);
 	else if (r < 0)
-		perr(p, line, "%s '%s' is not host:port", key, e);
+		perr(p, line, "%s is not host:port", key);
 	return r >= 0;
 }
 
 /* [Interface] keys. */
 
+#define IFNAME_RULE "(1 to %d letters, digits, '_', '.', '@', '+' or '-')"
+
 static void set_name(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
 
 	if (!hubd_is_valid_ifname(value)) {
-		perr(p, line,
-		     "Name '%s' is not a valid interface name (1 to %d characters, no "
-		     "'/', ':' or spaces)",
-		     hubd_escape(value, e), IFNAMSIZ - 1);
+		perr(p, line, "Name is not a valid interface name " IFNAME_RULE, IFNAMSIZ - 1);
 		return;
 	}
 	strcpy(c->name, value);
@@ -485,7 +551,7 @@ static void set_listen_port(struct parser *p, unsigned line, const char *key, ch
 static void set_address(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
+	char f[HUBD_PREFIX_STRLEN];
 	struct hubd_prefix a;
 
 	if (!parse_prefix_value(p, line, key, value, &a, NULL))
@@ -497,8 +563,9 @@ static void set_address(struct parser *p, unsigned line, const char *key, char *
 	for (size_t i = 0; i < c->n_addresses; i++)
 		if (c->addresses[i].family == a.family &&
 		    memcmp(&c->addresses[i].addr, &a.addr, sizeof(a.addr)) == 0) {
-			perr(p, line, "Address %s is already given on line %u",
-			     hubd_escape(value, e), c->address_lines[i]);
+			hubd_prefix_format(&a, f, sizeof(f));
+			perr(p, line, "Address %s is already given on line %u", f,
+			     c->address_lines[i]);
 			return;
 		}
 	push_prefix(p, line, &c->addresses, &c->address_lines, &c->n_addresses, &a);
@@ -515,7 +582,6 @@ static void set_mtu(struct parser *p, unsigned line, const char *key, char *valu
 static void set_fwmark(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
 
 	/* wg(8) spells "no mark" as "off". */
 	if (strcasecmp(value, "off") == 0) {
@@ -523,20 +589,19 @@ static void set_fwmark(struct parser *p, unsigned line, const char *key, char *v
 		return;
 	}
 	if (hubd_parse_u32(value, true, &c->fwmark) < 0)
-		perr(p, line, "FirewallMark '%s' is not a 32-bit number (decimal or 0x hex) or off",
-		     hubd_escape(value, e));
+		perr(p, line, "FirewallMark is not a 32-bit number (decimal or 0x hex) or off");
 }
 
 static void set_masquerade(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
 
 	if (!hubd_is_valid_ifname(value)) {
-		perr(p, line, "Masquerade '%s' is not a valid interface name",
-		     hubd_escape(value, e));
+		perr(p, line, "Masquerade is not a valid interface name " IFNAME_RULE,
+		     IFNAMSIZ - 1);
 		return;
 	}
+	/* A valid name is letters, digits and "_.@+-" only: safe to repeat. */
 	for (size_t i = 0; i < c->n_masquerade; i++)
 		if (strcmp(c->masquerade[i], value) == 0) {
 			perr(p, line, "Masquerade %s is given twice", value);
@@ -560,7 +625,6 @@ static void set_masquerade(struct parser *p, unsigned line, const char *key, cha
 static void set_forward(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
 
 	if (strcasecmp(value, "hub") == 0)
 		c->forward = HUBD_FORWARD_HUB;
@@ -569,8 +633,7 @@ static void set_forward(struct parser *p, unsigned line, const char *key, char *
 	else if (strcasecmp(value, "off") == 0)
 		c->forward = HUBD_FORWARD_OFF;
 	else
-		perr(p, line, "Forward must be hub, isolate or off, not '%s'",
-		     hubd_escape(value, e));
+		perr(p, line, "Forward must be hub, isolate or off");
 }
 
 static void set_health(struct parser *p, unsigned line, const char *key, char *value)
@@ -598,6 +661,20 @@ static void set_stale(struct parser *p, unsigned line, const char *key, char *va
 		      v, HUBD_STALE_MIN_SANE);
 }
 
+static void set_max_peer_prefixes(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+
+	parse_ranged(p, line, key, value, 1, HUBD_MAX_PEER_PREFIXES_LIMIT, &c->max_peer_prefixes);
+}
+
+static void set_max_prefixes(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+
+	parse_ranged(p, line, key, value, 1, HUBD_MAX_PREFIXES_LIMIT, &c->max_prefixes);
+}
+
 static void set_public_endpoint(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
@@ -623,6 +700,8 @@ static const struct key_def iface_keys[] = {
 	{"HealthInterval", set_health, false},
 	{"StaleAfter", set_stale, false},
 	{"PublicEndpoint", set_public_endpoint, false},
+	{"MaxPeerPrefixes", set_max_peer_prefixes, false},
+	{"MaxPrefixes", set_max_prefixes, false},
 	{NULL, NULL, false},
 };
 /* clang-format on */
@@ -632,13 +711,11 @@ static const struct key_def iface_keys[] = {
 static void set_public_key(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_peer_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN];
 
 	if (wgnl_key_from_base64(c->public_key, value) < 0) {
 		perr(p, line,
-		     "PublicKey '%s' is not a WireGuard key (44 characters of base64 encoding "
-		     "32 bytes, as 'wg pubkey' prints)",
-		     hubd_escape(value, e));
+		     "PublicKey is not a WireGuard key (44 characters of base64 encoding "
+		     "32 bytes, as 'wg pubkey' prints)");
 		return;
 	}
 	c->public_key_line = line;
@@ -655,18 +732,19 @@ static void set_psk_file(struct parser *p, unsigned line, const char *key, char 
 static void set_allowed_ips(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_peer_conf *c = p->conf;
-	char e[HUBD_ESCAPE_LEN], masked[HUBD_PREFIX_STRLEN];
+	char given[HUBD_PREFIX_STRLEN], masked[HUBD_PREFIX_STRLEN];
 	struct hubd_prefix a;
 	bool host_bits;
 
 	if (!parse_prefix_value(p, line, key, value, &a, &host_bits))
 		return;
 	if (host_bits) {
-		/* The kernel masks it anyway; say so rather than surprise. */
+		/* The kernel masks it anyway; say so rather than surprise. Both are printed
+		 * from the parsed address, not from the text. */
+		hubd_prefix_format(&a, given, sizeof(given));
 		hubd_prefix_mask(&a);
 		hubd_prefix_format(&a, masked, sizeof(masked));
-		pwarn(p, line, "AllowedIPs %s has host bits set; using %s", hubd_escape(value, e),
-		      masked);
+		pwarn(p, line, "AllowedIPs %s has host bits set; using %s", given, masked);
 	}
 	push_prefix(p, line, &c->allowed_ips, &c->allowed_ips_lines, &c->n_allowed_ips, &a);
 }
@@ -750,6 +828,8 @@ int hubd_parse_interface(const char *path, const char *text, size_t len,
 	    .forward = HUBD_FORWARD_HUB,
 	    .health_interval = HUBD_DEFAULT_HEALTH,
 	    .stale_after = HUBD_DEFAULT_STALE,
+	    .max_peer_prefixes = HUBD_DEFAULT_MAX_PEER_PREFIXES,
+	    .max_prefixes = HUBD_DEFAULT_MAX_PREFIXES,
 	};
 	struct parser p = {
 	    .path = path, .diags = diags, .keys = iface_keys, .conf = &c, .first_diag = diags->n};

@@ -12,6 +12,10 @@
  * length, every prefix is followed by those it contains, so "contained in an
  * accepted prefix" and "contains an accepted prefix" are a point and a range
  * query over that order, kept in Fenwick trees: O(n log n) over all prefixes.
+ *
+ * Bounds come first: a peer with more than MaxPeerPrefixes prefixes, or whose
+ * prefixes would take the accepted peers' total past MaxPrefixes, is rejected
+ * whole, so a later file cannot crowd out an earlier one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -317,6 +321,13 @@ static void check_key(struct verify *v, size_t i, unsigned *errs)
 	if (ic->has_private_key && memcmp(p->public_key, ic->public_key, WGNL_KEY_LEN) == 0)
 		verr(v, p, p->public_key_line, errs,
 		     "PublicKey is the hub's own public key (from its PrivateKeyFile)");
+	/* The loader's wording: the peer file learns nothing of which key file it named. */
+	if (ic->has_private_key && p->has_psk && memcmp(p->psk, ic->private_key, WGNL_KEY_LEN) == 0)
+		verr(
+		    v, p, p->psk_file_line, errs,
+		    "PresharedKeyFile is not a usable key file under the config directory: it must "
+		    "be a regular file there, owned by root, mode 0600 or stricter, holding one "
+		    "WireGuard key");
 	if (owner != NONE)
 		verr(v, p, p->public_key_line, errs, "PublicKey is already used by peer %s (%s:%u)",
 		     v->cfg->peers[owner].name, v->cfg->peers[owner].path,
@@ -490,25 +501,59 @@ static void reject_all(struct hubd_config *cfg, struct hubd_diags *diags)
 	}
 }
 
+/*
+ * MaxPeerPrefixes and MaxPrefixes; total is what the peers accepted before
+ * hold. Named at the first prefix over the bound. False when p is over one.
+ */
+static bool check_caps(struct verify *v, const struct hubd_peer_conf *p, uint64_t total,
+		       unsigned *errs)
+{
+	const struct hubd_iface_conf *ic = &v->cfg->iface;
+	uint64_t per =
+	    ic->max_peer_prefixes ? ic->max_peer_prefixes : HUBD_DEFAULT_MAX_PEER_PREFIXES;
+	uint64_t all = ic->max_prefixes ? ic->max_prefixes : HUBD_DEFAULT_MAX_PREFIXES;
+
+	if (p->n_allowed_ips > per) {
+		verr(v, p, p->allowed_ips_lines[per], errs,
+		     "more than %llu AllowedIPs prefixes in one peer file (MaxPeerPrefixes in "
+		     "hubd.conf): peer not applied",
+		     (unsigned long long)per);
+		return false;
+	}
+	if (total + p->n_allowed_ips > all) {
+		verr(v, p, p->allowed_ips_lines[all > total ? all - total : 0], errs,
+		     "the peers before this one already hold %llu of the %llu AllowedIPs prefixes "
+		     "allowed in all (MaxPrefixes in hubd.conf): peer not applied",
+		     (unsigned long long)total, (unsigned long long)all);
+		return false;
+	}
+	return true;
+}
+
 /* Judge v->cfg->peers in their order; verify_init has run. */
 static void judge(struct verify *v)
 {
+	uint64_t total = 0; /* prefixes of the peers accepted so far */
+
 	for (size_t i = 0; i < v->cfg->n_peers; i++) {
 		const struct hubd_peer_conf *p = &v->cfg->peers[i];
 		unsigned errs = 0;
 
 		check_key(v, i, &errs);
-		for (size_t j = 0; j < p->n_allowed_ips; j++) {
-			check_hub_address(v, p, j, &errs);
-			check_overlap(v, i, j, &errs);
-		}
+		if (check_caps(v, p, total, &errs))
+			for (size_t j = 0; j < p->n_allowed_ips; j++) {
+				check_hub_address(v, p, j, &errs);
+				check_overlap(v, i, j, &errs);
+			}
 		if (errs > HUBD_CONFIG_MAX_ERRORS && v->diags)
 			hubd_diag_add(v->diags, p->path, 0, false, "%u more errors not shown",
 				      errs - HUBD_CONFIG_MAX_ERRORS);
-		if (errs)
+		if (errs) {
 			v->reject[i] = true;
-		else
+		} else {
 			accept_peer(v, i);
+			total += p->n_allowed_ips;
+		}
 	}
 }
 

@@ -35,6 +35,11 @@
 #define HUBD_MTU_MAX		  65535
 #define HUBD_HEALTH_MAX		  3600	/* seconds */
 #define HUBD_STALE_MAX		  86400 /* seconds */
+/* What one peer file and all of them together may hold (MaxPeerPrefixes, MaxPrefixes). */
+#define HUBD_DEFAULT_MAX_PEER_PREFIXES 256
+#define HUBD_DEFAULT_MAX_PREFIXES      1000000
+#define HUBD_MAX_PEER_PREFIXES_LIMIT   1000000	 /* the largest MaxPeerPrefixes accepted */
+#define HUBD_MAX_PREFIXES_LIMIT	       100000000 /* the largest MaxPrefixes accepted */
 
 struct hubd_prefix {
 	int family; /* AF_INET or AF_INET6 */
@@ -68,6 +73,13 @@ struct hubd_iface_conf {
 	unsigned *address_lines; /* parallel to addresses */
 	unsigned private_key_file_line;
 	unsigned mtu_line;
+	/*
+	 * At most this many AllowedIPs prefixes in one peer file, and in all
+	 * accepted peers together (later files in name order are rejected).
+	 * 0 means the default, so a zeroed struct has the defaults.
+	 */
+	uint32_t max_peer_prefixes;
+	uint32_t max_prefixes;
 };
 
 struct hubd_peer_conf {
@@ -140,7 +152,11 @@ bool hubd_is_peer_filename(const char *filename);
 /* A sane peer name: 1..HUBD_PEER_NAME_MAX of [A-Za-z0-9_.@-], not starting with '.'. */
 bool hubd_is_valid_peer_name(const char *name);
 
-/* A name the kernel accepts for a network interface (1..15 bytes, no '/', ':' or spaces). */
+/*
+ * A name hubd accepts for a network interface: 1..15 bytes of [A-Za-z0-9_.@+-],
+ * not "." or "..". Narrower than the kernel's rule, so that a name is safe
+ * wherever it goes (nftables rules, messages).
+ */
 bool hubd_is_valid_ifname(const char *name);
 
 /*

@@ -6,6 +6,64 @@
 
 #include "config.h"
 
+#define REDACTED "(key hidden)"
+
+static bool is_b64(char c)
+{
+	return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+	       c == '+' || c == '/';
+}
+
+static bool is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* How long a key looks at s: 43 base64 characters and '=' (as wg genkey writes), or 64 hex
+ * digits (as the kernel's UAPI), else 0. */
+static size_t key_at(const char *s, size_t left)
+{
+	size_t i;
+
+	if (left >= WGNL_KEY_B64_LEN) {
+		for (i = 0; i < WGNL_KEY_B64_LEN - 1 && is_b64(s[i]); i++)
+			;
+		if (i == WGNL_KEY_B64_LEN - 1 && s[i] == '=')
+			return WGNL_KEY_B64_LEN;
+	}
+	if (left >= 2 * WGNL_KEY_LEN) {
+		for (i = 0; i < 2 * WGNL_KEY_LEN && is_hex(s[i]); i++)
+			;
+		if (i == 2 * WGNL_KEY_LEN)
+			return i;
+	}
+	return 0;
+}
+
+/*
+ * Hide whatever looks like a key, in place (the replacement is shorter).
+ * Done here, where every diagnostic passes, so that no message can print a
+ * key whatever typo or file put it there (hubd.conf(5), SECURITY).
+ */
+static void redact_keys(char *s)
+{
+	size_t n = strlen(s);
+
+	for (size_t i = 0; i < n;) {
+		size_t k = key_at(s + i, n - i);
+
+		if (!k) {
+			i++;
+			continue;
+		}
+		explicit_bzero(s + i, k);
+		memmove(s + i + strlen(REDACTED), s + i + k, n - i - k + 1);
+		memcpy(s + i, REDACTED, strlen(REDACTED));
+		n -= k - strlen(REDACTED);
+		i += strlen(REDACTED);
+	}
+}
+
 void hubd_diag_add(struct hubd_diags *d, const char *path, unsigned line, bool warning,
 		   const char *fmt, ...)
 {
@@ -36,6 +94,8 @@ void hubd_diag_add(struct hubd_diags *d, const char *path, unsigned line, bool w
 		free(msg);
 		return;
 	}
+	redact_keys(msg);
+	redact_keys(item->path);
 	item->line = line;
 	item->warning = warning;
 	item->message = msg;

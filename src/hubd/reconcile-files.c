@@ -156,7 +156,7 @@ static bool fresh_accepted(const struct delta *d)
 static bool delta_fits(const struct delta *d)
 {
 	const struct hubd_config *run = d->h->cfg;
-	size_t prefixes = 0;
+	size_t prefixes = 0, total = 0;
 
 	for (size_t i = 0; i < d->n; i++)
 		prefixes += d->fresh[i].name ? d->fresh[i].n_allowed_ips : 0;
@@ -167,10 +167,15 @@ static bool delta_fits(const struct delta *d)
 
 		if (is_dirty(d, q->name))
 			continue;
+		total += q->n_allowed_ips;
 		for (size_t i = 0; i < d->n; i++)
 			if (d->fresh[i].name && clashes(q, &d->fresh[i]))
 				return false;
 	}
+	/* Over MaxPrefixes in all, the verifier refuses by its own order: the full path's. */
+	if (total + prefixes >
+	    (run->iface.max_prefixes ? run->iface.max_prefixes : HUBD_DEFAULT_MAX_PREFIXES))
+		return false;
 	return fresh_accepted(d);
 }
 

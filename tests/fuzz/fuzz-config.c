@@ -6,6 +6,11 @@
  * accepted peers never share a key or overlapping AllowedIPs, never hold the
  * hub's own address in a prefix narrower than its subnet, and every file
  * ends up accepted or rejected.
+ *
+ * And messages never repeat what a file holds (issue 16): each input is also
+ * parsed with a key and a marker planted in it, at a place the input picks
+ * (its first byte), and no message may then hold the marker, the key, or any
+ * 24 characters of the key.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +20,9 @@
 
 #define SEP	  "\n%%\n"
 #define MAX_PEERS 16
+/* A private key as wg genkey writes it, and a marker that is no safe token. */
+#define PLANT_KEY  "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk="
+#define PLANT_MARK "zq-MARKER-9x"
 
 static void check_invariants(const struct hubd_config *cfg, size_t parsed)
 {
@@ -62,6 +70,73 @@ static void add_peer(struct hubd_config *cfg, const uint8_t *data, size_t len, s
 		cfg->n_peers++;
 }
 
+/* Does any message or path hold the marker, or 24 characters of the key in a row? */
+static bool leaks(const struct hubd_diags *d)
+{
+	const char *k = PLANT_KEY;
+	char part[25];
+
+	for (size_t i = 0; i < d->n; i++) {
+		if (strstr(d->items[i].message, PLANT_MARK) || strstr(d->items[i].path, PLANT_MARK))
+			return true;
+		for (size_t o = 0; o + 24 <= strlen(k); o++) {
+			memcpy(part, k + o, 24);
+			part[24] = '\0';
+			if (strstr(d->items[i].message, part) || strstr(d->items[i].path, part))
+				return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The input with the key and the marker inserted at some byte of it (chosen
+ * by data[0]), in one of a few shapes that typos take, then parsed as a peer
+ * file and as hubd.conf.
+ */
+static void check_planted(const uint8_t *data, size_t size)
+{
+	static const char *const shapes[] = {
+	    PLANT_KEY,
+	    PLANT_MARK,
+	    "PresharedKey: " PLANT_KEY,
+	    "PrivateKey " PLANT_KEY,
+	    "PresharedKeyFile = " PLANT_KEY,
+	    PLANT_MARK " = " PLANT_KEY,
+	    "[" PLANT_MARK "]",
+	    "Endpoint = " PLANT_MARK ":1",
+	    "Name = " PLANT_MARK,
+	    "AllowedIPs = " PLANT_MARK,
+	    PLANT_KEY " " PLANT_MARK,
+	};
+	size_t at, n, shape;
+	struct hubd_diags d = {0};
+	struct hubd_peer_conf pc;
+	struct hubd_iface_conf ic;
+	char *buf;
+
+	if (size < 2 || size > 65536)
+		return;
+	at = data[0] % size;
+	shape = data[1] % (sizeof(shapes) / sizeof(shapes[0]));
+	n = strlen(shapes[shape]);
+	buf = malloc(size + n + 2);
+	if (!buf)
+		return;
+	memcpy(buf, data, at);
+	memcpy(buf + at, shapes[shape], n);
+	buf[at + n] = '\n';
+	memcpy(buf + at + n + 1, data + at, size - at);
+	if (hubd_parse_peer("peers.d/x.conf", "x", buf, size + n + 1, &pc, &d) == 0)
+		hubd_peer_conf_clear(&pc);
+	if (hubd_parse_interface("hubd.conf", buf, size + n + 1, &ic, &d) == 0)
+		hubd_iface_conf_clear(&ic);
+	if (leaks(&d))
+		abort();
+	hubd_diags_free(&d);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -103,5 +178,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	hubd_config_free(cfg);
 	hubd_diags_free(&d);
+	check_planted(data, size);
 	return 0;
 }

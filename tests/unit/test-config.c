@@ -11,12 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
+#include <sys/sysmacros.h>
 #include <arpa/inet.h>
 #include <time.h>
 #include <unistd.h>
 
 /* By path: "config.h" alone would find autoconf's header in the build dir. */
 #include "config.h"
+#include "config-internal.h"
 
 /* Keys for "@K1@".."@K4@" in the rows; @KH@ is the hub's own public key. */
 static char keys[5][WGNL_KEY_B64_LEN + 1];
@@ -97,7 +99,7 @@ static const struct row iface_rows[] = {
     {IF "[Interface\n", false, "hubd.conf:3", "malformed section header"},
     {IF "[Interface]\n", false, "hubd.conf:3", "a second [Interface] section"},
     {IF "[Peer]\nPublicKey = @K1@\n", false, "hubd.conf:3", "[Peer] does not belong"},
-    {IF "just words\n", false, "hubd.conf:3", "expected 'Key = Value'"},
+    {IF "just words\n", false, "hubd.conf:3", "line is not KEY = VALUE or a [Section]"},
     {IF "MTU =\n", false, "hubd.conf:3", "MTU has no value"},
     {IF "ListenPort = 1\nListenPort = 2\n", false, "hubd.conf:4", "already set on line 3"},
     {IF "PrivateKey = @K1@\n", false, "hubd.conf:3", "PrivateKeyFile"},
@@ -160,11 +162,26 @@ static const struct row iface_rows[] = {
     {IF "Name = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface name"},
     {IF "Name = a:b\n", false, "hubd.conf:3", "not a valid interface name"},
     {IF "PrivateKeyFile = /etc/hubd/private.key\n", true, NULL, NULL},
+    /* Interface names go into nftables rules: nothing but [A-Za-z0-9_.@+-] (issue 16). */
+    {IF "Masquerade = eth0.100, br-lan, a@b, a+b, a_b, ABCDEFGHIJKLMNO\n", true, NULL, NULL},
+    {IF "Masquerade = e\";drop;oif\"lo\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Masquerade = eth0 x\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Masquerade = eth{0}\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Masquerade = ..\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Name = wg$0\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Name = wg\\0\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Name = wg'0\n", false, "hubd.conf:3", "not a valid interface name"},
+    /* MaxPeerPrefixes, MaxPrefixes */
+    {IF "MaxPeerPrefixes = 1\nMaxPrefixes = 100000000\n", true, NULL, NULL},
+    {IF "MaxPeerPrefixes = 0\n", false, "hubd.conf:3",
+     "MaxPeerPrefixes 0 is out of range 1..1000000"},
+    {IF "MaxPrefixes = 100000001\n", false, "hubd.conf:3", "out of range 1..100000000"},
+    {IF "MaxPrefixes = lots\n", false, "hubd.conf:3", "MaxPrefixes must be a number"},
     /* hostile bytes */
     {IF "MTU = 1420\xff\n", false, "hubd.conf:3", "not valid UTF-8"},
     {IF "# caf\xc3\xa9 is fine in a comment\n", true, NULL, NULL},
     {IF "# \xc0\xaf overlong\n", false, "hubd.conf:3", "not valid UTF-8"},
-    {IF "Name = w\xc3\xa9\n", false, "hubd.conf:3", "'w\\xc3\\xa9' is not a valid"},
+    {IF "Name = w\xc3\xa9\n", false, "hubd.conf:3", "Name is not a valid interface name"},
 };
 
 static const struct row peer_rows[] = {
@@ -332,6 +349,8 @@ START_TEST(test_iface_values)
 	ck_assert_int_eq(c.forward, HUBD_FORWARD_HUB);
 	ck_assert_uint_eq(c.health_interval, 10);
 	ck_assert_uint_eq(c.stale_after, 180);
+	ck_assert_uint_eq(c.max_peer_prefixes, 256);
+	ck_assert_uint_eq(c.max_prefixes, 1000000);
 	ck_assert_uint_eq(d.n, 0);
 	hubd_iface_conf_clear(&c);
 	hubd_diags_free(&d);
@@ -1050,7 +1069,9 @@ START_TEST(test_psk_perms)
 		ck_assert_uint_eq(cfg->n_rejected, 1);
 		ck_assert_str_eq(cfg->rejected[0], "a");
 		where(w, sizeof(w), "peers.d/a.conf", 4);
-		if (!has_diag(&d, w, r->msg) || !has_diag(&d, w, "PresharedKeyFile")) {
+		/* One message whatever is wrong: it tells nothing of the file's owner or mode. */
+		if (!has_diag(&d, w, "PresharedKeyFile is not a usable key file under") ||
+		    has_diag(&d, w, "has mode") || has_diag(&d, w, "uid 65534")) {
 			dump(&d);
 			ck_abort_msg("psk row %d", _i);
 		}
@@ -1310,6 +1331,459 @@ START_TEST(test_load_100k)
 }
 END_TEST
 
+/*
+ * Issue 16: nothing a peer file holds may come back in a message. Each row is
+ * a file that must be rejected with a file:line error, and no message may hold
+ * the marker, key K2, or even K2 without its '=' (which a split at '=' leaves).
+ */
+#define MARK "s3cr3t-MARK"
+
+struct secret_row {
+	bool iface;
+	const char *text;
+};
+
+static const struct secret_row secret_rows[] = {
+    {false, "[Peer]\nPresharedKey: @K2@\n"},
+    {false, "[Peer]\nPresharedKey @K2@\n"},
+    {false, "[Peer]\nPresharedKeyFile: @K2@\n"},
+    {true, IF "PrivateKey @K2@\n"},
+    {true, IF "PrivateKey: @K2@\n"},
+    {true, IF "PrivateKeyFile @K2@\n"},
+    {false, "[Peer]\n@K2@\n"}, /* a key file read as a peer file */
+    {false, "@K2@\n"},
+    {true, "@K2@\n"},
+    {false, "[Peer]\nPublicKey = @K2@ " MARK "\n"},
+    {false, "[Peer]\n" MARK "\n"},
+    {false, "[Peer]\n" MARK " = 1\n"},
+    {false, "[Peer]\nUnknownKeyThatIsFarTooLongToRepeatX = 1\n"},
+    {false, "[" MARK "]\n"},
+    {false, "[Peer\n" MARK "\n"},
+    {false, "[Peer]\nAllowedIPs = " MARK "\nEndpoint = " MARK "\nPersistentKeepalive = " MARK
+	    "\nPublicKey = " MARK "\n"},
+    {false, "[Peer]\nEndpoint = " MARK ":99999\nEndpoint = [" MARK "]\nAllowedIPs = 1/99\n"},
+    {false, "[Peer]\nAllowedIPs = 10.8.0.2/32\nAllowedIPs = 10.8.0.2/" MARK "\n"},
+    {true, IF "Name = " MARK ";x\nMasquerade = " MARK ";x\nForward = " MARK "\nFirewallMark = " MARK
+	      "\nListenPort = " MARK "\nPublicEndpoint = " MARK "\nAddress = " MARK
+	      "\nMaxPrefixes = " MARK "\n"},
+    {true, IF "Masquerade = @K2@\nName = @K2@\nForward = @K2@\nListenPort = @K2@\n"},
+};
+
+/* Does any message, or path, hold the marker or any 20 characters of K2? */
+static bool leaks(const struct hubd_diags *d)
+{
+	char part[21];
+
+	for (size_t i = 0; i < d->n; i++)
+		for (size_t o = 0; o + 20 <= WGNL_KEY_B64_LEN; o++) {
+			memcpy(part, keys[1] + o, 20);
+			part[20] = '\0';
+			if (strstr(d->items[i].message, MARK) ||
+			    strstr(d->items[i].message, part) || strstr(d->items[i].path, part))
+				return true;
+		}
+	return false;
+}
+
+START_TEST(test_no_line_text)
+{
+	const struct secret_row *r = &secret_rows[_i];
+	struct hubd_diags d = {0};
+	char *text = expand(r->text);
+	int rc;
+
+	if (r->iface) {
+		struct hubd_iface_conf c;
+
+		rc = hubd_parse_interface("hubd.conf", text, strlen(text), &c, &d);
+		if (rc == 0)
+			hubd_iface_conf_clear(&c);
+	} else {
+		struct hubd_peer_conf c;
+
+		rc = hubd_parse_peer("peers.d/x.conf", "x", text, strlen(text), &c, &d);
+		if (rc == 0)
+			hubd_peer_conf_clear(&c);
+	}
+	if (rc == 0 || leaks(&d) || hubd_diags_errors(&d) == 0) {
+		dump(&d);
+		ck_abort_msg("secret row %d: rc %d", _i, rc);
+	}
+	hubd_diags_free(&d);
+	free(text);
+}
+END_TEST
+
+/* A typo's key names the key from our table, and says what to write. */
+START_TEST(test_typo_hints)
+{
+	char *t = expand("[Peer]\nPresharedKey: @K2@\nPublicKey @K1@\n");
+	struct hubd_peer_conf c;
+	struct hubd_diags d = {0};
+
+	ck_assert_int_eq(hubd_parse_peer("x.conf", "x", t, strlen(t), &c, &d), -EINVAL);
+	ck_assert(has_diag(&d, "x.conf:2", "line is not KEY = VALUE (it starts like PresharedKey"));
+	ck_assert(has_diag(&d, "x.conf:2", "PresharedKeyFile"));
+	ck_assert(has_diag(&d, "x.conf:3", "it starts like PublicKey: write PublicKey = ..."));
+	ck_assert(!leaks(&d));
+	hubd_diags_free(&d);
+	free(t);
+}
+END_TEST
+
+/* Every diagnostic, whoever adds it, hides what looks like a key. */
+START_TEST(test_diag_redacts_keys)
+{
+	static const char hex[] =
+	    "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef";
+	struct hubd_diags d = {0};
+	char path[128];
+
+	snprintf(path, sizeof(path), "psk/%s", keys[1]);
+	hubd_diag_add(&d, path, 1, false, "a %s b %s c %s", keys[1], hex, hub_priv_b64);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_ptr_null(strstr(d.items[0].message, keys[1]));
+	ck_assert_ptr_null(strstr(d.items[0].message, hex));
+	ck_assert_ptr_null(strstr(d.items[0].message, hub_priv_b64));
+	ck_assert_str_eq(d.items[0].message, "a (key hidden) b (key hidden) c (key hidden)");
+	ck_assert_str_eq(d.items[0].path, "psk/(key hidden)");
+	/* Shorter runs, and base64 without the '=', stay. */
+	hubd_diag_add(&d, "x", 1, false, "AllowedIPs fd00::1/128 abcdefABCDEF0123 %.43s", keys[1]);
+	ck_assert_ptr_nonnull(strstr(d.items[1].message, "fd00::1/128 abcdefABCDEF0123"));
+	hubd_diags_free(&d);
+}
+END_TEST
+
+/* MaxPeerPrefixes and MaxPrefixes: later files in name order lose. */
+START_TEST(test_prefix_caps)
+{
+	struct hubd_config *cfg = hub_config();
+	struct hubd_diags d = {0};
+	char big[257 * 32 + 64], *o = big;
+
+	cfg->iface.max_peer_prefixes = 2;
+	cfg->iface.max_prefixes = 3;
+	add_peer_text(cfg, P("a", "@K1@", "10.8.0.2/32, 10.8.0.3/32"), &d);
+	add_peer_text(cfg,
+		      "b:[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.4/32\nAllowedIPs = "
+		      "10.8.0.5/32\nAllowedIPs = 10.8.0.6/32\n",
+		      &d);
+	add_peer_text(cfg,
+		      "c:[Peer]\nPublicKey = @K3@\nAllowedIPs = 10.8.0.7/32\nAllowedIPs = "
+		      "10.8.0.8/32\n",
+		      &d);
+	add_peer_text(cfg, P("d", "@K4@", "10.8.0.9/32"), &d);
+	hubd_config_verify(cfg, &d);
+	ck_assert_uint_eq(cfg->n_peers, 2);
+	ck_assert_str_eq(cfg->peers[0].name, "a");
+	ck_assert_str_eq(cfg->peers[1].name, "d");
+	ck_assert_uint_eq(cfg->n_rejected, 2);
+	ck_assert(has_diag(&d, "peers.d/b.conf:5", "more than 2 AllowedIPs prefixes"));
+	ck_assert(has_diag(&d, "peers.d/c.conf:4", "already hold 2 of the 3 AllowedIPs prefixes"));
+	ck_assert(has_diag(&d, "peers.d/c.conf:4", "MaxPrefixes"));
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+
+	/* The default: 256 a peer. */
+	cfg = hub_config();
+	o += sprintf(o, "e:[Peer]\nPublicKey = @K1@\n");
+	for (int i = 0; i < 257; i++)
+		o += sprintf(o, "AllowedIPs = 10.9.%d.%d/32\n", i / 200, i % 200);
+	add_peer_text(cfg, big, &d);
+	big[strlen(big) - strlen("AllowedIPs = 10.9.1.56/32\n")] = '\0';
+	big[0] = 'f';
+	add_peer_text(cfg, big, &d); /* 256, and an overlap with e, which is not in the way */
+	hubd_config_verify(cfg, &d);
+	ck_assert_uint_eq(cfg->n_peers, 1);
+	ck_assert_str_eq(cfg->peers[0].name, "f");
+	ck_assert(has_diag(&d, "peers.d/e.conf:259", "more than 256 AllowedIPs prefixes"));
+	ck_assert_uint_eq(d.n, 1);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+}
+END_TEST
+
+/* The fallback of openat2: the same rules, one component at a time. */
+struct walk_row {
+	const char *path;
+	int want; /* 0: opens, else -errno */
+};
+
+static const struct walk_row walk_rows[] = {
+    {"a/f", 0},
+    {"./a/./f", 0},
+    {"a//f", 0},
+    {"l1", 0},
+    {"a/up", 0},
+    {"a/../a/f", 0},
+    {"k", 0},
+    {"a/deep", 0},
+    {"l2", -EXDEV},
+    {"l3", -EXDEV},
+    {"../x", -EXDEV},
+    {"a/../../x", -EXDEV},
+    {"/etc/passwd", -EXDEV},
+    {"a/out", -EXDEV},
+    {"loop", -ELOOP},
+    {"missing", -ENOENT},
+    {"a/f/x", -ENOTDIR},
+    {"", -ENOENT},
+};
+
+static void make_tree(const char *root)
+{
+	char p[1024];
+	static const char *links[][2] = {
+	    {"l1", "a/f"},	{"l2", "../x"},	      {"l3", "/etc/passwd"},
+	    {"a/up", "../a/f"}, {"a/out", "../../x"}, {"loop", "loop"},
+	    {"..data", "..v1"}, {"k", "..data/k"},    {"a/deep", "../l1"},
+	};
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/a", root);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/..v1", root);
+	ck_assert_int_eq(mkdir(p, 0755), 0);
+	snprintf(p, sizeof(p), "%s/a/f", root);
+	ck_assert_ptr_nonnull(f = fopen(p, "w"));
+	fclose(f);
+	snprintf(p, sizeof(p), "%s/..v1/k", root);
+	ck_assert_ptr_nonnull(f = fopen(p, "w"));
+	fclose(f);
+	for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", root, links[i][0]);
+		ck_assert_int_eq(symlink(links[i][1], p), 0);
+	}
+}
+
+START_TEST(test_open_beneath_walk)
+{
+	char root[128];
+	int dfd;
+
+	setup_dir();
+	snprintf(root, sizeof(root), "%s/w", tmpdir);
+	ck_assert_int_eq(mkdir(root, 0755), 0);
+	make_tree(root);
+	dfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dfd, 0);
+	for (size_t i = 0; i < sizeof(walk_rows) / sizeof(walk_rows[0]); i++) {
+		int fd = hubd_open_beneath_walk(dfd, walk_rows[i].path, O_RDONLY | O_CLOEXEC);
+
+		if ((walk_rows[i].want == 0) != (fd >= 0) || (fd < 0 && fd != walk_rows[i].want))
+			ck_abort_msg("walk %s: %d, want %d", walk_rows[i].path, fd,
+				     walk_rows[i].want);
+		if (fd >= 0)
+			close(fd);
+	}
+	close(dfd);
+	teardown_dir();
+}
+END_TEST
+
+static void link_at(const char *target, const char *rel)
+{
+	char p[512];
+
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, rel);
+	ck_assert_int_eq(symlink(target, p), 0);
+}
+
+/*
+ * A peer file that is a link out of peers.d, or no regular file, is refused
+ * unread, alone: `ln -s ../private.key peers.d/leak.conf` once printed the key.
+ */
+START_TEST(test_peer_file_links)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	struct hubd_peer_conf pc;
+	char w[512], outside[512];
+	FILE *f;
+
+	setup_dir();
+	snprintf(outside, sizeof(outside), "%s-outside", tmpdir);
+	ck_assert_ptr_nonnull(f = fopen(outside, "w"));
+	fputs("[Peer]\n" MARK "\n", f);
+	fclose(f);
+	write_file("peers.d/ok.conf", "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n", 0644,
+		   0);
+	link_at("../private.key", "peers.d/leak.conf");
+	link_at(outside, "peers.d/abs.conf");
+	link_at("../peers.d/../../x", "peers.d/dots.conf");
+	link_at("/dev/zero", "peers.d/zero.conf");
+	snprintf(w, sizeof(w), "%s/peers.d/null.conf", tmpdir);
+	ck_assert_int_eq(mknod(w, S_IFCHR | 0644, makedev(1, 3)), 0);
+	cfg = load(&d);
+	ck_assert_uint_eq(cfg->n_peers, 1);
+	ck_assert_uint_eq(cfg->n_rejected, 5);
+	for (size_t i = 0; i < d.n; i++) {
+		ck_assert_ptr_null(strstr(d.items[i].message, MARK));
+		ck_assert_ptr_null(strstr(d.items[i].message, "yAnz5TF+lXXJte14tji3zlMNq"));
+	}
+	where(w, sizeof(w), "peers.d/leak.conf", 0);
+	ck_assert(has_diag(&d, w, "symbolic link leading out of its directory"));
+	where(w, sizeof(w), "peers.d/abs.conf", 0);
+	ck_assert(has_diag(&d, w, "symbolic link leading out of its directory"));
+	where(w, sizeof(w), "peers.d/dots.conf", 0);
+	ck_assert(has_diag(&d, w, "symbolic link leading out of its directory"));
+	where(w, sizeof(w), "peers.d/zero.conf", 0);
+	ck_assert(has_diag(&d, w, "symbolic link leading out of its directory"));
+	where(w, sizeof(w), "peers.d/null.conf", 0);
+	ck_assert(has_diag(&d, w, "is not a regular file"));
+	ck_assert_uint_eq(hubd_diags_errors(&d), 5);
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	/* The one-file path the daemon takes on a change: the same refusal. */
+	ck_assert_int_eq(hubd_config_read_peer(tmpdir, "leak.conf", &pc, &d), -EXDEV);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_int_eq(hubd_config_read_peer(tmpdir, "gone.conf", &pc, &d), -ENOENT);
+	ck_assert_uint_eq(d.n, 1);
+	ck_assert_int_eq(hubd_config_read_peer(tmpdir, "ok.conf", &pc, &d), 0);
+	hubd_peer_conf_clear(&pc);
+	hubd_diags_free(&d);
+	unlink(outside);
+	teardown_dir();
+}
+END_TEST
+
+/* A Kubernetes ConfigMap or Secret mount: relative "..data" links that stay inside. */
+START_TEST(test_configmap_links)
+{
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	struct hubd_peer_conf pc;
+	char w[512];
+
+	setup_dir();
+	snprintf(w, sizeof(w), "%s/peers.d/..2024_01_01_00_00_00.1", tmpdir);
+	ck_assert_int_eq(mkdir(w, 0755), 0);
+	snprintf(w, sizeof(w), "%s/psk/..2024_01_01_00_00_00.2", tmpdir);
+	ck_assert_int_eq(mkdir(w, 0700), 0);
+	write_file("peers.d/..2024_01_01_00_00_00.1/phone.conf",
+		   "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPresharedKeyFile = "
+		   "psk/phone.psk\n",
+		   0644, 0);
+	write_file("psk/..2024_01_01_00_00_00.2/phone.psk", "@K3@\n", 0600, 0);
+	link_at("..2024_01_01_00_00_00.1", "peers.d/..data");
+	link_at("..data/phone.conf", "peers.d/phone.conf");
+	link_at("..2024_01_01_00_00_00.2", "psk/..data");
+	link_at("..data/phone.psk", "psk/phone.psk");
+	cfg = load(&d);
+	if (d.n)
+		dump(&d);
+	ck_assert_uint_eq(d.n, 0);
+	ck_assert_uint_eq(cfg->n_peers, 1);
+	ck_assert(cfg->peers[0].has_psk);
+	ck_assert_uint_eq(cfg->peers[0].psk[0], 0x33);
+	hubd_config_free(cfg);
+	ck_assert_int_eq(hubd_config_read_peer(tmpdir, "phone.conf", &pc, &d), 0);
+	ck_assert(pc.has_psk);
+	hubd_peer_conf_clear(&pc);
+	teardown_dir();
+}
+END_TEST
+
+/*
+ * PresharedKeyFile: only beneath the config directory, never the private key,
+ * and one message that says nothing of any path's existence, owner or mode.
+ */
+struct psk_row {
+	const char *value; /* @D@: the config dir, @B@: its last component */
+	bool ok;
+	const char *msg;
+};
+
+#define PSK_UNUSABLE "PresharedKeyFile is not a usable key file under "
+#define PSK_OUTSIDE  "PresharedKeyFile must name a file under "
+
+static const struct psk_row psk_rows[] = {
+    {"psk/a.psk", true, NULL},
+    {"@D@/psk/a.psk", true, NULL},
+    {"@D@//psk/../psk/a.psk", true, NULL},
+    {"@D@-keys/b.psk", false, PSK_OUTSIDE},
+    {"/etc/hubd-nonexistent/b.psk", false, PSK_OUTSIDE},
+    {"@D@/../x/b.psk", false, PSK_UNUSABLE},
+    {"../@B@-keys/b.psk", false, PSK_UNUSABLE},
+    {"psk/out.psk", false, PSK_UNUSABLE}, /* a link to the file outside */
+    {"private.key", false, PSK_UNUSABLE},
+    {"psk/hard.psk", false, PSK_UNUSABLE}, /* the private key, hard-linked */
+    {"psk/copy.psk", false, PSK_UNUSABLE}, /* the private key, copied */
+    {"psk/loose.psk", false, PSK_UNUSABLE},
+    {"psk/nobody.psk", false, PSK_UNUSABLE},
+    {"psk/missing.psk", false, PSK_UNUSABLE},
+    {"psk", false, PSK_UNUSABLE},
+    {"hubd.conf", false, PSK_UNUSABLE},
+    {"@K2@", false, PSK_UNUSABLE},
+};
+
+START_TEST(test_psk_rules)
+{
+	const struct psk_row *r = &psk_rows[_i];
+	struct hubd_diags d = {0};
+	struct hubd_config *cfg;
+	char w[1024], keys_dir[512], value[512], *base;
+	FILE *f;
+
+	setup_dir();
+	base = strrchr(tmpdir, '/') + 1;
+	snprintf(keys_dir, sizeof(keys_dir), "%s-keys", tmpdir);
+	ck_assert_int_eq(mkdir(keys_dir, 0700), 0);
+	snprintf(w, sizeof(w), "%s/b.psk", keys_dir);
+	ck_assert_ptr_nonnull(f = fopen(w, "w"));
+	fputs(keys[2], f);
+	fclose(f);
+	ck_assert_int_eq(chmod(w, 0600), 0);
+	write_file("psk/a.psk", "@K3@", 0600, 0);
+	write_file("psk/copy.psk", hub_priv_b64, 0600, 0);
+	write_file("psk/loose.psk", "@K3@", 0644, 0);
+	write_file("psk/nobody.psk", "@K3@", 0600, 65534);
+	snprintf(w, sizeof(w), "%s/private.key", tmpdir);
+	snprintf(value, sizeof(value), "%s/psk/hard.psk", tmpdir);
+	ck_assert_int_eq(link(w, value), 0);
+	snprintf(w, sizeof(w), "%s/b.psk", keys_dir);
+	link_at(w, "psk/out.psk");
+	value[0] = '\0';
+	for (const char *v = r->value; *v;) {
+		if (strncmp(v, "@D@", 3) == 0 || strncmp(v, "@B@", 3) == 0) {
+			strcat(value, v[1] == 'D' ? tmpdir : base);
+			v += 3;
+		} else {
+			strncat(value, v++, 1);
+		}
+	}
+	snprintf(w, sizeof(w),
+		 "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\nPresharedKeyFile = %s\n",
+		 value);
+	write_file("peers.d/a.conf", w, 0644, 0);
+	write_file("peers.d/b.conf", "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.3/32\n", 0644,
+		   0);
+	cfg = load(&d);
+	if (r->ok) {
+		ck_assert_uint_eq(d.n, 0);
+		ck_assert_uint_eq(cfg->n_peers, 2);
+		ck_assert(cfg->peers[0].has_psk);
+		ck_assert_uint_eq(cfg->peers[0].psk[0], 0x33);
+	} else {
+		where(w, sizeof(w), "peers.d/a.conf", 4);
+		if (cfg->n_peers != 1 || !has_diag(&d, w, r->msg) || d.n != 1 || leaks(&d) ||
+		    strstr(d.items[0].message, hub_priv_b64) ||
+		    strstr(d.items[0].message, "0644") || strstr(d.items[0].message, "65534") ||
+		    strstr(d.items[0].message, "No such") || strstr(d.items[0].message, ".psk") ||
+		    strstr(d.items[0].message, "private.key")) {
+			dump(&d);
+			ck_abort_msg("psk rule %d (%s)", _i, r->value);
+		}
+		ck_assert_str_eq(cfg->peers[0].name, "b");
+	}
+	hubd_config_free(cfg);
+	hubd_diags_free(&d);
+	snprintf(w, sizeof(w), "rm -rf '%s'", keys_dir);
+	ck_assert_int_eq(system(w), 0);
+	teardown_dir();
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1326,6 +1800,9 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_prefix_cmp_ignores_padding);
 	tcase_add_test(tc, test_prefix_host_and_addr);
 	tcase_add_test(tc, test_filenames);
+	tcase_add_loop_test(tc, test_no_line_text, 0, sizeof(secret_rows) / sizeof(secret_rows[0]));
+	tcase_add_test(tc, test_typo_hints);
+	tcase_add_test(tc, test_diag_redacts_keys);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("verify");
@@ -1333,6 +1810,7 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_verify_scale);
 	tcase_add_test(tc, test_judge_prefix);
 	tcase_add_test(tc, test_drop_rejected);
+	tcase_add_test(tc, test_prefix_caps);
 	tcase_set_timeout(tc, 120);
 	suite_add_tcase(s, tc);
 
@@ -1345,6 +1823,10 @@ static Suite *config_suite(void)
 	tcase_add_test(tc, test_hostile_files);
 	tcase_add_test(tc, test_load_two_halves);
 	tcase_add_test(tc, test_list_peer_order);
+	tcase_add_test(tc, test_open_beneath_walk);
+	tcase_add_test(tc, test_peer_file_links);
+	tcase_add_test(tc, test_configmap_links);
+	tcase_add_loop_test(tc, test_psk_rules, 0, sizeof(psk_rows) / sizeof(psk_rows[0]));
 	tcase_add_test(tc, test_load_100k);
 	tcase_set_timeout(tc, 600);
 	suite_add_tcase(s, tc);

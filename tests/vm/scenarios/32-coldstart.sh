@@ -16,7 +16,6 @@ source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 need_wireguard
 need_cmd nft
 need_built "$HUBD" "$HUBCTL"
-cleanup rm -rf /etc/hubd/t32-keys
 
 D=/etc/hubd/t32
 # The reader judges at 64, 128, 256 and 512 files, then all 600: five batches. (Not
@@ -38,9 +37,9 @@ for ((i = 0; i < N; i++)); do
 	pfile "p$(printf %04d $i)" "${pubs[$i]}" "10.8.$((1 + i / 250)).$((1 + i % 250))/32" \
 		"Endpoint = 198.51.100.$((1 + i % 250)):$((20000 + i))"
 done
-mkdir -p "$D-keys"
-(umask 077 && wg genpsk >"$D-keys/p0003.psk")
-pfile p0003 "${pubs[3]}" "10.8.1.4/32" "PresharedKeyFile = $D-keys/p0003.psk" "PersistentKeepalive = 25"
+mkdir -p "$D/psk"
+(umask 077 && wg genpsk >"$D/psk/p0003.psk")
+pfile p0003 "${pubs[3]}" "10.8.1.4/32" "PresharedKeyFile = $D/psk/p0003.psk" "PersistentKeepalive = 25"
 pfile p0002 "${pubs[2]}" "10.8.1.3/32" "Endpoint = localhost:51999"
 pfile p0030 "${pubs[30]}" "10.8.1.31/32, 192.168.50.0/24"
 pfile p0590 "${pubs[590]}" "10.8.1.11/32"                     # p0010's address
@@ -82,7 +81,7 @@ assert_eq "10.8.1.6/32" "$(wg_aips hub wg0 "${pubs[5]}")" "p0005 keeps its key"
 endpoint_of() { ip netns exec hub wg show wg0 endpoints | awk -v k="$1" '$1 == k { print $2 }'; }
 _resolved() { case $(endpoint_of "${pubs[2]}") in 127.0.0.1:51999 | "[::1]:51999") ;; *) return 1 ;; esac; }
 wait_for -t 10 _resolved
-assert_eq "$(cat "$D-keys/p0003.psk")" "$(ip netns exec hub wg show wg0 preshared-keys |
+assert_eq "$(cat "$D/psk/p0003.psk")" "$(ip netns exec hub wg show wg0 preshared-keys |
 	awk -v k="${pubs[3]}" '$1 == k { print $2 }')" "the PSK"
 wait_for has_route hub 192.168.50.0/24
 lacks_route hub 192.168.50.128/25 || fail "route of a rejected peer"

@@ -13,12 +13,14 @@ source "$HUBD_SRCDIR/tests/vm/hubd-lib.sh"
 need_wireguard
 need_cmd nft jq
 need_built "$HUBD" "$HUBCTL"
-cleanup rm -rf /etc/hubd/t35-keys
 
 D=/etc/hubd/t35
 N=40
 netns_new hub
 hub_config "$D" wg0 "10.8.0.1/16, fd00:8::1/64" "ListenPort = 51820" "HealthInterval = 2"
+# Preshared keys must lie under the config directory; in a directory of their own, made
+# before hubd starts, a key written later is no event in the config directory itself.
+mkdir -p "$D/psk"
 mapfile -t pubs < <(random_keys $((N + 100)))
 for ((i = 1; i <= N; i++)); do
 	peer_file "$D" "p$i" "${pubs[$i]}" "10.8.1.$i/32" "Endpoint = 198.51.100.$i:51820"
@@ -136,12 +138,11 @@ took shortcut
 
 _psk_is() { [ "$(ip netns exec hub wg show wg0 preshared-keys | awk -v k="$1" '$1 == k { print $2 }')" = "$2" ]; }
 step "a PSK and a keepalive added, then the PSK removed"
-# (kept outside the config directory: a key file changing there is a full reload, rightly)
-mkdir -p "$D-keys"
-(umask 077 && wg genpsk >"$D-keys/p3.psk")
+# (in psk/: a key file changing in the config directory itself is a full reload, rightly)
+(umask 077 && wg genpsk >"$D/psk/p3.psk")
 peer_file "$D" p3 "${pubs[3]}" "10.8.1.3/32" "Endpoint = 198.51.100.3:51820" \
-	"PresharedKeyFile = $D-keys/p3.psk" "PersistentKeepalive = 25"
-wait_for _psk_is "${pubs[3]}" "$(cat "$D-keys/p3.psk")"
+	"PresharedKeyFile = psk/p3.psk" "PersistentKeepalive = 25"
+wait_for _psk_is "${pubs[3]}" "$(cat "$D/psk/p3.psk")"
 took shortcut
 peer_file "$D" p3 "${pubs[3]}" "10.8.1.3/32" "Endpoint = 198.51.100.3:51820" "PersistentKeepalive = 25"
 wait_for _psk_is "${pubs[3]}" "(none)"
