@@ -109,19 +109,32 @@ has_addr() { ip -n "$1" -o addr show dev wg0 | grep -q "inet6\? $2 "; }
 aips_are() { [ "$(wg_aips "$1" "$2" "$3")" = "$4" ]; }
 peers_are() { [ "$(wg_peers "$1" "$2")" = "$3" ]; }
 
-# hubctl_as UID GID ARGS...: hubctl run as another user, with no supplementary groups. The
-# build tree may lie where that user cannot reach (a clone under /root, mode 0700, as on a new
-# machine), so the user runs a copy from a directory anyone may enter. Call hubctl_as_setup
-# first, outside any $(...), so that its copy and its cleanup belong to the scenario.
-hubctl_as_setup() {
-	HUBCTL_ANYONE=$(mktemp -d /tmp/hubctl-anyone.XXXXXX)
-	cleanup rm -rf "$HUBCTL_ANYONE"
-	install -m 0755 "$HUBCTL" "$HUBCTL_ANYONE/hubctl"
-	chmod 0755 "$HUBCTL_ANYONE"
-}
-hubctl_as() {
-	local uid=$1 gid=$2
-	shift 2
-	[ -n "${HUBCTL_ANYONE:-}" ] || fail "hubctl_as without hubctl_as_setup"
-	setpriv --reuid="$uid" --regid="$gid" --clear-groups "$HUBCTL_ANYONE/hubctl" "$@"
+# ctl_as UID GID SOCKET COMMAND: one control request ({"command":COMMAND}) as another user,
+# with GID as its only group; prints the daemon's JSON reply, or why it could not connect.
+# Exit status 0 only for a reply with "ok":true. The privileges are dropped inside perl
+# after it has loaded, not by exec'ing a program as that user, and the socket is reached
+# from its own directory: on a new machine the build tree may lie where that user cannot
+# reach (a clone under /root), and a root directory that others may not enter (a chroot
+# made by mktemp) lets that user exec or look up nothing at all. What is tested is the
+# socket's mode and hubd's check of the peer's credentials.
+ctl_as() {
+	perl -MPOSIX -MIO::Socket::UNIX -e '
+		sub bail { print STDERR @_; exit 1 }
+		my ($uid, $gid, $path, $cmd) = @ARGV;
+		$SIG{PIPE} = "IGNORE";
+		my ($dir, $name) = $path =~ m{^(.*)/([^/]+)$} or bail("not a path: $path\n");
+		chdir($dir) or bail("chdir $dir: $!\n");
+		$( = $gid; $) = "$gid $gid";
+		POSIX::setgid($gid) or bail("setgid: $!\n");
+		POSIX::setuid($uid) or bail("setuid: $!\n");
+		($< == $uid && $> == $uid) or bail("still privileged\n");
+		my $s = IO::Socket::UNIX->new(Peer => $name) or bail("connect: $!\n");
+		print $s "{\"command\":\"$cmd\"}\n";
+		shutdown($s, 1);
+		local $/;
+		my $r = <$s>;
+		$r = "" unless defined $r;
+		print $r;
+		exit($r =~ /"ok":\s*true/ ? 0 : 1);
+	' "$@"
 }
