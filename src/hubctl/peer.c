@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -642,21 +643,47 @@ out:
 	return r;
 }
 
-/* --output FILE: created 0600, as it holds the client's private key. */
+/*
+ * --output FILE: a new file, mode 0600, as it holds the client's private key.
+ * Never an existing one (nor a symlink): whoever made it could have kept it
+ * open, or made it readable, and would read the key.
+ */
 static int write_secret_file(const char *path, const char *text)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600), r;
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600), r;
 
 	if (fd < 0)
 		return -errno;
-	r = fchmod(fd, 0600) < 0 ? -errno : 0;
-	if (r >= 0)
-		r = write_all(fd, text, strlen(text));
+	r = write_all(fd, text, strlen(text));
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
 		r = -errno;
+	if (r < 0)
+		unlink(path);
 	return r;
+}
+
+static void output_error(const char *path, int r)
+{
+	if (r == -EEXIST)
+		fprintf(stderr, "hubctl: %s exists; not overwriting\n", path);
+	else
+		fprintf(stderr, "hubctl: %s: %s\n", path, strerror(-r));
+}
+
+/* Before any key is made: an output file that exists already is refused. */
+static int check_new_outputs(const struct add_args *a)
+{
+	const char *paths[] = {a->output, a->qr_file};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i] && lstat(paths[i], &st) == 0) {
+			output_error(paths[i], -EEXIST);
+			return -EEXIST;
+		}
+	return 0;
 }
 
 /* The files first: when one cannot be written, nothing has been printed yet. */
@@ -665,11 +692,11 @@ static int write_output_files(const struct add_state *s, const struct add_args *
 	int r = 0;
 
 	if (a->output && (r = write_secret_file(a->output, s->client)) < 0) {
-		fprintf(stderr, "hubctl: %s: %s\n", a->output, strerror(-r));
+		output_error(a->output, r);
 		return r;
 	}
 	if (a->qr_file && (r = hubctl_qr_write_png_file(s->client, a->qr_file)) < 0) {
-		fprintf(stderr, "hubctl: %s: %s\n", a->qr_file, strerror(-r));
+		output_error(a->qr_file, r);
 		if (a->output)
 			unlink(a->output); /* a key for a peer that is about to be removed again */
 	}
@@ -753,8 +780,14 @@ static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
 		fputs("hubctl: peer add prints a wg-quick config, not JSON\n", stderr);
 		return HUBCTL_EXIT_ERROR;
 	}
-	if (parse_add_args(argc, argv, &a) < 0 || check_name(a.name) < 0)
+	if (parse_add_args(argc, argv, &a) < 0 || check_name(a.name) < 0 ||
+	    check_new_outputs(&a) < 0)
 		return HUBCTL_EXIT_ERROR;
+	/* This process is about to hold a client's private key: no core dump, no ptrace. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "hubctl: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
+		return HUBCTL_EXIT_ERROR;
+	}
 	r = load_hub(o, &s, a.name);
 	if (r >= 0)
 		r = collect_used(o, &s);

@@ -110,22 +110,21 @@ out:
 
 int hubctl_qr_write_png_file(const char *text, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/*
+	 * A new file only: one that exists (or a symlink) may be held open, or be
+	 * readable, by whoever made it, and the code holds a private key.
+	 */
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	FILE *f;
 	int r;
 
 	if (fd < 0)
 		return -errno;
-	/* The file may have existed with looser permissions; it now holds a private key. */
-	if (fchmod(fd, 0600) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
 	f = fdopen(fd, "w");
 	if (!f) {
 		r = -errno;
 		close(fd);
+		unlink(path);
 		return r;
 	}
 	r = hubctl_qr_write_png(text, f);
@@ -133,5 +132,7 @@ int hubctl_qr_write_png_file(const char *text, const char *path)
 		r = -errno;
 	if (fclose(f) != 0 && r >= 0)
 		r = -errno;
+	if (r < 0)
+		unlink(path);
 	return r;
 }

@@ -20,7 +20,10 @@
  */
 int hubctl_qr_write_ansi(const char *text, FILE *f);
 
-/* Write text as a greyscale PNG to f, or to path (created or truncated, mode 0600). */
+/*
+ * Write text as a greyscale PNG to f, or to path: a new file, mode 0600;
+ * -EEXIST when path exists (a symlink too), and nothing left on failure.
+ */
 int hubctl_qr_write_png(const char *text, FILE *f);
 int hubctl_qr_write_png_file(const char *text, const char *path);
 

@@ -4,10 +4,12 @@
  * nobody: SO_PEERCRED must show root or a member of the socket's group, a
  * request is at most 4096 bytes and one of three commands, and no reply ever
  * carries a private or preshared key, though the kernel's dump holds both.
+ * Nor can a client hold up the loop: every socket is non-blocking, a reply
+ * waits in its connection's buffer for the socket to drain, each connection
+ * has a deadline, and only CLIENTS_MAX are served at once.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <json-c/json.h>
 #include <malloc.h>
@@ -25,22 +27,54 @@
 #include "log.h"
 #include "loop.h"
 
-#define CLIENT_TIMEOUT (2 * 1000 * 1000ULL)
+/*
+ * A client has REQUEST_TIMEOUT_USEC to send its request and, from then on,
+ * REPLY_TIMEOUT_USEC to take the whole reply; past either it is dropped. The
+ * reply waits in the connection's buffer and goes out as the socket drains,
+ * so a slow reader only ever delays itself.
+ */
+#define USEC_PER_MSEC	     1000ULL
+#define REQUEST_TIMEOUT_USEC (2000 * USEC_PER_MSEC)
+#define REPLY_TIMEOUT_USEC   (10000 * USEC_PER_MSEC)
+/* Connections served at once; see make_room() for what happens to more. */
+#define CLIENTS_MAX 16
+/* Out of file descriptors: how long accepting pauses instead of spinning. */
+#define ACCEPT_PAUSE_USEC (100 * USEC_PER_MSEC)
 
 struct conn {
 	struct hubd_loop *l;
 	int fd;
 	sd_event_source *io, *timer;
+	struct conn *prev, *next; /* in accept order: the oldest first */
 	size_t len;
-	bool denied; /* answered "permission denied" once its request is read */
+	bool denied;   /* answered "permission denied" once its request is read */
+	bool replying; /* the request is read; out holds (the rest of) the reply */
+	char *out;
+	size_t out_len, out_sent, out_cap;
 	char buf[CONTROL_REQUEST_MAX + 1];
 };
 
+/*
+ * The listening socket's state. One per process, as there is one control
+ * socket, and struct hubd_loop only carries its descriptor.
+ */
+static struct {
+	sd_event_source *accept, *pause;
+	struct conn *first, *last;
+	size_t n;
+} server;
+
 static void conn_free(struct conn *c)
 {
+	if (!c)
+		return;
+	*(c->prev ? &c->prev->next : &server.first) = c->next;
+	*(c->next ? &c->next->prev : &server.last) = c->prev;
+	server.n--;
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->timer);
 	close(c->fd);
+	free(c->out);
 	free(c);
 }
 
@@ -73,35 +107,60 @@ static bool allowed(struct conn *c)
 	return c->l->h->socket_gid && in_group(cred.uid, cred.gid, c->l->h->socket_gid);
 }
 
-/* A slow reader may stall us two seconds at most. */
-static void reply_begin(struct conn *c)
+/* Append to the reply; it goes out once complete (reply_flush). */
+static int out_add(struct conn *c, const char *s, size_t n)
 {
-	struct timeval tv = {.tv_sec = 2};
-	int flags = fcntl(c->fd, F_GETFL);
+	if (c->out_len + n > c->out_cap) {
+		size_t cap = c->out_cap ? c->out_cap : 4096;
+		char *p;
 
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		while (cap < c->out_len + n)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (!p)
+			return -ENOMEM;
+		c->out = p;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, s, n);
+	c->out_len += n;
+	return 0;
 }
 
-static bool send_all(struct conn *c, const char *text, size_t len)
+/* Send what the socket takes now. 1: all sent, 0: more to send, -errno: the client is gone. */
+static int out_send(struct conn *c)
 {
-	for (size_t off = 0; off < len;) {
-		ssize_t n = send(c->fd, text + off, len - off, MSG_NOSIGNAL);
+	while (c->out_sent < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
-		if (n <= 0)
-			return false;
-		off += n;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return -errno;
+		c->out_sent += (size_t)n;
 	}
-	return true;
+	return 1;
+}
+
+/*
+ * The reply is complete in c->out: send what fits at once (most replies, and
+ * every reply to a client that reads), the rest whenever the socket drains.
+ */
+static void reply_flush(struct conn *c)
+{
+	if (out_send(c) != 0 || sd_event_source_set_io_events(c->io, EPOLLOUT) < 0)
+		conn_free(c);
 }
 
 static void reply(struct conn *c, json_object *o)
 {
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
-	reply_begin(c);
-	if (send_all(c, text, strlen(text)))
-		send_all(c, "\n", 1);
+	if (out_add(c, text, strlen(text)) < 0 || out_add(c, "\n", 1) < 0)
+		c->out_len = 0; /* out of memory: the client gets no answer, and an EOF */
 	json_object_put(o);
 }
 
@@ -296,42 +355,20 @@ static json_object *status_head(const struct hubd *h)
 	return o;
 }
 
-/* Replies are sent in chunks of this size at most. */
-#define CHUNK (64 * 1024)
-
-struct chunks {
-	struct conn *c;
-	char buf[CHUNK];
-	size_t len;
-	bool failed;
-};
-
-static void chunks_add(struct chunks *k, const char *s, size_t n)
-{
-	if (k->len + n > sizeof(k->buf)) {
-		k->failed = k->failed || !send_all(k->c, k->buf, k->len);
-		k->len = 0;
-	}
-	if (n > sizeof(k->buf)) {
-		k->failed = k->failed || !send_all(k->c, s, n);
-		return;
-	}
-	memcpy(k->buf + k->len, s, n);
-	k->len += n;
-}
-
 /*
  * The status of every peer, written one peer at a time: a reply for 10,000
  * peers built as one JSON tree would take tens of megabytes of heap, which
- * the daemon would then keep.
+ * the daemon would then keep. The text is made whole before any of it goes
+ * out, so a client draining it slowly still reads one consistent picture,
+ * though a reconcile replaces the config meanwhile.
  */
 static void reply_status(struct conn *c)
 {
 	struct hubd *h = c->l->h;
-	struct chunks *k;
 	json_object *head;
 	const char *text;
 	int64_t now = time(NULL);
+	int r;
 
 	if (!h->cfg) {
 		json_object *o = error_reply("no usable configuration yet");
@@ -341,38 +378,46 @@ static void reply_status(struct conn *c)
 		reply(c, o);
 		return;
 	}
-	k = calloc(1, sizeof(*k));
-	if (!k) {
-		reply(c, error_reply("out of memory"));
-		return;
-	}
-	k->c = c;
 	hubd_refresh(h);
-	reply_begin(c);
 	head = status_head(h);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	chunks_add(k, text, strlen(text) - 1); /* without its closing brace */
+	r = out_add(c, text, strlen(text) - 1); /* without its closing brace */
 	json_object_put(head);
-	chunks_add(k, ",\"peers\":[", strlen(",\"peers\":["));
-	for (size_t i = 0; i < h->cfg->n_peers && !k->failed; i++) {
+	if (r >= 0)
+		r = out_add(c, ",\"peers\":[", strlen(",\"peers\":["));
+	for (size_t i = 0; i < h->cfg->n_peers && r >= 0; i++) {
 		const struct hubd_peer_conf *p = &h->cfg->peers[i];
 		json_object *o = peer_json(p, hubd_peer_find(h, p->public_key), now);
 
-		if (i)
-			chunks_add(k, ",", 1);
 		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		chunks_add(k, text, strlen(text));
+		r = i ? out_add(c, ",", 1) : 0;
+		if (r >= 0)
+			r = out_add(c, text, strlen(text));
 		json_object_put(o);
 	}
-	chunks_add(k, "]}\n", 3);
-	if (!k->failed)
-		send_all(c, k->buf, k->len);
-	free(k);
+	if (r >= 0)
+		r = out_add(c, "]}\n", 3);
 	malloc_trim(0); /* the dump and the peers' JSON were O(N) */
+	if (r < 0) {
+		c->out_len = 0;
+		reply(c, error_reply("out of memory"));
+	}
 }
 
 static void answer(struct conn *c)
 {
+	/* One deadline for the whole reply, however slowly the client reads. */
+	sd_event_source_set_time_relative(c->timer, REPLY_TIMEOUT_USEC);
+	c->replying = true;
+	if (c->denied) {
+		reply(c, error_reply("permission denied"));
+		return;
+	}
+	/* A buffer full without a newline: the request goes on beyond what we take. */
+	if (!memchr(c->buf, '\n', c->len) && c->len == sizeof(c->buf) - 1) {
+		reply(c, error_reply("request too large"));
+		return;
+	}
 	switch (control_parse_request(c->buf, c->len)) {
 	case CONTROL_RELOAD:
 		reply(c, do_reconcile(c, false));
@@ -394,33 +439,38 @@ static void answer(struct conn *c)
 	}
 }
 
+/* Read the request; 1 once it is complete, 0 while more may come, -errno when it never will. */
+static int read_request(struct conn *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
+	if (n == 0)
+		return c->len ? 1 : -ENODATA; /* no request at all: no answer */
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	/* A request that fills the buffer without its newline is answered "too large". */
+	return memchr(c->buf, '\n', c->len) || c->len == sizeof(c->buf) - 1 ? 1 : 0;
+}
+
 static int on_conn(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct conn *c = userdata;
-	ssize_t n = recv(fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+	int r;
 
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return 0;
-	if (n > 0) {
-		c->len += n;
-		c->buf[c->len] = '\0';
-		if (!memchr(c->buf, '\n', c->len) && c->len < sizeof(c->buf) - 1)
-			return 0;
-		if (!memchr(c->buf, '\n', c->len)) {
-			reply(c, error_reply("request too large"));
+	if (c->replying) {
+		if (out_send(c) != 0)
 			conn_free(c);
-			return 0;
-		}
-	}
-	if (n < 0 || c->len == 0) {
-		conn_free(c);
 		return 0;
 	}
-	if (c->denied)
-		reply(c, error_reply("permission denied"));
-	else
+	r = read_request(c);
+	if (r < 0) {
+		conn_free(c);
+	} else if (r > 0) {
 		answer(c);
-	conn_free(c);
+		reply_flush(c);
+	}
 	return 0;
 }
 
@@ -430,21 +480,89 @@ static int on_conn_timeout(sd_event_source *s, uint64_t usec, void *userdata)
 	return 0;
 }
 
-static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+/*
+ * Turn a client away with a reason: its request, if it came yet, is read
+ * first, as closing on unread data would make the kernel reset the
+ * connection before the client reads the answer.
+ */
+static void refuse(int fd, const char *why)
 {
-	struct hubd_loop *l = userdata;
-	struct conn *c;
-	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	char drain[CONTROL_REQUEST_MAX], msg[128];
+	int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\"}\n", why);
 
-	if (cfd < 0)
-		return 0;
-	c = calloc(1, sizeof(*c));
+	while (recv(fd, drain, sizeof(drain), MSG_DONTWAIT) > 0)
+		;
+	send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Has c sent nothing at all yet? */
+static bool conn_idle(const struct conn *c)
+{
+	char b;
+
+	return !c->replying && c->len == 0 && recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
+	       errno == EAGAIN;
+}
+
+/*
+ * With CLIENTS_MAX connections open, a new one takes the place of the oldest
+ * that has not sent a request yet (else the oldest still sending one): a
+ * flood of idle connections cannot lock hubctl out. When every connection is
+ * being answered, the newcomer is refused. Returns whether there is room.
+ */
+static bool make_room(void)
+{
+	struct conn *victim = NULL;
+
+	if (server.n < CLIENTS_MAX)
+		return true;
+	for (struct conn *c = server.first; c && !victim; c = c->next)
+		if (conn_idle(c))
+			victim = c;
+	for (struct conn *c = server.first; c && !victim; c = c->next)
+		if (!c->replying)
+			victim = c;
+	if (!victim)
+		return false;
+	log_debug("control socket: %d clients, dropping the oldest idle one", CLIENTS_MAX);
+	refuse(victim->fd, "too many clients");
+	conn_free(victim);
+	return true;
+}
+
+static int on_accept_pause(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	server.pause = sd_event_source_disable_unref(server.pause);
+	sd_event_source_set_enabled(server.accept, SD_EVENT_ON);
+	return 0;
+}
+
+/* Out of descriptors or memory: accepting again at once would only spin. */
+static void accept_pause(struct hubd_loop *l, int err)
+{
+	log_warn_errno(err, "control socket: accept: pausing %llu ms",
+		       ACCEPT_PAUSE_USEC / USEC_PER_MSEC);
+	sd_event_source_set_enabled(server.accept, SD_EVENT_OFF);
+	if (!server.pause &&
+	    sd_event_add_time_relative(l->event, &server.pause, CLOCK_MONOTONIC, ACCEPT_PAUSE_USEC,
+				       0, on_accept_pause, NULL) < 0)
+		sd_event_source_set_enabled(server.accept, SD_EVENT_ON);
+}
+
+static int conn_new(struct hubd_loop *l, int cfd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+
 	if (!c) {
 		close(cfd);
-		return 0;
+		return -ENOMEM;
 	}
 	c->l = l;
 	c->fd = cfd;
+	c->prev = server.last;
+	*(server.last ? &server.last->next : &server.first) = c;
+	server.last = c;
+	server.n++;
 	/*
 	 * A refused client still gets its request read before the answer: closing
 	 * on unread data makes the kernel reset the connection, and the client
@@ -452,9 +570,29 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	 */
 	c->denied = !allowed(c);
 	if (sd_event_add_io(l->event, &c->io, cfd, EPOLLIN, on_conn, c) < 0 ||
-	    sd_event_add_time_relative(l->event, &c->timer, CLOCK_MONOTONIC, CLIENT_TIMEOUT, 0,
-				       on_conn_timeout, c) < 0)
+	    sd_event_add_time_relative(l->event, &c->timer, CLOCK_MONOTONIC, REQUEST_TIMEOUT_USEC,
+				       0, on_conn_timeout, c) < 0) {
 		conn_free(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0) {
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+			accept_pause(l, -errno);
+		return 0;
+	}
+	if (!make_room()) {
+		refuse(cfd, "too many clients");
+		close(cfd);
+	} else if (conn_new(l, cfd) < 0)
+		accept_pause(l, -ENOMEM);
 	return 0;
 }
 
@@ -507,11 +645,15 @@ int control_start(struct hubd_loop *l, const char *path, gid_t gid)
 		return r;
 	}
 	l->control_fd = fd;
-	return sd_event_add_io(l->event, NULL, fd, EPOLLIN, on_accept, l);
+	return sd_event_add_io(l->event, &server.accept, fd, EPOLLIN, on_accept, l);
 }
 
 void control_stop(struct hubd_loop *l, const char *path)
 {
+	while (server.first)
+		conn_free(server.first);
+	server.accept = sd_event_source_disable_unref(server.accept);
+	server.pause = sd_event_source_disable_unref(server.pause);
 	if (l->control_fd >= 0) {
 		close(l->control_fd);
 		unlink(path);

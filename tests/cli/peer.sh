@@ -144,6 +144,42 @@ hc peer add laptop --endpoint '[2001:db8::1]:51820' --allowed-ips 0.0.0.0/0,::/0
 hc peer add tab --address 10.8.0.200 >"$tmp/out/tab.conf" 2>/dev/null || fail "peer add --address"
 [ "$(field AllowedIPs "$conf/peers.d/tab.conf")" = 10.8.0.200/32 ] || fail "--address not used"
 
+echo "# --output and --qr png create new files only: an existing one is refused and left as it is"
+# Whoever made the file could keep it open (or have made it readable) and read the key.
+printf 'planted\n' >"$tmp/out/held.conf"
+chmod 0644 "$tmp/out/held.conf"
+exec 3<"$tmp/out/held.conf"
+! hc peer add held --output "$tmp/out/held.conf" >"$tmp/out/stdout" 2>"$tmp/err" ||
+	fail "peer add wrote into an existing --output file"
+grep -qF "$tmp/out/held.conf exists; not overwriting" "$tmp/err" || fail "--output exists: $(cat "$tmp/err")"
+[ "$(cat "$tmp/out/held.conf")" = planted ] || fail "the existing --output file was changed"
+[ "$(cat <&3)" = planted ] || fail "the open descriptor reads more than what was planted"
+exec 3<&-
+! grep -q PrivateKey "$tmp/out/held.conf" "$tmp/out/stdout" || fail "the key went out after all"
+[ "$(stat -c %a "$tmp/out/held.conf")" = 644 ] || fail "the existing --output file's mode was changed"
+[ ! -e "$conf/peers.d/held.conf" ] || fail "a refused --output left a peer file"
+printf 'planted\n' >"$tmp/out/held.png"
+! hc peer add held --qr png "$tmp/out/held.png" >"$tmp/out/stdout" 2>"$tmp/err" ||
+	fail "peer add wrote into an existing --qr png file"
+grep -qF "$tmp/out/held.png exists; not overwriting" "$tmp/err" || fail "--qr png exists: $(cat "$tmp/err")"
+[ "$(cat "$tmp/out/held.png")" = planted ] || fail "the existing PNG was changed"
+! grep -q PrivateKey "$tmp/out/stdout" || fail "a refused --qr png still printed the key"
+[ ! -e "$conf/peers.d/held.conf" ] || fail "a refused --qr png left a peer file"
+ln -s "$tmp/out/nowhere.conf" "$tmp/out/link.conf"
+! hc peer add held --output "$tmp/out/link.conf" >/dev/null 2>"$tmp/err" || fail "--output followed a symlink"
+grep -q "exists; not overwriting" "$tmp/err" || fail "--output symlink: $(cat "$tmp/err")"
+[ ! -e "$tmp/out/nowhere.conf" ] || fail "--output created the symlink's target"
+echo "# fresh --output and --qr png files: created 0600 whatever the umask"
+(umask 000 && hc peer add fresh --output "$tmp/out/fresh.conf" --qr png "$tmp/out/fresh.png" 2>"$tmp/err") ||
+	fail "peer add to fresh files: $(cat "$tmp/err")"
+[ "$(stat -c %a "$tmp/out/fresh.conf")" = 600 ] || fail "a fresh --output file is not mode 0600"
+[ "$(stat -c %a "$tmp/out/fresh.png")" = 600 ] || fail "a fresh --qr png file is not mode 0600"
+grep -q '^PrivateKey = ' "$tmp/out/fresh.conf" || fail "the fresh --output file holds no key"
+qr_is "$tmp/out/fresh.png" "$tmp/out/fresh.conf" || fail "the fresh PNG does not decode to the config"
+! hc peer add fresh2 --output "$tmp/out/fresh.conf" >/dev/null 2>&1 || fail "a second add overwrote --output"
+[ ! -e "$conf/peers.d/fresh2.conf" ] || fail "a refused --output left a peer file"
+hc peer remove fresh 2>/dev/null || fail "peer remove fresh"
+
 echo "# no endpoint anywhere"
 sed -i '/PublicEndpoint/d' "$conf/hubd.conf"
 ! hc peer add tv >/dev/null 2>"$tmp/err" || fail "a config without Endpoint was printed"
