@@ -571,6 +571,21 @@ static void set_address(struct parser *p, unsigned line, const char *key, char *
 	push_prefix(p, line, &c->addresses, &c->address_lines, &c->n_addresses, &a);
 }
 
+static void set_peer_routes(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	struct hubd_prefix a;
+
+	if (!parse_prefix_value(p, line, key, value, &a, NULL))
+		return;
+	if (c->n_peer_routes >= HUBD_MAX_ADDRESSES) {
+		perr(p, line, "more than %d PeerRoutes entries", HUBD_MAX_ADDRESSES);
+		return;
+	}
+	hubd_prefix_mask(&a);
+	push_prefix(p, line, &c->peer_routes, &c->peer_route_lines, &c->n_peer_routes, &a);
+}
+
 static void set_mtu(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
@@ -702,6 +717,7 @@ static const struct key_def iface_keys[] = {
 	{"PublicEndpoint", set_public_endpoint, false},
 	{"MaxPeerPrefixes", set_max_peer_prefixes, false},
 	{"MaxPrefixes", set_max_prefixes, false},
+	{"PeerRoutes", set_peer_routes, true},
 	{NULL, NULL, false},
 };
 /* clang-format on */

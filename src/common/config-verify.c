@@ -179,6 +179,10 @@ struct verify {
 	struct fenwick here;   /* accepted prefixes at their position */
 	struct fenwick2 cover; /* per position: accepted prefixes covering it */
 	bool *reject;
+	/* PeerRoutes: hubd.conf's, or the private ranges when it names none. */
+	const struct hubd_prefix *routes;
+	size_t n_routes;
+	struct hubd_prefix default_routes[HUBD_DEFAULT_PEER_ROUTES];
 };
 
 static int cmp_peer_key(const void *a, const void *b, void *peers)
@@ -362,6 +366,55 @@ static void check_hub_address(struct verify *v, const struct hubd_peer_conf *p, 
 	}
 }
 
+static void routes_init(struct verify *v)
+{
+	const struct hubd_iface_conf *ic = &v->cfg->iface;
+
+	v->routes = ic->peer_routes;
+	v->n_routes = ic->n_peer_routes;
+	if (!v->n_routes) {
+		v->n_routes = hubd_default_peer_routes(v->default_routes);
+		v->routes = v->default_routes;
+	}
+}
+
+/*
+ * A peer routes only what PeerRoutes allows, and never link-local space (the
+ * cloud metadata address 169.254.169.254 among it) short of a default route
+ * (/0), which a PeerRoutes of 0.0.0.0/0 or ::/0 has to allow explicitly.
+ */
+static void check_peer_routes(struct verify *v, const struct hubd_peer_conf *p, size_t j,
+			      unsigned *errs)
+{
+	static const char *const link_local[] = {"169.254.0.0/16", "fe80::/10"};
+	const struct hubd_prefix *a = &p->allowed_ips[j];
+	char f[HUBD_PREFIX_STRLEN];
+	struct hubd_prefix ll;
+
+	hubd_prefix_format(a, f, sizeof(f));
+	for (size_t k = 0; a->cidr && k < sizeof(link_local) / sizeof(*link_local); k++)
+		if (hubd_prefix_parse(link_local[k], &ll, NULL) == 0 &&
+		    hubd_prefix_overlap(a, &ll)) {
+			verr(v, p, p->allowed_ips_lines[j], errs,
+			     "AllowedIPs %s overlaps link-local space %s (the cloud metadata "
+			     "address "
+			     "among it): no peer may route it",
+			     f, link_local[k]);
+			return;
+		}
+	for (size_t k = 0; k < v->n_routes; k++)
+		if (hubd_prefix_contains(&v->routes[k], a))
+			return;
+	verr(v, p, p->allowed_ips_lines[j], errs,
+	     "AllowedIPs %s lies outside PeerRoutes (%s): set PeerRoutes in hubd.conf to let peers "
+	     "route it",
+	     f,
+	     v->cfg->iface.n_peer_routes
+		 ? "as hubd.conf sets it"
+		 : "by default the private ranges 10.0.0.0/8, 172.16.0.0/12, "
+		   "192.168.0.0/16, 100.64.0.0/10 and fc00::/7");
+}
+
 /* Which of peer q's prefixes overlaps pfx? Scanned only for small peers. */
 static size_t find_aip(const struct hubd_peer_conf *q, const struct hubd_prefix *pfx)
 {
@@ -535,6 +588,7 @@ static void judge(struct verify *v)
 {
 	uint64_t total = 0; /* prefixes of the peers accepted so far */
 
+	routes_init(v);
 	for (size_t i = 0; i < v->cfg->n_peers; i++) {
 		const struct hubd_peer_conf *p = &v->cfg->peers[i];
 		unsigned errs = 0;
@@ -542,6 +596,7 @@ static void judge(struct verify *v)
 		check_key(v, i, &errs);
 		if (check_caps(v, p, total, &errs))
 			for (size_t j = 0; j < p->n_allowed_ips; j++) {
+				check_peer_routes(v, p, j, &errs);
 				check_hub_address(v, p, j, &errs);
 				check_overlap(v, i, j, &errs);
 			}

@@ -21,6 +21,8 @@ void hubd_iface_conf_clear(struct hubd_iface_conf *c)
 		free(c->masquerade[i]);
 	free(c->masquerade);
 	free(c->public_endpoint);
+	free(c->peer_routes);
+	free(c->peer_route_lines);
 	wgnl_key_wipe(c->private_key);
 	memset(c, 0, sizeof(*c));
 }
@@ -118,6 +120,19 @@ const struct hubd_peer_conf *hubd_config_peer_by_name(const struct hubd_config *
 	return cfg && cfg->n_peers
 		   ? bsearch(name, cfg->peers, cfg->n_peers, sizeof(*cfg->peers), name_key_cmp)
 		   : NULL;
+}
+
+size_t hubd_default_peer_routes(struct hubd_prefix ret[HUBD_DEFAULT_PEER_ROUTES])
+{
+	static const char *const routes[HUBD_DEFAULT_PEER_ROUTES] = {
+	    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
+	};
+	size_t n = 0;
+
+	for (size_t i = 0; i < HUBD_DEFAULT_PEER_ROUTES; i++)
+		if (hubd_prefix_parse(routes[i], &ret[n], NULL) == 0)
+			n++;
+	return n;
 }
 
 bool strv_contains(char *const *v, size_t n, const char *s)

@@ -80,6 +80,14 @@ struct hubd_iface_conf {
 	 */
 	uint32_t max_peer_prefixes;
 	uint32_t max_prefixes;
+	/*
+	 * Where peers' AllowedIPs may lie (PeerRoutes, masked). None written: the
+	 * private ranges (hubd_default_peer_routes), so a peer file cannot route
+	 * public space, or the hub's default route, into the tunnel.
+	 */
+	struct hubd_prefix *peer_routes;
+	unsigned *peer_route_lines;
+	size_t n_peer_routes;
 };
 
 struct hubd_peer_conf {
@@ -217,6 +225,10 @@ int hubd_peer_conf_name_cmp(const void *a, const void *b);
 /* The peer called name in cfg, whose peers are sorted by name (hubd_peer_conf_name_cmp). */
 const struct hubd_peer_conf *hubd_config_peer_by_name(const struct hubd_config *cfg,
 						      const char *name);
+/* The PeerRoutes that apply when hubd.conf names none: RFC 1918, RFC 6598 and RFC 4193 space.
+ * Fills ret (HUBD_DEFAULT_PEER_ROUTES entries) and returns their number. */
+#define HUBD_DEFAULT_PEER_ROUTES 5
+size_t hubd_default_peer_routes(struct hubd_prefix ret[HUBD_DEFAULT_PEER_ROUTES]);
 /* Is s one of v[0..n)? */
 bool strv_contains(char *const *v, size_t n, const char *s);
 

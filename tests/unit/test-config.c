@@ -589,6 +589,7 @@ struct vrow {
 	const char *peers[4];
 	const char *rejected; /* space separated, sorted */
 	const char *where, *msg;
+	const char *routes; /* hubd.conf's PeerRoutes; NULL: none written (the private ranges) */
 };
 
 #define P(name, key, aips) name ":[Peer]\nPublicKey = " key "\nAllowedIPs = " aips "\n"
@@ -621,7 +622,49 @@ static const struct vrow verify_rows[] = {
      "AllowedIPs 10.8.0.0/24 overlaps 10.8.0.2/32 of peer a"},
     /* The whole tunnel subnet, or more, is how a spoke names its one hub (client mode). */
     {{P("hub", "@K1@", "10.8.0.0/24")}, "", NULL, NULL},
-    {{P("hub", "@K1@", "0.0.0.0/0")}, "", NULL, NULL},
+    /* A spoke that routes everything through its hub says so in PeerRoutes. */
+    {{P("hub", "@K1@", "0.0.0.0/0")},
+     "hub",
+     "peers.d/hub.conf:3",
+     "AllowedIPs 0.0.0.0/0 lies outside PeerRoutes (by default the private ranges"},
+    {{P("hub", "@K1@", "0.0.0.0/0, ::/0")}, "", NULL, NULL, "0.0.0.0/0, ::/0"},
+    /* PeerRoutes: public space, the hub's default route in pieces, link-local. */
+    {{P("a", "@K1@", "10.8.0.2/32, 8.8.8.0/24"), P("b", "@K2@", "10.8.0.3/32")},
+     "a",
+     "peers.d/a.conf:3",
+     "AllowedIPs 8.8.8.0/24 lies outside PeerRoutes"},
+    {{P("a", "@K1@", "0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8, 128.0.0.0/1")},
+     "a",
+     "peers.d/a.conf:3",
+     "AllowedIPs 0.0.0.0/5 lies outside PeerRoutes"},
+    {{P("a", "@K1@", "169.254.169.254/32")},
+     "a",
+     "peers.d/a.conf:3",
+     "AllowedIPs 169.254.169.254/32 overlaps link-local space 169.254.0.0/16"},
+    {{P("a", "@K1@", "169.254.169.254/32")},
+     "a",
+     "peers.d/a.conf:3",
+     "overlaps link-local space 169.254.0.0/16",
+     "0.0.0.0/0"},
+    {{P("a", "@K1@", "169.0.0.0/8")},
+     "a",
+     "peers.d/a.conf:3",
+     "overlaps link-local space 169.254.0.0/16",
+     "0.0.0.0/0"},
+    {{P("a", "@K1@", "fe80::1/128")},
+     "a",
+     "peers.d/a.conf:3",
+     "overlaps link-local space fe80::/10",
+     "::/0"},
+    {{P("a", "@K1@", "100.64.0.5/32, 172.16.9.0/24, fd12::/48"), P("b", "@K2@", "192.168.9.9/32")},
+     "",
+     NULL,
+     NULL},
+    {{P("a", "@K1@", "203.0.113.5/32"), P("b", "@K2@", "10.8.0.2/32")},
+     "b",
+     "peers.d/b.conf:3",
+     "AllowedIPs 10.8.0.2/32 lies outside PeerRoutes (as hubd.conf sets it)",
+     "203.0.113.0/24"},
     {{P("a", "@K1@", "10.8.0.0/25")}, "a", "peers.d/a.conf:3", "own address 10.8.0.1"},
     {{P("a", "@K1@", "10.8.0.1/32")},
      "a",
@@ -645,7 +688,7 @@ static const struct vrow verify_rows[] = {
      NULL},
     /* Adjacent is not overlapping. */
     {{P("a", "@K1@", "10.8.0.2/31"), P("b", "@K2@", "10.8.0.4/31")}, "", NULL, NULL},
-    {{P("a", "@K1@", "10.8.0.2/32, fc00::/8"), P("b", "@K2@", "10.8.0.3/32, fe00::/8")},
+    {{P("a", "@K1@", "10.8.0.2/32, fc00::/8"), P("b", "@K2@", "10.8.0.3/32, fd00::/8")},
      "",
      NULL,
      NULL},
@@ -665,12 +708,15 @@ static void add_peer_text(struct hubd_config *cfg, const char *spec, struct hubd
 	free(text);
 }
 
-static struct hubd_config *hub_config(void)
+/* The hub's config, with routes as its PeerRoutes when not NULL. */
+static struct hubd_config *hub_config_routes(const char *routes)
 {
-	const char *t = "[Interface]\nAddress = 10.8.0.1/24, fd00::1/64\n";
+	char t[512];
 	struct hubd_config *cfg = calloc(1, sizeof(*cfg));
 	struct hubd_diags d = {0};
 
+	snprintf(t, sizeof(t), "[Interface]\nAddress = 10.8.0.1/24, fd00::1/64\n%s%s%s",
+		 routes ? "PeerRoutes = " : "", routes ? routes : "", routes ? "\n" : "");
 	ck_assert_int_eq(hubd_parse_interface("hubd.conf", t, strlen(t), &cfg->iface, &d), 0);
 	memcpy(cfg->iface.private_key, hub_priv, sizeof(hub_priv));
 	wgnl_key_public_from_private(cfg->iface.public_key, hub_priv);
@@ -678,6 +724,11 @@ static struct hubd_config *hub_config(void)
 	cfg->iface_ok = true;
 	hubd_diags_free(&d);
 	return cfg;
+}
+
+static struct hubd_config *hub_config(void)
+{
+	return hub_config_routes(NULL);
 }
 
 static void joined(char *buf, size_t len, char **names, size_t n)
@@ -693,7 +744,7 @@ static void joined(char *buf, size_t len, char **names, size_t n)
 START_TEST(test_verify_rows)
 {
 	const struct vrow *r = &verify_rows[_i];
-	struct hubd_config *cfg = hub_config();
+	struct hubd_config *cfg = hub_config_routes(r->routes);
 	struct hubd_diags d = {0};
 	size_t total = 0;
 	char rej[256];
@@ -720,7 +771,8 @@ END_TEST
 /* Many peers with several prefixes each: verify must stay O(n log n). */
 START_TEST(test_verify_scale)
 {
-	struct hubd_config *cfg = hub_config();
+	/* Its prefixes span all of IPv4 and IPv6: PeerRoutes lets them, this is about overlap. */
+	struct hubd_config *cfg = hub_config_routes("0.0.0.0/0, ::/0");
 	struct hubd_diags d = {0};
 	size_t n = 100000;
 	struct timespec t0, t1;
@@ -746,7 +798,7 @@ START_TEST(test_verify_scale)
 		p->allowed_ips[2].addr.in6.s6_addr[0] = 0xfd;
 		memcpy(&p->allowed_ips[2].addr.in6.s6_addr[8], &i, sizeof(i));
 		p->allowed_ips[3] = (struct hubd_prefix){.family = AF_INET6, .cidr = 64};
-		p->allowed_ips[3].addr.in6.s6_addr[0] = 0xfe;
+		p->allowed_ips[3].addr.in6.s6_addr[0] = 0xfc;
 		memcpy(&p->allowed_ips[3].addr.in6.s6_addr[1], &i, 4);
 		cfg->n_peers++;
 	}
