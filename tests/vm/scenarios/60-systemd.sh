@@ -121,6 +121,9 @@ ip -n home addr add 10.8.0.3/24 dev wg0
 ip -n home link set wg0 up
 
 log "systemctl start hubd: active only after READY=1, with wg0 configured"
+# Forwarding off in the container's namespace: hubd turns it on through the unit's
+# ReadWritePaths=, which ProtectKernelTunables= must not override.
+sd sh -c 'echo 0 >/proc/sys/net/ipv4/ip_forward'
 sd systemctl start hubd
 # Type=notify: "start" returned, so hubd said READY=1; the link must be complete now.
 unit=$(sd systemctl show -p Type -p ActiveState -p StatusText hubd)
@@ -128,6 +131,7 @@ assert_contains "$unit" "Type=notify" "the unit's type"
 assert_contains "$unit" "ActiveState=active" "hubd active"
 assert_contains "$unit" "StatusText=1 peers" "STATUS= from hubd"
 assert_eq "$home_pub" "$(sd wg show wg0 peers)" "wg0's peer right after start"
+assert_eq 1 "$(sd cat /proc/sys/net/ipv4/ip_forward)" "forwarding turned on from inside the unit"
 
 log "the unit's bounds: no core dumps, memory, tasks, files; secrets out of view"
 limits=$(sd systemctl show -p LimitCORE -p MemoryMax -p TasksMax -p LimitNOFILE hubd)
@@ -189,6 +193,16 @@ wait_for -t 10 sd sh -c "wg show wg0 peers | grep -qxF '$new_pub'"
 assert_contains "$(sd ip -o addr show dev wg0)" "10.8.0.1/24" "address after the restart"
 assert_eq "$hs" "$(hs_home)" "handshake after kill -9"
 ip netns exec home ping -c 1 -W 2 10.8.0.1 >/dev/null
+
+log "--group under the unit: with SupplementaryGroups= hubd gives the socket that group"
+# The unit leaves hubd no CAP_CHOWN: as the socket's owner it may give it only a group it
+# is a member of.
+printf '[Service]\nExecStart=\nExecStart=%s/hubd --group nogroup\nSupplementaryGroups=nogroup\n' \
+	"$sbin" >"$S/etc/systemd/system/hubd.service.d/group.conf"
+sd systemctl daemon-reload
+sd systemctl restart hubd
+assert_eq active "$(sd systemctl is-active hubd)" "hubd with --group under the unit"
+assert_eq "root nogroup 660" "$(sd stat -c '%U %G %a' /run/hubd/control.sock)" "the socket's owner, group, mode"
 
 log "stop"
 sd systemctl stop hubd
