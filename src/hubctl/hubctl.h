@@ -9,9 +9,9 @@ struct json_object;
 
 /* Exit codes, as hubctl(8) documents them under EXIT STATUS. */
 enum {
-	HUBCTL_EXIT_OK	     = 0,
-	HUBCTL_EXIT_ERROR    = 1,
-	HUBCTL_EXIT_PENDING  = 2, /* diff: changes pending */
+	HUBCTL_EXIT_OK = 0,
+	HUBCTL_EXIT_ERROR = 1,
+	HUBCTL_EXIT_PENDING = 2, /* diff: changes pending */
 	HUBCTL_EXIT_NODAEMON = 3,
 };
 
@@ -34,6 +34,7 @@ int hubctl_check(const struct hubctl_opts *o, int argc, char **argv);
  * (see docs/control-protocol.md). Returns 0, or -ENOENT/-ECONNREFUSED when
  * no daemon listens (exit 3), or another -errno.
  */
-int hubctl_request(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply);
+int hubctl_request(const struct hubctl_opts *o, const char *command,
+		   struct json_object **ret_reply);
 
 #endif
