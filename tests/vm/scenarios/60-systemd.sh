@@ -62,6 +62,10 @@ hub_pub=$(wg pubkey <"$S/etc/hubd/private.key")
 home_key=$(wg genkey)
 home_pub=$(wg pubkey <<<"$home_key")
 peer_file "$S/etc/hubd" home "$home_pub" "10.8.0.3/32"
+# A secret hubd must not see. A bare Debian has no /etc/ssh, and InaccessiblePaths=-/etc/ssh
+# covers only what exists when the unit starts: made here, before.
+mkdir -p "$S/etc/ssh"
+echo secret >"$S/etc/ssh/hubd-test-key"
 
 # --- systemd as PID 1 -------------------------------------------------------------
 log "boot systemd as PID 1 of its own namespaces"
@@ -141,8 +145,6 @@ assert_contains "$limits" "TasksMax=16" "tasks bound"
 assert_contains "$limits" "LimitNOFILE=1024" "files bound"
 mainpid=$(sd systemctl show -P MainPID hubd)
 sd grep -q '^Max core file size *0 *0' "/proc/$mainpid/limits" || fail "hubd may dump core"
-mkdir -p "$S/etc/ssh"
-echo secret >"$S/etc/ssh/hubd-test-key"
 sd nsenter -t "$mainpid" -m cat /etc/ssh/hubd-test-key 2>/dev/null && fail "hubd sees /etc/ssh"
 sd nsenter -t "$mainpid" -m cat /etc/shadow 2>/dev/null | grep -q . && fail "hubd sees /etc/shadow"
 assert_contains "$(sd ip -o addr show dev wg0)" "10.8.0.1/24" "wg0's address right after start"
