@@ -36,17 +36,9 @@ struct load_ctx {
 	ino_t key_ino;
 };
 
-/*
- * Open a file without blocking on a FIFO and without becoming its
- * controlling terminal. Symbolic links are followed: a Kubernetes ConfigMap
- * or Secret mount is made of them.
- */
-static int open_regular(const char *path, struct stat *st)
+/* fd if it is a regular file (st says what it is), else it is closed: -EISDIR or -EBADFD. */
+static int regular_fd(int fd, struct stat *st)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
-		return -errno;
 	if (fstat(fd, st) < 0) {
 		int r = -errno;
 
@@ -58,6 +50,20 @@ static int open_regular(const char *path, struct stat *st)
 		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADFD;
 	}
 	return fd;
+}
+
+/*
+ * Open a file without blocking on a FIFO and without becoming its
+ * controlling terminal. Symbolic links are followed: a Kubernetes ConfigMap
+ * or Secret mount is made of them.
+ */
+static int open_regular(const char *path, struct stat *st)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	return regular_fd(fd, st);
 }
 
 #define WALK_MAX_DEPTH 64 /* directories deep */
@@ -210,17 +216,7 @@ static int open_beneath(int dirfd, const char *path, struct stat *st)
 		fd = hubd_open_beneath_walk(dirfd, path, flags);
 	if (fd < 0)
 		return fd;
-	if (fstat(fd, st) < 0) {
-		int r = -errno;
-
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st->st_mode)) {
-		close(fd);
-		return S_ISDIR(st->st_mode) ? -EISDIR : -EBADFD;
-	}
-	return fd;
+	return regular_fd(fd, st);
 }
 
 /*

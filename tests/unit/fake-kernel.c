@@ -119,9 +119,7 @@ void kmsgs_free(struct kmsgs *k)
 /* ---- decoding a set request, strictly: what the kernel's policy would refuse fails the test
  * ---- */
 
-/* Every byte of a level belongs to a well-formed attribute; only the last one's padding may be
- * missing. */
-static bool attr_here(const struct nlattr *a, const void *end)
+bool attr_here(const struct nlattr *a, const void *end)
 {
 	int rem = (int)((const char *)end - (const char *)a);
 
@@ -130,11 +128,6 @@ static bool attr_here(const struct nlattr *a, const void *end)
 	ck_assert_msg(mnl_attr_ok(a, rem), "malformed attribute, %d bytes left", rem);
 	return true;
 }
-
-#define for_each_strict(a, payload, len)                                                           \
-	for (const struct nlattr *a = (payload),                                                   \
-				 *end_##a = (const void *)((const char *)(payload) + (len));       \
-	     attr_here(a, end_##a); a = mnl_attr_next(a))
 
 #define for_each_nested(a, nest)                                                                   \
 	for_each_strict(a, mnl_attr_get_payload(nest), mnl_attr_get_payload_len(nest))

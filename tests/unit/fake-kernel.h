@@ -40,6 +40,18 @@ struct kmsgs {
 void kernel_dump(const struct wgnl_device *dev, size_t max, struct kmsgs *out);
 void kmsgs_free(struct kmsgs *k);
 
+/*
+ * A strict walk over one nesting level, for decoders of what the kernel is
+ * sent or writes: every byte of a level belongs to a well-formed attribute
+ * (the test fails otherwise); only the last one's padding may be missing.
+ */
+struct nlattr;
+bool attr_here(const struct nlattr *a, const void *end);
+#define for_each_strict(a, payload, len)                                                           \
+	for (const struct nlattr *a = (payload),                                                   \
+				 *end_##a = (const void *)((const char *)(payload) + (len));       \
+	     attr_here(a, end_##a); a = mnl_attr_next(a))
+
 struct fake_kernel {
 	bool active, open;
 	/*

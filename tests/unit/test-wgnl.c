@@ -121,23 +121,6 @@ struct decoded {
 	size_t buf_size;
 };
 
-/* Strict walk: every byte of a level belongs to a well-formed attribute; only
- * the padding of the last one may be missing. */
-static bool attr_here(const struct nlattr *a, const void *end)
-{
-	int rem = (int)((const char *)end - (const char *)a);
-
-	if (rem <= 0)
-		return false;
-	ck_assert_msg(mnl_attr_ok(a, rem), "malformed attribute, %d bytes left", rem);
-	return true;
-}
-
-#define for_each_strict(a, payload, len)                                                           \
-	for (const struct nlattr *a = (payload),                                                   \
-				 *end_##a = (const void *)((const char *)(payload) + (len));       \
-	     attr_here(a, end_##a); a = mnl_attr_next(a))
-
 static void decode_aip(const struct nlattr *nest, struct wgnl_allowedip *out)
 {
 	int seen = 0;
