@@ -10,3 +10,5 @@ bench_bench_poll_SOURCES = bench/bench-poll.c
 bench_bench_poll_CFLAGS = $(AM_CFLAGS) $(LIBMNL_CFLAGS)
 bench_bench_poll_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 EXTRA_DIST += bench/bench-hubd.sh bench/README.md
+# run-metrics.sh: one scrape of MetricsListen against wg show dump.
+EXTRA_DIST += bench/run-metrics.sh

@@ -7,7 +7,8 @@ PKGS="build-essential autoconf automake libtool pkg-config clang libclang-rt-14-
  libsodium-dev libqrencode-dev libjson-c-dev libpng-dev
  wireguard-tools nftables iproute2 iputils-ping kmod cpio curl busybox-static
  qemu-system-x86 zbar-tools valgrind iperf3 systemd jq
- procps util-linux perl"
+ procps util-linux perl libmicrohttpd-dev prometheus keepalived iptables
+ debootstrap lintian"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

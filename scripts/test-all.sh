@@ -1,5 +1,6 @@
 #!/bin/bash
 # The test command: install what the tests need, build, run every test.
+#   0. the Debian package in bare Debian 12 chroots (tests/deb/run);
 #   1. the ASan/UBSan build: check unit tests and the VM scenarios (real WireGuard),
 #      with a plain build's hubd for the valgrind scenario;
 #   2. a clang build with libFuzzer: each harness for HUBD_FUZZ_SECONDS;
@@ -47,6 +48,11 @@ step "plain build of hubd, for the valgrind scenario"
 mkdir -p build-plain
 (cd build-plain && ../configure -q --disable-vm-tests && make -j"$jobs" src/hubd/hubd >/dev/null)
 export HUBD_PLAIN_BUILDDIR=$top/build-plain
+
+# The Debian package, built, linted, installed and purged in bare Debian 12 chroots; the
+# installed root it leaves is what the VM scenario 65-deb boots (so this runs first).
+step "Debian package (tests/deb/run)"
+"$top/tests/deb/run"
 
 step "ASan/UBSan build: unit tests and VM scenarios"
 mkdir -p build-asan

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "config-internal.h"
+#include "host.h"
 #include "macro.h"
 
 /* What every loader function needs to find files: the directories, open. */
@@ -873,9 +874,16 @@ int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diag
 
 int hubd_config_load(const char *dir, struct hubd_config **ret, struct hubd_diags *diags)
 {
+	/* Read once per process: hubctl's verbs load once, and hubd keeps its own (reconcile). */
+	static struct hubd_host host;
+	static bool host_read;
 	int r = hubd_config_read(dir, ret, diags);
 
-	if (r >= 0)
-		hubd_config_verify(*ret, diags);
+	if (r < 0)
+		return r;
+	if (!host_read && hubd_host_read(&host, (*ret)->iface.name) >= 0)
+		host_read = true;
+	(*ret)->iface.host = host_read ? &host : NULL;
+	hubd_config_verify(*ret, diags);
 	return r;
 }

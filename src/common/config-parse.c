@@ -11,6 +11,7 @@
  * key only when it is a short word of letters, and values only once parsed
  * (a number, an address), never as written.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -607,12 +608,47 @@ static void set_fwmark(struct parser *p, unsigned line, const char *key, char *v
 		perr(p, line, "FirewallMark is not a 32-bit number (decimal or 0x hex) or off");
 }
 
+/* Masquerade = PREFIX: the LAN behind this machine, whatever its interface is called. */
+static void set_masquerade_prefix(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	char f[HUBD_PREFIX_STRLEN];
+	struct hubd_prefix a;
+
+	if (!parse_prefix_value(p, line, key, value, &a, NULL))
+		return;
+	hubd_prefix_mask(&a);
+	for (size_t i = 0; i < c->n_masquerade_prefixes; i++)
+		if (hubd_prefix_cmp(&c->masquerade_prefixes[i], &a) == 0) {
+			hubd_prefix_format(&a, f, sizeof(f));
+			perr(p, line, "Masquerade %s is already given on line %u", f,
+			     c->masquerade_prefix_lines[i]);
+			return;
+		}
+	if (c->n_masquerade_prefixes >= HUBD_MAX_MASQUERADE) {
+		perr(p, line, "more than %d Masquerade prefixes", HUBD_MAX_MASQUERADE);
+		return;
+	}
+	push_prefix(p, line, &c->masquerade_prefixes, &c->masquerade_prefix_lines,
+		    &c->n_masquerade_prefixes, &a);
+}
+
 static void set_masquerade(struct parser *p, unsigned line, const char *key, char *value)
 {
 	struct hubd_iface_conf *c = p->conf;
 
+	/*
+	 * Interface names hold no '/' or ':'; digits and dots alone are an
+	 * address, mistyped or not ("192.168.1.300" is no interface).
+	 */
+	if (strpbrk(value, "/:") ||
+	    (strspn(value, "0123456789.") == strlen(value) && strpbrk(value, "0123456789"))) {
+		set_masquerade_prefix(p, line, key, value);
+		return;
+	}
 	if (!hubd_is_valid_ifname(value)) {
-		perr(p, line, "Masquerade is not a valid interface name " IFNAME_RULE,
+		perr(p, line,
+		     "Masquerade is not a valid interface name " IFNAME_RULE " nor a prefix",
 		     IFNAMSIZ - 1);
 		return;
 	}
@@ -702,6 +738,44 @@ static void set_public_endpoint(struct parser *p, unsigned line, const char *key
 	set_strdup(p, line, &c->public_endpoint, value);
 }
 
+/*
+ * MetricsListen: a literal address, never a name, as hubd binds exactly it; "off" (the default)
+ * serves nothing.
+ */
+static void set_metrics_listen(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_iface_conf *c = p->conf;
+	union wgnl_endpoint ep = {0};
+	char *host = NULL;
+	uint16_t port;
+
+	if (strcasecmp(value, "off") == 0) {
+		c->metrics_listen = ep;
+		return;
+	}
+	if (!check_endpoint(p, line, key, value, &host, &port))
+		return;
+	if (inet_pton(AF_INET, host, &ep.addr4.sin_addr) == 1) {
+		ep.addr4.sin_family = AF_INET;
+		ep.addr4.sin_port = htons(port);
+	} else if (inet_pton(AF_INET6, host, &ep.addr6.sin6_addr) == 1) {
+		ep.addr6.sin6_family = AF_INET6;
+		ep.addr6.sin6_port = htons(port);
+	}
+	free(host);
+	if (!ep.addr.sa_family) {
+		perr(p, line, "%s must be an IP address and a port (e.g. 10.8.0.1:9586), or off",
+		     key);
+		return;
+	}
+	if ((ep.addr.sa_family == AF_INET && ep.addr4.sin_addr.s_addr == htonl(INADDR_ANY)) ||
+	    (ep.addr.sa_family == AF_INET6 && IN6_IS_ADDR_UNSPECIFIED(&ep.addr6.sin6_addr)))
+		pwarn(p, line,
+		      "%s on every address: the metrics are reachable from outside the tunnel",
+		      key);
+	c->metrics_listen = ep;
+}
+
 /* clang-format off */
 static const struct key_def iface_keys[] = {
 	{"Name", set_name, false},
@@ -718,6 +792,7 @@ static const struct key_def iface_keys[] = {
 	{"MaxPeerPrefixes", set_max_peer_prefixes, false},
 	{"MaxPrefixes", set_max_prefixes, false},
 	{"PeerRoutes", set_peer_routes, true},
+	{"MetricsListen", set_metrics_listen, false},
 	{NULL, NULL, false},
 };
 /* clang-format on */
@@ -814,6 +889,28 @@ static void sort_diags(struct parser *p)
 }
 
 /* Checks that need the whole [Interface]. */
+/*
+ * A Masquerade prefix names a LAN outside the tunnel: one that overlaps the
+ * tunnel subnet would make spokes' traffic to each other look as if it came
+ * from this machine, and break the return path it was meant to fix.
+ */
+static void check_masquerade_prefixes(struct parser *p, const struct hubd_iface_conf *c)
+{
+	char m[HUBD_PREFIX_STRLEN];
+
+	for (size_t i = 0; i < c->n_masquerade_prefixes; i++)
+		for (size_t k = 0; k < c->n_addresses; k++) {
+			if (!hubd_prefix_overlap(&c->masquerade_prefixes[i], &c->addresses[k]))
+				continue;
+			hubd_prefix_format(&c->masquerade_prefixes[i], m, sizeof(m));
+			perr(p, c->masquerade_prefix_lines[i],
+			     "Masquerade %s overlaps the tunnel subnet of the Address on line %u: "
+			     "name the LAN behind this machine",
+			     m, c->address_lines[k]);
+			break;
+		}
+}
+
 static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
 {
 	if (!p->section_line) {
@@ -833,6 +930,7 @@ static void finish_iface(struct parser *p, struct hubd_iface_conf *c)
 			     c->mtu, HUBD_MTU_MIN_IPV6, c->address_lines[i]);
 			break;
 		}
+	check_masquerade_prefixes(p, c);
 }
 
 int hubd_parse_interface(const char *path, const char *text, size_t len,

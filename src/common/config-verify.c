@@ -26,6 +26,8 @@
 #include <sys/socket.h>
 
 #include "config-internal.h"
+#include "host.h"
+#include "macro.h"
 
 #define NONE ((size_t)-1)
 
@@ -366,6 +368,29 @@ static void check_hub_address(struct verify *v, const struct hubd_peer_conf *p, 
 	}
 }
 
+/*
+ * A Masquerade prefix is a LAN behind this machine: a peer that routes any of
+ * it would pull that LAN's traffic into the tunnel.
+ */
+static void check_masquerade_lan(struct verify *v, const struct hubd_peer_conf *p, size_t j,
+				 unsigned *errs)
+{
+	const struct hubd_iface_conf *ic = &v->cfg->iface;
+	char a[HUBD_PREFIX_STRLEN], m[HUBD_PREFIX_STRLEN];
+
+	for (size_t k = 0; k < ic->n_masquerade_prefixes; k++) {
+		if (!hubd_prefix_overlap(&p->allowed_ips[j], &ic->masquerade_prefixes[k]))
+			continue;
+		hubd_prefix_format(&p->allowed_ips[j], a, sizeof(a));
+		hubd_prefix_format(&ic->masquerade_prefixes[k], m, sizeof(m));
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s overlaps Masquerade %s of hubd.conf (line %u), a LAN behind "
+		     "this machine: no peer may route it",
+		     a, m, ic->masquerade_prefix_lines[k]);
+		return;
+	}
+}
+
 static void routes_init(struct verify *v)
 {
 	const struct hubd_iface_conf *ic = &v->cfg->iface;
@@ -413,6 +438,32 @@ static void check_peer_routes(struct verify *v, const struct hubd_peer_conf *p, 
 		 ? "as hubd.conf sets it"
 		 : "by default the private ranges 10.0.0.0/8, 172.16.0.0/12, "
 		   "192.168.0.0/16, 100.64.0.0/10 and fc00::/7");
+}
+
+/*
+ * No peer may route what the machine itself relies on outside the tunnel: its
+ * own addresses, its routes' gateways, its name servers (host.h). Short of a
+ * default route (/0), which only a PeerRoutes of 0.0.0.0/0 or ::/0 allows.
+ */
+static void check_host(struct verify *v, const struct hubd_peer_conf *p, size_t j, unsigned *errs)
+{
+	const struct hubd_host *host = v->cfg->iface.host;
+	const struct hubd_prefix *a = &p->allowed_ips[j];
+	char f[HUBD_PREFIX_STRLEN], ip[INET6_ADDRSTRLEN];
+
+	for (size_t k = 0; host && a->cidr && k < host->n; k++) {
+		const struct hubd_host_fact *h = &host->facts[k];
+
+		if (!hubd_prefix_contains(a, &h->addr))
+			continue;
+		hubd_prefix_format(a, f, sizeof(f));
+		hubd_prefix_format_addr(&h->addr, ip, sizeof(ip));
+		verr(v, p, p->allowed_ips_lines[j], errs,
+		     "AllowedIPs %s covers %s, %s (%s): no peer may take traffic this machine "
+		     "itself relies on",
+		     f, ip, hubd_host_kind_name(h->kind), h->where);
+		return;
+	}
 }
 
 /* Which of peer q's prefixes overlaps pfx? Scanned only for small peers. */
@@ -593,11 +644,17 @@ static void judge(struct verify *v)
 		const struct hubd_peer_conf *p = &v->cfg->peers[i];
 		unsigned errs = 0;
 
+		if (p->deferred) { /* not yet: the cold start judges it last (record.h) */
+			v->reject[i] = true;
+			continue;
+		}
 		check_key(v, i, &errs);
 		if (check_caps(v, p, total, &errs))
 			for (size_t j = 0; j < p->n_allowed_ips; j++) {
 				check_peer_routes(v, p, j, &errs);
+				check_host(v, p, j, &errs);
 				check_hub_address(v, p, j, &errs);
+				check_masquerade_lan(v, p, j, &errs);
 				check_overlap(v, i, j, &errs);
 			}
 		if (errs > HUBD_CONFIG_MAX_ERRORS && v->diags)
@@ -612,7 +669,7 @@ static void judge(struct verify *v)
 	}
 }
 
-int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
+static int judge_view(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
 		      bool *reject, struct hubd_diags *diags)
 {
 	struct hubd_config view = {.iface = *iface, .iface_ok = true, .peers = peers, .n_peers = n};
@@ -624,6 +681,39 @@ int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf
 		memcpy(reject, v.reject, n * sizeof(*reject));
 	}
 	verify_done(&v);
+	return r;
+}
+
+/* With incumbents: judge a shallow copy that puts them first (keeping the order otherwise),
+ * and hand the verdicts back in the caller's order. */
+int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
+		      bool *reject, struct hubd_diags *diags)
+{
+	_cleanup_free_ struct hubd_peer_conf *order = NULL;
+	_cleanup_free_ size_t *from = NULL;
+	_cleanup_free_ bool *verdict = NULL;
+	size_t k = 0;
+	int r;
+
+	for (size_t i = 0; i < n && !k; i++)
+		k = peers[i].incumbent;
+	if (!k)
+		return judge_view(iface, peers, n, reject, diags);
+	order = malloc(n * sizeof(*order));
+	from = malloc(n * sizeof(*from));
+	verdict = malloc(n * sizeof(*verdict));
+	if (!order || !from || !verdict)
+		return -ENOMEM;
+	k = 0;
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < n; i++)
+			if (peers[i].incumbent == !pass) {
+				from[k] = i;
+				order[k++] = peers[i];
+			}
+	r = judge_view(iface, order, n, verdict, diags);
+	for (size_t i = 0; r >= 0 && i < n; i++)
+		reject[from[i]] = verdict[i];
 	return r;
 }
 

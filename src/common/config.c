@@ -20,6 +20,8 @@ void hubd_iface_conf_clear(struct hubd_iface_conf *c)
 	for (size_t i = 0; i < c->n_masquerade; i++)
 		free(c->masquerade[i]);
 	free(c->masquerade);
+	free(c->masquerade_prefixes);
+	free(c->masquerade_prefix_lines);
 	free(c->public_endpoint);
 	free(c->peer_routes);
 	free(c->peer_route_lines);

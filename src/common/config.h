@@ -41,6 +41,8 @@
 #define HUBD_MAX_PEER_PREFIXES_LIMIT   1000000	 /* the largest MaxPeerPrefixes accepted */
 #define HUBD_MAX_PREFIXES_LIMIT	       100000000 /* the largest MaxPrefixes accepted */
 
+struct hubd_host;
+
 struct hubd_prefix {
 	int family; /* AF_INET or AF_INET6 */
 	uint8_t cidr;
@@ -63,12 +65,17 @@ struct hubd_iface_conf {
 	size_t n_addresses;
 	uint32_t mtu;
 	uint32_t fwmark;
-	char **masquerade;
+	char **masquerade; /* Masquerade interface names */
 	size_t n_masquerade;
+	/* Masquerade prefixes (masked): traffic from the tunnel towards them is NATed. */
+	struct hubd_prefix *masquerade_prefixes;
+	unsigned *masquerade_prefix_lines;
+	size_t n_masquerade_prefixes;
 	enum hubd_forward forward;
-	unsigned health_interval; /* seconds */
-	unsigned stale_after;	  /* seconds */
-	char *public_endpoint;	  /* NULL when unset */
+	unsigned health_interval;	    /* seconds */
+	unsigned stale_after;		    /* seconds */
+	char *public_endpoint;		    /* NULL when unset */
+	union wgnl_endpoint metrics_listen; /* MetricsListen; sa_family 0: off */
 	/* Where each value was written, for diagnostics (0 = not written). */
 	unsigned *address_lines; /* parallel to addresses */
 	unsigned private_key_file_line;
@@ -88,6 +95,12 @@ struct hubd_iface_conf {
 	struct hubd_prefix *peer_routes;
 	unsigned *peer_route_lines;
 	size_t n_peer_routes;
+	/*
+	 * What the machine relies on outside the tunnel (host.h): no peer may
+	 * route it. Not owned, not parsed: the daemon or hubctl points it at what
+	 * it read of the machine before verifying. NULL: nothing known.
+	 */
+	const struct hubd_host *host;
 };
 
 struct hubd_peer_conf {
@@ -112,6 +125,12 @@ struct hubd_peer_conf {
 	 * AllowedIPs, whatever its name. The parser leaves it false.
 	 */
 	bool incumbent;
+	/*
+	 * Set by the cold start for a file whose claim the state record contests
+	 * (record.h): hubd_config_judge rejects it silently until it is cleared
+	 * for the last judgement, so it is never sent before that.
+	 */
+	bool deferred;
 };
 
 struct hubd_diag {
@@ -175,10 +194,12 @@ bool hubd_is_valid_ifname(const char *name);
 void hubd_config_verify(struct hubd_config *cfg, struct hubd_diags *diags);
 /*
  * The verdicts alone: reject[i] says whether hubd_config_verify would reject
- * peers[0..n), which are sorted by name and hold no incumbents. Nothing is
- * moved; diags may be NULL. A peer is judged against the peers before it
- * only, so the verdicts on a prefix of a name-ordered list stay the same
- * however many files follow. Returns 0 or -ENOMEM.
+ * peers[0..n), which are sorted by name. Nothing is moved; diags may be NULL.
+ * Incumbents are judged first, then the rest in the order given; a deferred
+ * peer is rejected without a message. A peer is judged against the peers
+ * before it only, so without incumbents the verdicts on a prefix of a
+ * name-ordered list stay the same however many files follow. Returns 0 or
+ * -ENOMEM.
  */
 int hubd_config_judge(const struct hubd_iface_conf *iface, struct hubd_peer_conf *peers, size_t n,
 		      bool *reject, struct hubd_diags *diags);

@@ -35,7 +35,31 @@ static int connect_socket(const char *path)
 	return fd;
 }
 
-static int send_request(int fd, const char *command)
+/* Send len bytes; pass_fd (unless -1) goes along with the first of them (SCM_RIGHTS). */
+static ssize_t send_first(int fd, const char *buf, size_t len, int pass_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {(void *)buf, len};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *cm;
+
+	if (pass_fd < 0)
+		return send(fd, buf, len, MSG_NOSIGNAL);
+	memset(&control, 0, sizeof(control));
+	msg.msg_control = &control;
+	msg.msg_controllen = sizeof(control);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+static int send_request(int fd, const char *command, int pass_fd)
 {
 	struct json_object *req = json_object_new_object();
 	const char *s;
@@ -51,7 +75,7 @@ static int send_request(int fd, const char *command)
 		return -ENOMEM;
 	}
 	for (size_t off = 0, len = strlen(line); off < len;) {
-		ssize_t n = send(fd, line + off, len - off, MSG_NOSIGNAL);
+		ssize_t n = send_first(fd, line + off, len - off, pass_fd);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -60,6 +84,7 @@ static int send_request(int fd, const char *command)
 			break;
 		}
 		off += (size_t)n;
+		pass_fd = -1; /* it went with the first bytes */
 	}
 	free(line);
 	json_object_put(req);
@@ -102,7 +127,8 @@ static int read_reply(int fd, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int hubctl_request(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply)
+int hubctl_request_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
+		      struct json_object **ret_reply)
 {
 	struct json_tokener *tok;
 	struct json_object *reply;
@@ -113,7 +139,7 @@ int hubctl_request(const struct hubctl_opts *o, const char *command, struct json
 	fd = connect_socket(o->socket_path);
 	if (fd < 0)
 		return fd;
-	r = send_request(fd, command);
+	r = send_request(fd, command, pass_fd);
 	if (r >= 0)
 		r = read_reply(fd, &buf, &len);
 	close(fd);
@@ -132,6 +158,11 @@ int hubctl_request(const struct hubctl_opts *o, const char *command, struct json
 		return r;
 	*ret_reply = reply;
 	return 0;
+}
+
+int hubctl_request(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply)
+{
+	return hubctl_request_fd(o, command, -1, ret_reply);
 }
 
 /* What a verb prints when the request failed. */
@@ -165,10 +196,11 @@ static int request_failed(const struct hubctl_opts *o, int r)
 	}
 }
 
-int hubctl_call(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply)
+int hubctl_call_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
+		   struct json_object **ret_reply)
 {
 	struct json_object *reply = NULL, *ok;
-	int r = hubctl_request(o, command, &reply);
+	int r = hubctl_request_fd(o, command, pass_fd, &reply);
 
 	if (r < 0)
 		return request_failed(o, r);
@@ -277,4 +309,9 @@ int hubctl_print_changes(const struct hubctl_opts *o, struct json_object *reply,
 	if (json_object_object_get_ex(reply, "ok", &ok) && !json_object_get_boolean(ok) && error)
 		fprintf(stderr, "hubctl: hubd: %s\n", error);
 	return 0;
+}
+
+int hubctl_call(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply)
+{
+	return hubctl_call_fd(o, command, -1, ret_reply);
 }

@@ -17,6 +17,10 @@ int hubctl_diff(const struct hubctl_opts *o, int argc, char **argv);
 int hubctl_status(const struct hubctl_opts *o, int argc, char **argv);
 int hubctl_metrics(const struct hubctl_opts *o, int argc, char **argv);
 int hubctl_peer(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_endpoints(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_takeover(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_init(const struct hubctl_opts *o, int argc, char **argv);
+int hubctl_doctor(const struct hubctl_opts *o, int argc, char **argv);
 
 /*
  * hubctl_request() for a verb: on failure print why (the daemon not running
@@ -25,6 +29,9 @@ int hubctl_peer(const struct hubctl_opts *o, int argc, char **argv);
  * errors arrays is printed and exits 1 too.
  */
 int hubctl_call(const struct hubctl_opts *o, const char *command, struct json_object **ret_reply);
+/* The same, passing the open file pass_fd along with the request (SCM_RIGHTS). */
+int hubctl_call_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
+		   struct json_object **ret_reply);
 
 /* Refuse arguments a verb does not take: prints usage, returns true when there were any. */
 bool hubctl_extra_args(int argc, char **argv, const char *usage);
@@ -34,6 +41,19 @@ const char *hubctl_json_str(struct json_object *o, const char *key);
 int64_t hubctl_json_int(struct json_object *o, const char *key, int64_t def);
 bool hubctl_json_is_null(struct json_object *o, const char *key);
 struct json_object *hubctl_json_array(struct json_object *o, const char *key);
+
+/*
+ * A new config directory (confdir.c). hubctl_config_dir_free prints each of
+ * dir's hubd.conf, private.key and peers.d (but an empty peers.d directory,
+ * as a package installs it) that exists and returns -EEXIST
+ * then. hubctl_write_config_dir makes dir (and its parents), private.key
+ * (0600, priv in base64), hubd.conf (0644, conf), peers.d/ and, when
+ * peer_name is set, peers.d/peer_name.conf holding peer_text; all with
+ * O_EXCL, undoing its own work on failure. Both print why they fail.
+ */
+int hubctl_config_dir_free(const char *dir);
+int hubctl_write_config_dir(const char *dir, const char *conf, const uint8_t priv[32],
+			    const char *peer_name, const char *peer_text);
 
 /* Pretty JSON of o on stdout, without its "ok" member. */
 void hubctl_print_json(struct json_object *o);

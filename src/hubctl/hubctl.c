@@ -17,9 +17,17 @@ static const struct hubctl_verb verbs[] = {
     {"diff", hubctl_diff, "diff"},
     {"status", hubctl_status, "status"},
     {"metrics", hubctl_metrics, "metrics"},
+    {"endpoints", hubctl_endpoints, "endpoints [--json]"},
+    {"takeover", hubctl_takeover, "takeover FILE"},
+    {"doctor", hubctl_doctor, "doctor [--json]"},
+    {"init", hubctl_init,
+     "init [--address PREFIX[,PREFIX]] [--listen-port N] [--endpoint HOST:PORT]\n"
+     "                 [--masquerade IFACE|PREFIX[,...]]"},
     {"peer", hubctl_peer,
      "peer add NAME [--address IP] [--allowed-ips LIST] [--dns IP] [--endpoint HOST:PORT]\n"
      "                 [--qr ansi|png FILE|none] [--output FILE]\n"
+     "       hubctl peer add NAME --lan PREFIX[,PREFIX...] [--format wg-quick|hubd]\n"
+     "                 [--output FILE|DIR] [--address IP] [--endpoint HOST:PORT]\n"
      "       hubctl peer remove NAME\n"
      "       hubctl peer list"},
 };

@@ -36,5 +36,8 @@ int hubctl_check(const struct hubctl_opts *o, int argc, char **argv);
  */
 int hubctl_request(const struct hubctl_opts *o, const char *command,
 		   struct json_object **ret_reply);
+/* The same, with the open file pass_fd (unless -1) sent along (SCM_RIGHTS): takeover. */
+int hubctl_request_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
+		      struct json_object **ret_reply);
 
 #endif

@@ -31,7 +31,9 @@
 
 static const char add_usage[] =
     "peer add NAME [--address IP] [--allowed-ips LIST] [--dns IP] [--endpoint HOST:PORT]\n"
-    "                 [--qr ansi|png FILE|none] [--output FILE]";
+    "                 [--qr ansi|png FILE|none] [--output FILE]\n"
+    "       hubctl peer add NAME --lan PREFIX[,PREFIX...] [--format wg-quick|hubd]\n"
+    "                 [--output FILE|DIR] [--address IP] [--endpoint HOST:PORT]";
 
 static int check_name(const char *name)
 {
@@ -222,6 +224,8 @@ static int peer_remove(const struct hubctl_opts *o, int argc, char **argv)
 
 struct add_args {
 	const char *name, *address, *allowed_ips, *dns, *endpoint, *qr, *qr_file, *output;
+	const char *lan, *format; /* a site gateway: its LANs, and what its side is written as */
+	bool hubd_dir;		  /* --format hubd: --output is a config directory for hubd */
 };
 
 /* Addresses already taken, with who holds each (NULL: the hub itself). */
@@ -239,6 +243,10 @@ struct add_state {
 	size_t n_addrs;
 	struct hubd_prefix *allowed;
 	size_t n_allowed;
+	struct hubd_prefix *lans; /* --lan: routed to this peer, masqueraded on its side */
+	size_t n_lans;
+	char *site_conf,
+	    *site_hub_peer; /* --format hubd: the gateway's hubd.conf, peers.d/hub.conf */
 	char *dns;
 	const char *endpoint;
 	wgnl_key priv, pub;
@@ -258,6 +266,9 @@ static void add_state_free(struct add_state *s)
 	free(s->used.owner);
 	free(s->used.p);
 	free(s->allowed);
+	free(s->lans);
+	free(s->site_conf);
+	free(s->site_hub_peer);
 	free(s->dns);
 	free(s->peer_file);
 	hubd_diags_free(&s->diags);
@@ -276,6 +287,30 @@ static bool take_value(int argc, char **argv, int *i, const char *opt, const cha
 	else
 		*ret = *i + 1 < argc ? argv[++*i] : NULL;
 	return true;
+}
+
+/* --lan and --format: which combinations mean something. */
+static int check_site_args(struct add_args *a)
+{
+	if (a->format && strcmp(a->format, "wg-quick") && strcmp(a->format, "hubd")) {
+		fprintf(stderr, "hubctl: --format takes wg-quick or hubd\n");
+		return -EINVAL;
+	}
+	if (a->format && !a->lan) {
+		fputs("hubctl: --format is for a site gateway: give its --lan\n", stderr);
+		return -EINVAL;
+	}
+	a->hubd_dir = a->format && !strcmp(a->format, "hubd");
+	if (a->hubd_dir && !a->output) {
+		fputs("hubctl: --format hubd writes a config directory: give it as --output DIR\n",
+		      stderr);
+		return -EINVAL;
+	}
+	if (a->hubd_dir && (a->qr || a->dns)) {
+		fprintf(stderr, "hubctl: --format hubd takes no %s\n", a->qr ? "--qr" : "--dns");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static int parse_add_args(int argc, char **argv, struct add_args *a)
@@ -297,6 +332,10 @@ static int parse_add_args(int argc, char **argv, struct add_args *a)
 			a->endpoint = v;
 		else if (take_value(argc, argv, &i, "--output", &v))
 			a->output = v;
+		else if (take_value(argc, argv, &i, "--lan", &v))
+			a->lan = v;
+		else if (take_value(argc, argv, &i, "--format", &v))
+			a->format = v;
 		else if (take_value(argc, argv, &i, "--qr", &v)) {
 			a->qr = v;
 			if (v && !strcmp(v, "png")) {
@@ -315,7 +354,7 @@ static int parse_add_args(int argc, char **argv, struct add_args *a)
 		}
 	}
 	if (a->name)
-		return 0;
+		return check_site_args(a);
 usage:
 	fprintf(stderr, "usage: hubctl %s\n", add_usage);
 	return -EINVAL;
@@ -473,6 +512,37 @@ static int choose_addresses(struct add_state *s, const char *option)
 	return r;
 }
 
+/*
+ * --lan: each prefix outside the tunnel's subnets. Overlaps with other peers,
+ * PeerRoutes and the rest are the daemon's verdict (verify_new_peer).
+ */
+static int site_lans(struct add_state *s, const char *option)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	_cleanup_free_ char *bad = NULL;
+	char l[HUBD_PREFIX_STRLEN], t[HUBD_PREFIX_STRLEN];
+	int r = hubctl_parse_prefix_list(option, &s->lans, &s->n_lans, &bad);
+
+	if (r == -EINVAL && bad)
+		fprintf(stderr, "hubctl: --lan: %s is not an IP prefix (%s)\n", bad, PREFIX_SYNTAX);
+	else if (r == -EINVAL)
+		fputs("hubctl: --lan needs at least one prefix\n", stderr);
+	for (size_t i = 0; r >= 0 && i < s->n_lans; i++)
+		for (size_t k = 0; k < ifc->n_addresses; k++) {
+			struct hubd_prefix subnet = ifc->addresses[k];
+
+			if (!hubd_prefix_overlap(&s->lans[i], &subnet))
+				continue;
+			hubd_prefix_mask(&subnet);
+			hubd_prefix_format(&s->lans[i], l, sizeof(l));
+			hubd_prefix_format(&subnet, t, sizeof(t));
+			fprintf(stderr, "hubctl: --lan %s overlaps the tunnel subnet %s\n", l, t);
+			r = -EINVAL;
+			break;
+		}
+	return r;
+}
+
 /* AllowedIPs, DNS and Endpoint of the client config. */
 static int client_options(struct add_state *s, const struct add_args *a)
 {
@@ -518,7 +588,59 @@ static int client_options(struct add_state *s, const struct add_args *a)
 	return r;
 }
 
-static int make_client(struct add_state *s)
+/*
+ * The gateway's hubd must accept what it is given, as it would on its next
+ * start: its hubd.conf, and the hub as its one peer (judged as hubd judges
+ * peers, e.g. against its PeerRoutes), before anything is written.
+ */
+static int verify_site_hubd(struct add_state *s)
+{
+	struct hubd_config gw = {0};
+	struct hubd_peer_conf hub = {0};
+	struct hubd_diags diags = {0};
+	bool reject = false;
+	int r = hubd_parse_interface("hubd.conf", s->site_conf, strlen(s->site_conf), &gw.iface,
+				     &diags);
+
+	if (r >= 0)
+		r = hubd_parse_peer("peers.d/hub.conf", "hub", s->site_hub_peer,
+				    strlen(s->site_hub_peer), &hub, &diags);
+	if (r >= 0)
+		r = hubd_config_judge(&gw.iface, &hub, 1, &reject, &diags);
+	if (r >= 0 && (reject || hubd_diags_errors(&diags)))
+		r = -EINVAL;
+	if (r == -EINVAL) {
+		fputs("hubctl: hubd on the gateway would refuse the config made for it:\n", stderr);
+		hubd_diags_print(&diags, stderr);
+	}
+	hubd_peer_conf_clear(&hub);
+	hubd_iface_conf_clear(&gw.iface);
+	hubd_diags_free(&diags);
+	return r;
+}
+
+/*
+ * --format hubd: the gateway's Address carries its hub subnet's length, so
+ * that its hubd puts the tunnel subnet on the link as the hub's does.
+ */
+static int make_site_hubd(struct add_state *s, struct hubctl_client_conf *c)
+{
+	const struct hubd_iface_conf *ifc = &s->cfg->iface;
+	struct hubd_prefix addrs[2];
+
+	for (size_t i = 0; i < s->n_addrs; i++) {
+		addrs[i] = s->addrs[i];
+		for (size_t k = 0; k < ifc->n_addresses; k++)
+			if (hubd_prefix_contains(&ifc->addresses[k], &s->addrs[i])) {
+				addrs[i].cidr = ifc->addresses[k].cidr;
+				break;
+			}
+	}
+	c->addresses = addrs;
+	return hubctl_render_site_hubd(c, &s->site_conf, &s->site_hub_peer);
+}
+
+static int make_client(struct add_state *s, bool hubd_dir)
 {
 	struct hubctl_client_conf c;
 	int r = wgnl_key_generate_private(s->priv);
@@ -541,10 +663,17 @@ static int make_client(struct add_state *s)
 	    .allowed_ips = s->allowed,
 	    .n_allowed_ips = s->n_allowed,
 	    .keepalive = HUBCTL_CLIENT_KEEPALIVE,
+	    .lans = s->lans,
+	    .n_lans = s->n_lans,
 	};
-	r = hubctl_render_client(&c, &s->client);
+	/* hubd reads its key from private.key: s->priv stays until that file is written. */
+	if (hubd_dir)
+		r = make_site_hubd(s, &c);
+	else
+		r = hubctl_render_client(&c, &s->client);
 	/* The config text holds the key now; the raw forms are no longer needed. */
-	wgnl_key_wipe(s->priv);
+	if (!hubd_dir)
+		wgnl_key_wipe(s->priv);
 	sodium_memzero(s->priv_b64, sizeof(s->priv_b64));
 	return r;
 }
@@ -564,22 +693,69 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
+/* The hub's file: the peer's tunnel addresses, then the LANs behind it (a site). */
 static char *peer_file_text(const struct add_state *s)
 {
 	char a[HUBD_PREFIX_STRLEN], *text = NULL;
-	char addrs[2 * sizeof(a) + 2] = "";
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
 
-	for (size_t i = 0; i < s->n_addrs; i++) {
-		hubd_prefix_format(&s->addrs[i], a, sizeof(a));
-		if (i)
-			strcat(addrs, ", ");
-		strcat(addrs, a);
-	}
-	if (asprintf(&text,
-		     "# Added by hubctl peer add.\n[Peer]\nPublicKey = %s\nAllowedIPs = %s\n",
-		     s->pub_b64, addrs) < 0)
+	if (!f)
 		return NULL;
+	fprintf(f, "# Added by hubctl peer add%s.\n[Peer]\nPublicKey = %s\nAllowedIPs = ",
+		s->n_lans ? " --lan: a site gateway and the LANs behind it" : "", s->pub_b64);
+	for (size_t i = 0; i < s->n_addrs + s->n_lans; i++) {
+		const struct hubd_prefix *p =
+		    i < s->n_addrs ? &s->addrs[i] : &s->lans[i - s->n_addrs];
+
+		hubd_prefix_format(p, a, sizeof(a));
+		fprintf(f, "%s%s", i ? ", " : "", a);
+	}
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
 	return text;
+}
+
+/*
+ * The daemon's verdict on the file about to be written, before it is: every
+ * accepted peer counts as running (incumbent), so the new file is judged
+ * against all of them, as hubd would judge it on its next reload. A LAN that
+ * overlaps another site's is refused here, not found later in the journal.
+ */
+static int verify_new_peer(const struct hubctl_opts *o, struct add_state *s, const char *name)
+{
+	_cleanup_free_ char *text = peer_file_text(s), *path = peers_path(o, name);
+	_cleanup_free_ struct hubd_peer_conf *all = NULL;
+	_cleanup_free_ bool *reject = NULL;
+	struct hubd_diags diags = {0};
+	size_t n = s->cfg->n_peers;
+	int r;
+
+	all = calloc(n + 1, sizeof(*all));
+	reject = calloc(n + 1, sizeof(*reject));
+	if (!text || !path || !all || !reject)
+		return -ENOMEM;
+	r = hubd_parse_peer(path, name, text, strlen(text), &all[n], &diags);
+	for (size_t i = 0; r >= 0 && i < n; i++) {
+		all[i] = s->cfg->peers[i]; /* shallow: only read */
+		all[i].incumbent = true;
+	}
+	if (r >= 0)
+		r = hubd_config_judge(&s->cfg->iface, all, n + 1, reject, &diags);
+	if (r >= 0 && reject[n])
+		r = -EINVAL;
+	if (r == -EINVAL) {
+		fprintf(stderr, "hubctl: hubd would refuse peer '%s':\n", name);
+		for (size_t i = 0; i < diags.n; i++)
+			if (!strcmp(diags.items[i].path, path) && !diags.items[i].warning)
+				fprintf(stderr, "hubctl:   %s\n", diags.items[i].message);
+	}
+	hubd_peer_conf_clear(&all[n]);
+	hubd_diags_free(&diags);
+	return r;
 }
 
 /* Put tmp in place as path unless path exists: a concurrent add of the same name must fail. */
@@ -678,6 +854,8 @@ static int check_new_outputs(const struct add_args *a)
 	const char *paths[] = {a->output, a->qr_file};
 	struct stat st;
 
+	if (a->hubd_dir)
+		return hubctl_config_dir_free(a->output);
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		if (paths[i] && lstat(paths[i], &st) == 0) {
 			output_error(paths[i], -EEXIST);
@@ -705,8 +883,14 @@ static int write_output_files(const struct add_state *s, const struct add_args *
 
 static int write_outputs(const struct add_state *s, const struct add_args *a)
 {
-	const char *qr = a->qr ? a->qr : isatty(STDOUT_FILENO) ? "ansi" : "none";
-	int r = write_output_files(s, a);
+	/* A gateway is set up from a file, not a phone's camera. */
+	const char *qr = a->qr ? a->qr : isatty(STDOUT_FILENO) && !a->lan ? "ansi" : "none";
+	int r;
+
+	if (a->hubd_dir)
+		return hubctl_write_config_dir(a->output, s->site_conf, s->priv, "hub",
+					       s->site_hub_peer);
+	r = write_output_files(s, a);
 
 	if (r < 0)
 		return r;
@@ -758,7 +942,7 @@ static int load_hub(const struct hubctl_opts *o, struct add_state *s, const char
 	return 0;
 }
 
-static void report_added(const struct add_state *s, const char *name)
+static void report_added(const struct add_state *s, const struct add_args *args, const char *name)
 {
 	char a[INET6_ADDRSTRLEN];
 
@@ -768,6 +952,11 @@ static void report_added(const struct add_state *s, const char *name)
 		fprintf(stderr, "%s %s", i ? "," : "", a);
 	}
 	fprintf(stderr, " to %s\n", s->peer_file);
+	if (args->hubd_dir)
+		fprintf(stderr,
+			"hubctl: the gateway's hubd config is in %s: copy it to /etc/hubd on the "
+			"gateway (private.key stays mode 0600, owned by root)\n",
+			args->output);
 }
 
 static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
@@ -793,10 +982,16 @@ static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
 		r = collect_used(o, &s);
 	if (r >= 0)
 		r = choose_addresses(&s, a.address);
+	if (r >= 0 && a.lan)
+		r = site_lans(&s, a.lan);
 	if (r >= 0)
 		r = client_options(&s, &a);
 	if (r >= 0)
-		r = make_client(&s);
+		r = make_client(&s, a.hubd_dir);
+	if (r >= 0)
+		r = verify_new_peer(o, &s, a.name);
+	if (r >= 0 && a.hubd_dir)
+		r = verify_site_hubd(&s);
 	if (r >= 0)
 		r = write_peer_file(o, &s, a.name);
 	if (r >= 0) {
@@ -808,7 +1003,7 @@ static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
 	if (r == -ENOMEM)
 		fputs("hubctl: out of memory\n", stderr);
 	if (r >= 0)
-		report_added(&s, a.name);
+		report_added(&s, &a, a.name);
 	add_state_free(&s);
 	return r < 0 ? HUBCTL_EXIT_ERROR : HUBCTL_EXIT_OK;
 }

@@ -50,6 +50,82 @@ static void tb_prefixes(struct textbuf *b, const char *key, const struct hubd_pr
 	tb_printf(b, "\n");
 }
 
+/* The hub's peer section, as wg-quick and hubd both read it. */
+static void tb_hub_peer(struct textbuf *b, const struct hubctl_client_conf *c)
+{
+	tb_printf(b, "[Peer]\nPublicKey = %s\nEndpoint = %s\n", c->hub_public_key, c->endpoint);
+	tb_prefixes(b, "AllowedIPs", c->allowed_ips, c->n_allowed_ips);
+	if (c->keepalive)
+		tb_printf(b, "PersistentKeepalive = %u\n", c->keepalive);
+}
+
+/* The hooks a site's wg-quick config runs: per family, /proc's forwarding switch and nft. */
+static const struct site_family {
+	int family;
+	const char *tag, *sysctl, *nft;
+} site_families[] = {
+    {AF_INET, "ip_forward", "/proc/sys/net/ipv4/ip_forward", "ip"},
+    {AF_INET6, "forwarding6", "/proc/sys/net/ipv6/conf/all/forwarding", "ip6"},
+};
+
+#define SITE_TABLE     "inet hubd-site-%%i"
+#define SITE_SAVED     "/run/hubd-site-%%i"
+#define SITE_HOOKS_MAX 1200		      /* the fixed lines below */
+#define SITE_RULE_MAX  (120 + PREFIX_STR_MAX) /* one masquerade rule */
+
+static bool lans_have(const struct hubd_prefix *lans, size_t n, int family)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lans[i].family == family)
+			return true;
+	return false;
+}
+
+/*
+ * PostUp/PostDown for a stock Debian gateway: /proc rather than sysctl(8)
+ * (procps may be missing), nft (Debian's default firewall). Forwarding is
+ * put back as it was, from a copy under /run; the table is flushed first so
+ * that a second `up` after an unclean stop does not double the rules. No '#'
+ * anywhere: wg-quick cuts a line there.
+ */
+static void tb_site_hooks(struct textbuf *b, const struct hubd_prefix *lans, size_t n)
+{
+	char s[PREFIX_STR_MAX];
+
+	for (size_t f = 0; f < 2; f++) {
+		const struct site_family *sf = &site_families[f];
+
+		if (!lans_have(lans, n, sf->family))
+			continue;
+		/* The value before the first up: a second up must not save its own 1. */
+		tb_printf(b, "PostUp = test -f " SITE_SAVED ".%s || cat %s > " SITE_SAVED ".%s\n",
+			  sf->tag, sf->sysctl, sf->tag);
+		tb_printf(b, "PostUp = echo 1 > %s\n", sf->sysctl);
+	}
+	tb_printf(b, "PostUp = nft add table " SITE_TABLE "; nft flush table " SITE_TABLE "\n");
+	tb_printf(b,
+		  "PostUp = nft add chain " SITE_TABLE
+		  " postrouting '{ type nat hook postrouting priority srcnat; policy accept; }'\n");
+	for (size_t i = 0; i < n; i++) {
+		hubd_prefix_format(&lans[i], s, sizeof(s));
+		tb_printf(b,
+			  "PostUp = nft add rule " SITE_TABLE
+			  " postrouting iifname %%i oifname != %%i %s daddr %s masquerade\n",
+			  site_families[lans[i].family == AF_INET ? 0 : 1].nft, s);
+	}
+	tb_printf(b, "PostDown = nft delete table " SITE_TABLE " || true\n");
+	for (size_t f = 0; f < 2; f++) {
+		const struct site_family *sf = &site_families[f];
+
+		if (!lans_have(lans, n, sf->family))
+			continue;
+		tb_printf(b,
+			  "PostDown = test ! -f " SITE_SAVED ".%s || cat " SITE_SAVED ".%s > %s\n",
+			  sf->tag, sf->tag, sf->sysctl);
+		tb_printf(b, "PostDown = rm -f " SITE_SAVED ".%s\n", sf->tag);
+	}
+}
+
 int hubctl_render_client(const struct hubctl_client_conf *c, char **ret)
 {
 	struct textbuf b = {0};
@@ -59,7 +135,8 @@ int hubctl_render_client(const struct hubctl_client_conf *c, char **ret)
 		return -EINVAL;
 	b.cap = 256 + strlen(c->private_key) + strlen(c->hub_public_key) + strlen(c->endpoint) +
 		(c->dns ? strlen(c->dns) : 0) +
-		(c->n_addresses + c->n_allowed_ips) * (PREFIX_STR_MAX + 2);
+		(c->n_addresses + c->n_allowed_ips) * (PREFIX_STR_MAX + 2) +
+		(c->n_lans ? SITE_HOOKS_MAX + c->n_lans * SITE_RULE_MAX : 0);
 	b.p = malloc(b.cap);
 	if (!b.p)
 		return -ENOMEM;
@@ -69,11 +146,44 @@ int hubctl_render_client(const struct hubctl_client_conf *c, char **ret)
 	tb_prefixes(&b, "Address", c->addresses, c->n_addresses);
 	if (c->dns)
 		tb_printf(&b, "DNS = %s\n", c->dns);
-	tb_printf(&b, "\n[Peer]\nPublicKey = %s\nEndpoint = %s\n", c->hub_public_key, c->endpoint);
-	tb_prefixes(&b, "AllowedIPs", c->allowed_ips, c->n_allowed_ips);
-	if (c->keepalive)
-		tb_printf(&b, "PersistentKeepalive = %u\n", c->keepalive);
+	if (c->n_lans)
+		tb_site_hooks(&b, c->lans, c->n_lans);
+	tb_printf(&b, "\n");
+	tb_hub_peer(&b, c);
 	*ret = b.p;
+	return 0;
+}
+
+int hubctl_render_site_hubd(const struct hubctl_client_conf *c, char **ret_conf,
+			    char **ret_hub_peer)
+{
+	struct textbuf conf = {0}, peer = {0};
+
+	if (!c->n_addresses || !c->n_allowed_ips || !c->n_lans || !c->hub_public_key ||
+	    !c->endpoint)
+		return -EINVAL;
+	conf.cap = 256 + (c->n_addresses + c->n_lans) * (PREFIX_STR_MAX + 16);
+	peer.cap = 256 + strlen(c->hub_public_key) + strlen(c->endpoint) +
+		   c->n_allowed_ips * (PREFIX_STR_MAX + 2);
+	conf.p = malloc(conf.cap);
+	peer.p = malloc(peer.cap);
+	if (!conf.p || !peer.p) {
+		free(conf.p);
+		free(peer.p);
+		return -ENOMEM;
+	}
+	conf.p[0] = peer.p[0] = '\0';
+	tb_printf(&conf, "# Written by hubctl peer add --lan --format hubd; see hubd.conf(5).\n"
+			 "# The private key is private.key in this directory; the hub is "
+			 "peers.d/hub.conf.\n[Interface]\n");
+	/* The subnet's length: the tunnel subnet is then on the link, as on the hub. */
+	tb_prefixes(&conf, "Address", c->addresses, c->n_addresses);
+	/* By prefix: hubd on the gateway needs no name for its LAN interface. */
+	tb_prefixes(&conf, "Masquerade", c->lans, c->n_lans);
+	tb_printf(&peer, "# The hub, written by hubctl peer add --lan --format hubd.\n");
+	tb_hub_peer(&peer, c);
+	*ret_conf = conf.p;
+	*ret_hub_peer = peer.p;
 	return 0;
 }
 

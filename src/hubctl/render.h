@@ -22,6 +22,13 @@ struct hubctl_client_conf {
 	const struct hubd_prefix *allowed_ips;
 	size_t n_allowed_ips;
 	unsigned keepalive; /* 0: no PersistentKeepalive line */
+	/*
+	 * A site gateway's LANs (peer add --lan): the wg-quick config then gets
+	 * PostUp/PostDown hooks that turn forwarding on and masquerade tunnel
+	 * traffic into them (nft), and undo both on down.
+	 */
+	const struct hubd_prefix *lans;
+	size_t n_lans;
 };
 
 /*
@@ -30,6 +37,15 @@ struct hubctl_client_conf {
  * list, or -ENOMEM.
  */
 int hubctl_render_client(const struct hubctl_client_conf *c, char **ret);
+
+/*
+ * A site gateway that runs hubd (peer add --lan --format hubd): its hubd.conf
+ * (c->addresses with the hub subnet's length, Masquerade = each LAN) and its
+ * peers.d/hub.conf (the hub as its one peer, keepalive c->keepalive). Neither
+ * holds a key: c->private_key is not used. Returns 0, -EINVAL or -ENOMEM.
+ */
+int hubctl_render_site_hubd(const struct hubctl_client_conf *c, char **ret_conf,
+			    char **ret_hub_peer);
 
 /* Wipe a NUL-terminated secret string, then free it. NULL is fine. */
 void hubctl_secret_free(char *s);

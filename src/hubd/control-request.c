@@ -9,6 +9,7 @@ static const char *const commands[] = {
     [CONTROL_RELOAD] = "reload",
     [CONTROL_DIFF] = "diff",
     [CONTROL_STATUS] = "status",
+    [CONTROL_TAKEOVER] = "takeover",
 };
 
 int control_parse_request(const char *buf, size_t len)

@@ -2,7 +2,7 @@
 /*
  * The control socket for hubctl (docs/control-protocol.md). It trusts
  * nobody: SO_PEERCRED must show root or a member of the socket's group, a
- * request is at most 4096 bytes and one of three commands, and no reply ever
+ * request is at most 4096 bytes and one of a few commands, and no reply ever
  * carries a private or preshared key, though the kernel's dump holds both.
  * Nor can a client hold up the loop: every socket is non-blocking, a reply
  * waits in its connection's buffer for the socket to drain, each connection
@@ -26,6 +26,7 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
+#include "takeover.h"
 
 /*
  * A client has REQUEST_TIMEOUT_USEC to send its request and, from then on,
@@ -49,6 +50,7 @@ struct conn {
 	size_t len;
 	bool denied;   /* answered "permission denied" once its request is read */
 	bool replying; /* the request is read; out holds (the rest of) the reply */
+	int passed_fd; /* a file the client opened and passed (SCM_RIGHTS), or -1 */
 	char *out;
 	size_t out_len, out_sent, out_cap;
 	char buf[CONTROL_REQUEST_MAX + 1];
@@ -74,6 +76,8 @@ static void conn_free(struct conn *c)
 	sd_event_source_disable_unref(c->io);
 	sd_event_source_disable_unref(c->timer);
 	close(c->fd);
+	if (c->passed_fd >= 0)
+		close(c->passed_fd);
 	free(c->out);
 	free(c);
 }
@@ -277,6 +281,43 @@ static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_
 	return o;
 }
 
+/*
+ * hubctl takeover FILE: the file comes as a descriptor that hubctl opened.
+ * Root only, unlike the other requests: it changes where the hub sends its
+ * peers' packets, which the socket's group has no say in otherwise.
+ */
+static json_object *do_takeover(struct conn *c)
+{
+	struct hubd_takeover_result res;
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	json_object *o;
+	int r;
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != 0)
+		return error_reply("permission denied: takeover is for root");
+	if (c->passed_fd < 0)
+		return error_reply("takeover needs the endpoints file passed with the request");
+	r = hubd_takeover(c->l->h, c->passed_fd, &res);
+	if (r == -EXDEV)
+		return error_reply("the endpoints file is from a hub with another key");
+	if (r == -EINVAL)
+		return error_reply(
+		    "the endpoints file is not the output of hubctl endpoints --json");
+	if (r == -ENODATA)
+		return error_reply("no usable configuration yet");
+	if (r < 0)
+		return error_reply(strerror(-r));
+	o = json_object_new_object();
+	json_object_object_add(o, "ok", json_object_new_boolean(true));
+	json_object_object_add(o, "contacted", json_object_new_uint64(res.contacted));
+	json_object_object_add(o, "renewed", json_object_new_uint64(res.renewed));
+	json_object_object_add(o, "fresher_here", json_object_new_uint64(res.fresher));
+	json_object_object_add(o, "configured_endpoint", json_object_new_uint64(res.configured));
+	json_object_object_add(o, "unknown", json_object_new_uint64(res.unknown));
+	return o;
+}
+
 static const char *forward_name(enum hubd_forward f)
 {
 	return f == HUBD_FORWARD_HUB ? "hub" : f == HUBD_FORWARD_ISOLATE ? "isolate" : "off";
@@ -404,6 +445,21 @@ static void reply_status(struct conn *c)
 	}
 }
 
+/* As reply_status writes it, but one tree: for the metrics text, which groups by series. */
+json_object *control_status_json(const struct hubd *h)
+{
+	json_object *o = status_head(h), *peers = json_object_new_array();
+	int64_t now = time(NULL);
+
+	for (size_t i = 0; i < h->cfg->n_peers; i++) {
+		const struct hubd_peer_conf *p = &h->cfg->peers[i];
+
+		json_object_array_add(peers, peer_json(p, hubd_peer_find(h, p->public_key), now));
+	}
+	json_object_object_add(o, "peers", peers);
+	return o;
+}
+
 static void answer(struct conn *c)
 {
 	/* One deadline for the whole reply, however slowly the client reads. */
@@ -428,6 +484,9 @@ static void answer(struct conn *c)
 	case CONTROL_STATUS:
 		reply_status(c);
 		break;
+	case CONTROL_TAKEOVER:
+		reply(c, do_takeover(c));
+		break;
 	case -E2BIG:
 		reply(c, error_reply("request too large"));
 		break;
@@ -439,11 +498,47 @@ static void answer(struct conn *c)
 	}
 }
 
+/*
+ * Keep the first descriptor a client passed with its request (takeover reads
+ * the file through it, with the client's rights, never a path it names); any
+ * other is closed at once, and those that did not fit the buffer the kernel
+ * closed itself.
+ */
+static void take_fds(struct conn *c, struct msghdr *msg)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm)) {
+		size_t n;
+		int *fds;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		fds = (int *)CMSG_DATA(cm);
+		for (size_t i = 0; i < n; i++) {
+			if (c->passed_fd < 0)
+				c->passed_fd = fds[i];
+			else
+				close(fds[i]);
+		}
+	}
+}
+
 /* Read the request; 1 once it is complete, 0 while more may come, -errno when it never will. */
 static int read_request(struct conn *c)
 {
-	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, MSG_DONTWAIT);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec iov = {c->buf + c->len, sizeof(c->buf) - 1 - c->len};
+	struct msghdr msg = {.msg_iov = &iov,
+			     .msg_iovlen = 1,
+			     .msg_control = &control,
+			     .msg_controllen = sizeof(control)};
+	ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 
+	if (n >= 0)
+		take_fds(c, &msg);
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -errno;
 	if (n == 0)
@@ -559,6 +654,7 @@ static int conn_new(struct hubd_loop *l, int cfd)
 	}
 	c->l = l;
 	c->fd = cfd;
+	c->passed_fd = -1;
 	c->prev = server.last;
 	*(server.last ? &server.last->next : &server.first) = c;
 	server.last = c;

@@ -7,7 +7,7 @@
 
 #define CONTROL_REQUEST_MAX 4096
 
-enum control_command { CONTROL_RELOAD, CONTROL_DIFF, CONTROL_STATUS };
+enum control_command { CONTROL_RELOAD, CONTROL_DIFF, CONTROL_STATUS, CONTROL_TAKEOVER };
 
 /*
  * Parse one request: a JSON object {"command": NAME}, at most

@@ -37,6 +37,7 @@ void hubd_done(struct hubd *h)
 	for (size_t i = 0; i < h->n_reported; i++)
 		free(h->reported[i]);
 	free(h->reported);
+	hubd_host_free(&h->host);
 	memset(h, 0, sizeof(*h));
 }
 

@@ -13,6 +13,7 @@
 
 #include "changes.h"
 #include "config.h"
+#include "host.h"
 #include "hubd/wgnl.h"
 
 enum hubd_health { HEALTH_NEVER, HEALTH_UP, HEALTH_STALE, HEALTH_IDLE };
@@ -81,8 +82,18 @@ struct hubd {
 	struct hubd_path_stats paths[HUBD_PATH_MAX];
 	int last_path; /* enum hubd_path of the last reconcile that was not a dry run, -1: none */
 	int ifindex;
-	bool converged; /* the last reconcile applied everything: the kernel is h->cfg */
-	bool held;	/* the last full read found hubd.conf unusable: nothing new applies */
+	bool converged;	      /* the last reconcile applied everything: the kernel is h->cfg */
+	bool held;	      /* the last full read found hubd.conf unusable: nothing new applies */
+	uint64_t observed_us; /* CLOCK_MONOTONIC usec of the last walk that saw every peer */
+	/* The state record (record.h): where it is kept (NULL: none), and whether what runs
+	 * changed since it was last written. */
+	const char *state_dir;
+	bool record_dirty;
+	bool record_warned; /* a failure to save it was logged */
+	bool recheck; /* the cold start sent a verdict its record overturned: reconcile again */
+	/* What the machine relies on outside the tunnel, read again with every full read of
+	 * the configuration; the running config's iface.host points here. */
+	struct hubd_host host;
 	struct hubd_timing timing;
 };
 

@@ -9,6 +9,7 @@
 #include "diff.h"
 #include "log.h"
 #include "peer-state.h"
+#include "report.h"
 
 const char *hubd_health_name(enum hubd_health s)
 {
@@ -128,6 +129,7 @@ int hubd_refresh(struct hubd *h)
 	r = wgnl_walk_device(h->wg, h->cfg->iface.name, WGNL_DEV_NO_ALLOWEDIPS, observe_one, h);
 	if (r < 0)
 		return r;
+	h->observed_us = hubd_now_us();
 	health_promote(h);
 	return 0;
 }

@@ -25,11 +25,13 @@ src_hubd_libhubdcore_a_SOURCES = \
 	src/hubd/reconcile-full.c \
 	src/hubd/reconcile-files.c \
 	src/hubd/reconcile-cold.c \
+	src/hubd/record.c src/hubd/record.h \
 	src/hubd/peer-state.c src/hubd/peer-state.h \
 	src/hubd/health.c \
 	src/hubd/net-sync.c src/hubd/net-sync.h \
 	src/hubd/report.c src/hubd/report.h \
-	src/hubd/rtnl.c src/hubd/rtnl.h
+	src/hubd/rtnl.c src/hubd/rtnl.h \
+	src/hubd/takeover.c src/hubd/takeover.h
 src_hubd_libhubdcore_a_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_libhubdcore_a_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) \
 	$(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
@@ -41,11 +43,12 @@ src_hubd_hubd_SOURCES = \
 	src/hubd/watch.c \
 	src/hubd/monitor.c \
 	src/hubd/resolve.c \
-	src/hubd/control.c
+	src/hubd/control.c \
+	src/hubd/metrics-http.c
 src_hubd_hubd_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_hubd_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS) \
-	$(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS)
-src_hubd_hubd_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS)
+	$(JSONC_CFLAGS) $(LIBMNL_CFLAGS) $(LIBSODIUM_CFLAGS) $(LIBMICROHTTPD_CFLAGS)
+src_hubd_hubd_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(HUBMETRICS_LIBS) $(LIBMICROHTTPD_LIBS)
 
 # The daemon's files depend on each other without a cycle (read off the objects).
 TESTS += tests/unit/layering.sh
@@ -78,8 +81,17 @@ tests_unit_test_reconcile_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=mnl_socket_open2,--wrap=mnl_socket_bind,--wrap=mnl_socket_get_portid \
 	-Wl,--wrap=mnl_socket_setsockopt,--wrap=mnl_socket_sendto,--wrap=mnl_socket_recvfrom \
 	-Wl,--wrap=mnl_socket_close \
-	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts
+	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts \
+	-Wl,--wrap=hubd_host_read
 tests_unit_test_reconcile_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
+
+# hubctl takeover's endpoints file, table-driven.
+check_PROGRAMS += tests/unit/test-takeover
+TESTS += tests/unit/test-takeover
+tests_unit_test_takeover_SOURCES = tests/unit/test-takeover.c
+tests_unit_test_takeover_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_takeover_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(JSONC_CFLAGS)
+tests_unit_test_takeover_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
 # The net sync fails closed: forwarding only once the table is in place.
 check_PROGRAMS += tests/unit/test-net-sync
@@ -91,6 +103,14 @@ tests_unit_test_net_sync_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=hubd_addr_sync,--wrap=hubd_route_sync,--wrap=hubd_forwarding_sync \
 	-Wl,--wrap=hubd_nft_sync
 tests_unit_test_net_sync_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
+
+# The state record: who held what, for incumbency after a reboot.
+check_PROGRAMS += tests/unit/test-record
+TESTS += tests/unit/test-record
+tests_unit_test_record_SOURCES = tests/unit/test-record.c
+tests_unit_test_record_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_record_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_record_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
 if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-control

@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "record.h"
 
 #ifndef USEC_PER_MSEC
 #define USEC_PER_MSEC 1000ULL
@@ -71,6 +72,35 @@ unsigned loop_note_file(struct hubd_loop *l, const char *file)
 	return RECONCILE_FILES;
 }
 
+static int on_record(sd_event_source *s, uint64_t usec, void *userdata)
+{
+	struct hubd_loop *l = userdata;
+
+	hubd_record_write(l->h);
+	return 0;
+}
+
+/* A change since the record was written: write it RECORD_DELAY_USEC from now, unless a
+ * write is already due. */
+static void record_later(struct hubd_loop *l)
+{
+	int on = SD_EVENT_OFF;
+
+	if (!l->h->record_dirty || !l->h->state_dir)
+		return;
+	if (!l->record_timer) {
+		if (sd_event_add_time_relative(l->event, &l->record_timer, CLOCK_MONOTONIC,
+					       RECORD_DELAY_USEC, USEC_PER_MSEC, on_record, l) < 0)
+			hubd_record_write(l->h); /* no timer: now, rather than never */
+		return;
+	}
+	sd_event_source_get_enabled(l->record_timer, &on);
+	if (on != SD_EVENT_OFF)
+		return;
+	sd_event_source_set_time_relative(l->record_timer, RECORD_DELAY_USEC);
+	sd_event_source_set_enabled(l->record_timer, SD_EVENT_ONESHOT);
+}
+
 /* Run a reconcile for triggers now. A reconcile that reads everything reads the changed files
  * with it: what the loop still had pending for them is done. */
 static int reconcile_now(struct hubd_loop *l, const struct hubd_reconcile_request *req,
@@ -89,6 +119,7 @@ static int reconcile_now(struct hubd_loop *l, const struct hubd_reconcile_reques
 			forget_files(l);
 	}
 	r = hubd_reconcile(l->h, req, ch, diags);
+	record_later(l);
 	if (l->after)
 		l->after(l);
 	if (r < 0 && r != -EINVAL)
@@ -173,7 +204,9 @@ static int on_health(sd_event_source *s, uint64_t usec, void *userdata)
 	struct hubd_reconcile_request req = {.triggers = RECONCILE_DRIFT | RECONCILE_TIMER};
 
 	if (l->h->cfg) {
-		hubd_reconcile(l->h, &req, &ch, &diags);
+		/* Its full walk saw every peer: a scrape soon after needs no walk of its own. */
+		if (hubd_reconcile(l->h, &req, &ch, &diags) >= 0)
+			l->h->observed_us = now_us();
 		hubd_health_check(l->h);
 	}
 	if (l->after)
@@ -287,6 +320,9 @@ int loop_run(struct hubd_loop *l)
 
 void loop_done(struct hubd_loop *l)
 {
+	hubd_record_write(l->h); /* what changed within RECORD_DELAY_USEC of the end */
+	sd_event_source_disable_unref(l->record_timer);
+	l->record_timer = NULL;
 	sd_event_source_disable_unref(l->debounce);
 	l->debounce = NULL;
 	forget_files(l);

@@ -36,6 +36,7 @@ struct hubd_loop {
 	bool link_drift;   /* the last of them says it is not as configured */
 
 	int control_fd;
+	sd_event_source *record_timer; /* saves the state record a while after a change */
 
 	/* Host-name endpoints, resolved off the loop (resolve.c). */
 	sd_event_source *resolve_io;	/* answers are in */
@@ -61,6 +62,9 @@ struct hubd_loop {
 #define DEBOUNCE_CONFIG_USEC  (50 * 1000)
 #define DEBOUNCE_KERNEL_USEC  (50 * 1000)
 #define DEBOUNCE_SPACING_USEC (50 * 1000)
+/* The state record (record.h) is written this long after the change that dirtied it, so a
+ * burst of changes costs one write. A crash within it loses only that burst's record. */
+#define RECORD_DELAY_USEC (2 * 1000 * 1000)
 
 void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec);
 
@@ -98,5 +102,12 @@ void resolve_stop(struct hubd_loop *l);
 
 int control_start(struct hubd_loop *l, const char *path, gid_t gid);
 void control_stop(struct hubd_loop *l, const char *path);
+/* The status reply as one JSON tree (h->cfg must be set), handshakes as last observed. */
+struct json_object *control_status_json(const struct hubd *h);
+
+/* GET /metrics on MetricsListen (libmicrohttpd on this loop), following every reconcile's
+ * configuration; metrics_http_stop closes it. */
+int metrics_http_start(struct hubd_loop *l);
+void metrics_http_stop(struct hubd_loop *l);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -21,11 +22,13 @@
 #include "log.h"
 #include "loop.h"
 
-#define DEFAULT_SOCKET "/run/hubd/control.sock"
+#define DEFAULT_SOCKET	  "/run/hubd/control.sock"
+#define DEFAULT_STATE_DIR "/var/lib/hubd"
 
 struct options {
 	const char *config_dir;
 	const char *socket_path;
+	const char *state_dir;
 	gid_t gid;
 	bool foreground;
 	bool down;
@@ -39,6 +42,8 @@ static void usage(FILE *f)
 	    "  --config-dir DIR   configuration directory (default /etc/hubd)\n"
 	    "  --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
 	    "  --group NAME       group allowed on the control socket besides root\n"
+	    "  --state-dir DIR    where the state record is kept (default $STATE_DIRECTORY,\n"
+	    "                     else " DEFAULT_STATE_DIR ")\n"
 	    "  --foreground       log to stderr even under systemd\n"
 	    "  --down             remove the link and the nftables table hubd created, then exit\n"
 	    "  --debug            log debug messages\n"
@@ -52,6 +57,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 	    {"config-dir", required_argument, NULL, 'c'},
 	    {"socket", required_argument, NULL, 's'},
 	    {"group", required_argument, NULL, 'g'},
+	    {"state-dir", required_argument, NULL, 'S'},
 	    {"foreground", no_argument, NULL, 'f'},
 	    {"down", no_argument, NULL, 'd'},
 	    {"debug", no_argument, NULL, 'D'},
@@ -77,6 +83,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				return -EINVAL;
 			}
 			o->gid = gr->gr_gid;
+			break;
+		case 'S':
+			o->state_dir = optarg;
 			break;
 		case 'f':
 			o->foreground = true;
@@ -157,14 +166,35 @@ static int run_daemon(struct hubd *h, const struct options *o)
 		if (e < 0)
 			log_warn("name resolution: %s; host-name endpoints stay unresolved",
 				 strerror(-e));
+		/* After resolve_start: it chains the after-hook that resolve_start set. */
+		metrics_http_start(&l);
 		r = loop_run(&l);
 	}
 	control_stop(&l, o->socket_path);
+	metrics_http_stop(&l);
 	resolve_stop(&l);
 	monitor_stop(&l);
 	watch_stop(&l);
 	loop_done(&l);
 	return r < 0 ? 1 : 0;
+}
+
+/*
+ * --state-dir, else what systemd made for StateDirectory= (the first of a
+ * colon-separated list), else /var/lib/hubd. The returned string lives as long
+ * as the process.
+ */
+static const char *state_dir(const struct options *o)
+{
+	static char env[PATH_MAX];
+	const char *e = getenv("STATE_DIRECTORY");
+
+	if (o->state_dir)
+		return o->state_dir;
+	if (!e || !*e)
+		return DEFAULT_STATE_DIR;
+	snprintf(env, sizeof(env), "%.*s", (int)strcspn(e, ":"), e);
+	return env;
 }
 
 int main(int argc, char **argv)
@@ -189,6 +219,8 @@ int main(int argc, char **argv)
 	h.config_dir = o.config_dir;
 	h.socket_path = o.socket_path;
 	h.socket_gid = o.gid;
+	h.state_dir = state_dir(&o);
+	h.record_dirty = true; /* written once per run at least, even if nothing changes */
 	r = hubd_init(&h);
 	if (r < 0) {
 		log_err("cannot open the kernel interfaces: %s%s", strerror(-r),

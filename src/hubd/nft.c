@@ -95,6 +95,23 @@ static void render_forward(FILE *f, const struct hubd_iface_conf *c, const struc
 	fputs("\t}\n", f);
 }
 
+/*
+ * Masquerade = PREFIX: whatever interface leads there. Traffic that goes back
+ * into the tunnel is left alone: spokes keep seeing each other's addresses.
+ */
+static void render_masquerade_prefixes(FILE *f, const struct hubd_iface_conf *c)
+{
+	char buf[HUBD_PREFIX_STRLEN];
+
+	for (size_t i = 0; i < c->n_masquerade_prefixes; i++) {
+		const struct hubd_prefix *p = &c->masquerade_prefixes[i];
+
+		hubd_prefix_format(p, buf, sizeof(buf));
+		fprintf(f, "\t\tiifname \"%s\" oifname != \"%s\" %s daddr %s masquerade\n", c->name,
+			c->name, p->family == AF_INET ? "ip" : "ip6", buf);
+	}
+}
+
 char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix *lans, size_t n)
 {
 	char *text = NULL;
@@ -118,13 +135,14 @@ char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix 
 	}
 	if (c->forward != HUBD_FORWARD_OFF)
 		render_forward(f, c, lans, n);
-	if (c->n_masquerade) {
+	if (c->n_masquerade || c->n_masquerade_prefixes) {
 		fputs("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; "
 		      "policy accept;\n",
 		      f);
 		for (size_t i = 0; i < c->n_masquerade; i++)
 			fprintf(f, "\t\tiifname \"%s\" oifname \"%s\" masquerade\n", c->name,
 				c->masquerade[i]);
+		render_masquerade_prefixes(f, c);
 		fputs("\t}\n", f);
 	}
 	fputs("}\n", f);

@@ -35,6 +35,7 @@
 #include "net-sync.h"
 #include "peer-state.h"
 #include "reconcile.h"
+#include "record.h"
 #include "report.h"
 #include "rtnl.h"
 
@@ -69,7 +70,9 @@ struct cold {
 	size_t n_accepted;
 	char **unreadable; /* names of the files rejected on reading */
 	size_t n_unreadable;
-	struct hubd_diags diags; /* the reader's: listing, reading, the final judgement */
+	struct hubd_diags diags;    /* the reader's: listing, reading, the final judgement */
+	struct hubd_record *record; /* who held what when hubd last ran; NULL: no record */
+	bool recheck;		    /* the last judgement overturned a verdict already sent */
 	uint64_t t_list, t_read, t_judge, t_build, t_settle;
 	/* The reader's, building requests. */
 	size_t judged;		     /* cfg->peers[0..judged) judged, their states made */
@@ -111,6 +114,7 @@ static void cold_free(struct cold *c)
 	if (c->accepted)
 		hubd_states_free(c->accepted, c->n_accepted);
 	hubd_config_free(c->cfg);
+	hubd_record_free(c->record);
 	free(c->reject);
 	free(c->scratch);
 	hubd_diags_free(&c->diags);
@@ -284,6 +288,20 @@ static int build_ready(struct cold *c, bool wait)
 	return r;
 }
 
+/*
+ * A file the record gives all it claims is an incumbent, as the kernel's
+ * peers are when hubd restarts. One whose claim the record contests waits for
+ * the last judgement: it may lose to an incumbent whose file sorts later, and
+ * what the stream sends is never taken back.
+ */
+static void by_record(struct cold *c, struct hubd_peer_conf *p)
+{
+	if (!c->record)
+		return;
+	p->incumbent = hubd_record_holds(c->record, p);
+	p->deferred = !p->incumbent && hubd_record_contests(c->record, p);
+}
+
 /* Read files[from..to) into cfg->peers, as the full reconcile's loader would. */
 static int read_files(struct cold *c, size_t from, size_t to)
 {
@@ -299,7 +317,7 @@ static int read_files(struct cold *c, size_t from, size_t to)
 					  &c->diags);
 
 		if (r == 0) {
-			cfg->n_peers++;
+			by_record(c, &cfg->peers[cfg->n_peers++]);
 		} else if (r != -ENOENT) { /* gone since it was listed: removed, not rejected */
 			char *name = strndup(c->files[i], strlen(c->files[i]) - strlen(".conf"));
 
@@ -314,15 +332,28 @@ static int read_files(struct cold *c, size_t from, size_t to)
 /*
  * Judge every peer read so far; keep the verdicts on peers[from..) (those
  * before were final already, and the sender reads them) and make states for
- * the newly accepted.
+ * the newly accepted. With a state record, the last judgement may overturn an
+ * earlier verdict: an incumbent read late comes first, a deferred file is
+ * judged at last. A verdict on a peer not yet built simply changes; one on a
+ * peer already sent asks for a full reconcile right after (h->recheck).
  */
 static int judge_prefix(struct cold *c, size_t from, bool last)
 {
 	struct hubd_config *cfg = c->cfg;
-	int r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->scratch,
-				  last ? &c->diags : NULL);
+	int r;
 
-	for (size_t i = from; r >= 0 && i < cfg->n_peers; i++) {
+	for (size_t i = 0; last && i < cfg->n_peers; i++)
+		cfg->peers[i].deferred = false; /* the last judgement is the full reconcile's */
+	r = hubd_config_judge(&cfg->iface, cfg->peers, cfg->n_peers, c->scratch,
+			      last ? &c->diags : NULL);
+	for (size_t i = last && c->record ? 0 : from; r >= 0 && i < cfg->n_peers; i++) {
+		if (i < from && c->reject[i] == c->scratch[i])
+			continue;
+		if (i < from) { /* overturned by an incumbent read later (by_record) */
+			c->recheck |= i < c->built;
+			if (!c->reject[i])
+				hubd_state_clear(&c->st[i]);
+		}
 		c->reject[i] = c->scratch[i];
 		if (!c->reject[i] && hubd_state_init(&c->st[i], &cfg->peers[i], NULL) < 0)
 			r = -ENOMEM;
@@ -395,6 +426,17 @@ static int settle(struct cold *c)
 	return 0;
 }
 
+static void load_record(struct cold *c)
+{
+	const char *dir = c->h->state_dir;
+	int r = dir ? hubd_record_load(dir, c->cfg->iface.name, &c->record) : 0;
+
+	if (r < 0)
+		log_warn("%s/%s.peers: cannot read the state record (%s): a clash goes to the "
+			 "name that sorts first",
+			 dir, c->cfg->iface.name, strerror(-r));
+}
+
 static void *reader(void *arg)
 {
 	struct cold *c = arg;
@@ -411,6 +453,7 @@ static void *reader(void *arg)
 	}
 	append_diags(&c->diags, &listed); /* after hubd.conf's, as the full reconcile has them */
 	hubd_diags_free(&listed);
+	load_record(c);
 	r = r < 0 ? r : reader_files(c);
 	if (r < 0) {
 		finish_reader(c, r);
@@ -480,6 +523,10 @@ static int cold_prepare(struct hubd *h, struct cold *c, bool *applied, struct hu
 	h->timing.read += hubd_now_us() - t;
 	if (r < 0 || !c->cfg->iface_ok)
 		return -EAGAIN; /* the full reconcile reports it, or holds what runs */
+	/* Before the link exists, as its own addresses are not the machine's others. */
+	if (hubd_host_read(&h->host, c->cfg->iface.name) < 0)
+		log_warn("cannot read this machine's addresses and routes");
+	c->cfg->iface.host = &h->host;
 	t = hubd_now_us();
 	/* Made here, or found: not if_nametoindex() first, whose socket may make the kernel
 	 * look for a protocol module, which is slow on a small machine. */
@@ -541,6 +588,7 @@ int reconcile_cold(struct hubd *h, bool *applied, struct hubd_changes *ch, struc
 		  " us and settled in %" PRIu64 " us",
 		  c.n_files, c.t_list, c.t_read, c.t_judge, c.t_build, c.t_settle);
 	r = c.err ?: cold_install(h, &c, diags);
+	h->recheck = c.recheck;
 	if (r < 0)
 		goto out;
 	r = finish_link(h, h->cfg, h->ifindex, ch) ?: net_err;

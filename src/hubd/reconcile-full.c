@@ -13,6 +13,7 @@
 #include "net-sync.h"
 #include "peer-state.h"
 #include "reconcile.h"
+#include "record.h"
 #include "report.h"
 #include "rtnl.h"
 
@@ -151,13 +152,13 @@ static int record_step(const struct wgnl_device *dev, const struct wgnl_peer *p,
  * file that claims a running phone's address while hubd was stopped loses to
  * the phone, whatever the two files' names, as it would have while hubd ran.
  */
-static void kernel_incumbents(struct hubd *h, struct hubd_config *cfg)
+static int kernel_incumbents(struct hubd *h, struct hubd_config *cfg)
 {
 	struct kernel_record k = {calloc(cfg->n_peers + 1, sizeof(*k.by_key)), cfg->n_peers};
 	int r;
 
 	if (!k.by_key)
-		return; /* without the record, name order decides, as on a first start */
+		return -ENOMEM; /* without the record, name order decides, as on a first start */
 	for (size_t i = 0; i < k.n; i++)
 		k.by_key[i] = &cfg->peers[i];
 	qsort(k.by_key, k.n, sizeof(*k.by_key), conf_key_cmp);
@@ -170,6 +171,35 @@ static void kernel_incumbents(struct hubd *h, struct hubd_config *cfg)
 		for (size_t i = 0; i < k.n; i++)
 			k.by_key[i]->incumbent = false;
 	free(k.by_key);
+	return r;
+}
+
+/*
+ * No link, so the machine rebooted (or someone deleted it): the state record
+ * says who held what when hubd last ran, and stands in for the kernel's.
+ */
+static void record_incumbents(struct hubd *h, struct hubd_config *cfg)
+{
+	struct hubd_record *rec = NULL;
+	int r = hubd_record_load(h->state_dir, cfg->iface.name, &rec);
+
+	if (r < 0)
+		log_warn("%s/%s.peers: cannot read the state record (%s): a clash goes to the "
+			 "name that sorts first",
+			 h->state_dir, cfg->iface.name, strerror(-r));
+	for (size_t i = 0; rec && i < cfg->n_peers; i++)
+		cfg->peers[i].incumbent = hubd_record_holds(rec, &cfg->peers[i]);
+	hubd_record_free(rec);
+}
+
+/* What the machine relies on now (its addresses, gateways, name servers), for the verifier. */
+static void use_host(struct hubd *h, struct hubd_config *cfg)
+{
+	int r = hubd_host_read(&h->host, cfg->iface.name);
+
+	if (r < 0)
+		log_warn_errno(r, "cannot read this machine's addresses and routes");
+	cfg->iface.host = &h->host;
 }
 
 /*
@@ -192,8 +222,9 @@ static int load_effective(struct hubd *h, struct hubd_diags *diags, struct hubd_
 		return h->cfg ? 0 : -EINVAL;
 	}
 	t = hubd_now_us();
-	if (!h->cfg)
-		kernel_incumbents(h, cfg);
+	use_host(h, cfg);
+	if (!h->cfg && kernel_incumbents(h, cfg) == -ENODEV && h->state_dir)
+		record_incumbents(h, cfg);
 	r = verify_keeping_running(h->cfg, cfg, diags);
 	h->timing.verify += hubd_now_us() - t;
 	if (r < 0) {

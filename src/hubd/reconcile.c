@@ -94,6 +94,7 @@ static int commit(struct hubd *h, const struct hubd_reconcile_request *req, enum
 	uint64_t t = hubd_now_us(), took;
 
 	h->converged = r >= 0;
+	h->record_dirty |= n > 0;
 	h->counters.reconciles++;
 	if (drift)
 		h->counters.drift_repairs += n;
@@ -110,6 +111,25 @@ static int commit(struct hubd *h, const struct hubd_reconcile_request *req, enum
 	h->last_path = (int)path;
 	hubd_log_timing(h, kind_name(path, req->triggers), took);
 	return r < 0 ? r : (int)n;
+}
+
+/*
+ * The cold start sent a peer that its last judgement then refused, for an
+ * incumbent by the state record whose file sorts later (reconcile-cold.c).
+ * What runs is right; the kernel is made so at once, as a repair.
+ */
+static int recheck(struct hubd *h, const struct hubd_reconcile_request *req, int r,
+		   struct hubd_changes *ch, struct hubd_diags *diags)
+{
+	struct hubd_reconcile_request fix = {.triggers = RECONCILE_DRIFT};
+	int n;
+
+	h->recheck = false;
+	if (r < 0)
+		return r;
+	log_info("reconcile: the state record overturned a verdict the cold start had sent");
+	n = hubd_reconcile(h, &fix, ch, diags);
+	return n < 0 ? n : r + n;
 }
 
 int hubd_reconcile(struct hubd *h, const struct hubd_reconcile_request *req,
@@ -131,6 +151,8 @@ int hubd_reconcile(struct hubd *h, const struct hubd_reconcile_request *req,
 			declined |= PATH_BIT(path);
 			continue;
 		}
+		if (applied && path == HUBD_PATH_COLD && h->recheck)
+			return recheck(h, req, commit(h, req, path, r, ch, before, t0), ch, diags);
 		if (applied)
 			return commit(h, req, path, r, ch, before, t0);
 		hubd_log_timing(h, kind_name(path, req->triggers), hubd_now_us() - t0);

@@ -114,7 +114,7 @@ $c/peers.d/x.conf:4: PresharedKeyFile must name a file under $c (relative to it,
 # Interface names reach nftables: nothing but [A-Za-z0-9_.@+-].
 reset
 printf '[Interface]\nAddress = 10.8.0.1/24\nMasquerade = e";drop;oif"lo\nMaxPeerPrefixes = 0\n' >"$c/hubd.conf"
-expect 1 "$c/hubd.conf:3: Masquerade is not a valid interface name (1 to 15 letters, digits, '_', '.', '@', '+' or '-')
+expect 1 "$c/hubd.conf:3: Masquerade is not a valid interface name (1 to 15 letters, digits, '_', '.', '@', '+' or '-') nor a prefix
 $c/hubd.conf:4: MaxPeerPrefixes 0 is out of range 1..1000000" check --config-dir "$c"
 # More AllowedIPs than MaxPeerPrefixes: that file alone is rejected.
 reset

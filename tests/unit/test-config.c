@@ -153,9 +153,30 @@ static const struct row iface_rows[] = {
     {IF "PublicEndpoint = 2001:db8::1:51820\n", false, "hubd.conf:3", "in brackets"},
     {IF "PublicEndpoint = vpn.example.org:0\n", false, "hubd.conf:3", "port must be 1..65535"},
     {IF "PublicEndpoint = bad host:1\n", false, "hubd.conf:3", "is not host:port"},
+    /* MetricsListen: an address hubd binds, never a name */
+    {IF "MetricsListen = 10.8.0.1:9586\n", true, NULL, NULL},
+    {IF "MetricsListen = [fd00::1]:9586\n", true, NULL, NULL},
+    {IF "MetricsListen = off\n", true, NULL, NULL},
+    {IF "MetricsListen = 10.8.0.1:9586\nMetricsListen = off\n", false, "hubd.conf:4",
+     "already set"},
+    {IF "MetricsListen = metrics.example:9586\n", false, "hubd.conf:3", "must be an IP address"},
+    {IF "MetricsListen = 10.8.0.1\n", false, "hubd.conf:3", "has no port"},
+    {IF "MetricsListen = 10.8.0.1:0\n", false, "hubd.conf:3", "port must be 1..65535"},
+    {IF "MetricsListen = 0.0.0.0:9586\n", true, "hubd.conf:3", "outside the tunnel"},
+    {IF "MetricsListen = [::]:9586\n", true, "hubd.conf:3", "outside the tunnel"},
     /* Masquerade, Name */
     {IF "Masquerade = eth0, wlan0\nMasquerade = ens3\n", true, NULL, NULL},
-    {IF "Masquerade = eth0/x\n", false, "hubd.conf:3", "not a valid interface name"},
+    {IF "Masquerade = eth0/x\n", false, "hubd.conf:3", "Masquerade is not an IP address"},
+    /* Masquerade by prefix: the LAN behind a gateway, whatever its interface's name. */
+    {IF "Masquerade = 192.168.1.0/24, eth0\nMasquerade = fd00:1::/64, 172.16.0.0/12\n", true, NULL,
+     NULL},
+    {IF "Masquerade = 192.168.1.0/24\nMasquerade = 192.168.1.7/24\n", false, "hubd.conf:4",
+     "Masquerade 192.168.1.0/24 is already given on line 3"},
+    {IF "Masquerade = 192.168.1.300\n", false, "hubd.conf:3", "Masquerade is not an IP address"},
+    {IF "Masquerade = 192.168.1.0/33\n", false, "hubd.conf:3", "over /32"},
+    {IF "Masquerade = 10.8.0.0/16\n", false, "hubd.conf:3",
+     "Masquerade 10.8.0.0/16 overlaps the tunnel subnet of the Address on line 2"},
+    {IF "Masquerade = 10.8.0.7\n", false, "hubd.conf:3", "overlaps the tunnel subnet"},
     {IF "Masquerade = eth0\nMasquerade = eth0\n", false, "hubd.conf:4", "given twice"},
     {IF "Masquerade = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface"},
     {IF "Name = wg-hub\n", true, NULL, NULL},
@@ -308,6 +329,35 @@ START_TEST(test_peer_rows)
 }
 END_TEST
 
+/* MetricsListen's address and port, in network order as bind() takes them; off by default. */
+START_TEST(test_metrics_listen)
+{
+	static const char *const texts[] = {IF, IF "MetricsListen = 10.8.0.1:9586\n",
+					    IF "MetricsListen = [fd00::1]:9100\n",
+					    IF "MetricsListen = OFF\n"};
+	struct hubd_iface_conf c[4];
+	struct hubd_diags d = {0};
+	struct in6_addr a6;
+
+	for (size_t i = 0; i < 4; i++)
+		ck_assert_int_eq(
+		    hubd_parse_interface("hubd.conf", texts[i], strlen(texts[i]), &c[i], &d), 0);
+	ck_assert_int_eq(c[0].metrics_listen.addr.sa_family, 0);
+	ck_assert_int_eq(c[1].metrics_listen.addr.sa_family, AF_INET);
+	ck_assert_uint_eq(c[1].metrics_listen.addr4.sin_addr.s_addr, htonl(0x0a080001));
+	ck_assert_uint_eq(c[1].metrics_listen.addr4.sin_port, htons(9586));
+	ck_assert_int_eq(c[2].metrics_listen.addr.sa_family, AF_INET6);
+	inet_pton(AF_INET6, "fd00::1", &a6);
+	ck_assert_mem_eq(&c[2].metrics_listen.addr6.sin6_addr, &a6, sizeof(a6));
+	ck_assert_uint_eq(c[2].metrics_listen.addr6.sin6_port, htons(9100));
+	ck_assert_int_eq(c[3].metrics_listen.addr.sa_family, 0);
+	ck_assert_uint_eq(d.n, 0);
+	for (size_t i = 0; i < 4; i++)
+		hubd_iface_conf_clear(&c[i]);
+	hubd_diags_free(&d);
+}
+END_TEST
+
 START_TEST(test_iface_values)
 {
 	const char *t = "[Interface]\nname = hub0\nAddress = 10.8.0.1/24, fd00::1/64\n"
@@ -333,6 +383,7 @@ START_TEST(test_iface_values)
 	ck_assert_uint_eq(c.fwmark, 42);
 	ck_assert_uint_eq(c.n_masquerade, 2);
 	ck_assert_str_eq(c.masquerade[1], "wlan0");
+	ck_assert_uint_eq(c.n_masquerade_prefixes, 0);
 	ck_assert_int_eq(c.forward, HUBD_FORWARD_ISOLATE);
 	ck_assert_uint_eq(c.health_interval, 5);
 	ck_assert_uint_eq(c.stale_after, 300);
@@ -740,6 +791,34 @@ static void joined(char *buf, size_t len, char **names, size_t n)
 		strncat(buf, names[i], len - strlen(buf) - 1);
 	}
 }
+
+/* A Masquerade prefix is a LAN behind this machine: no peer may route any of it. */
+START_TEST(test_verify_masquerade_lan)
+{
+	const char *t = "[Interface]\nAddress = 10.8.0.3/24\nMasquerade = 192.168.1.0/24\n";
+	struct hubd_config *cfg = calloc(1, sizeof(*cfg));
+	struct hubd_diags d = {0};
+	char buf[HUBD_PREFIX_STRLEN];
+
+	ck_assert_int_eq(hubd_parse_interface("hubd.conf", t, strlen(t), &cfg->iface, &d), 0);
+	ck_assert_uint_eq(cfg->iface.n_masquerade_prefixes, 1);
+	hubd_prefix_format(&cfg->iface.masquerade_prefixes[0], buf, sizeof(buf));
+	ck_assert_str_eq(buf, "192.168.1.0/24");
+	ck_assert_uint_eq(cfg->iface.masquerade_prefix_lines[0], 3);
+	cfg->iface_ok = true;
+	add_peer_text(cfg, P("hub", "@K1@", "10.8.0.0/24, 192.168.2.0/24"), &d);
+	add_peer_text(cfg, P("lan", "@K2@", "192.168.1.128/25"), &d);
+	hubd_config_verify(cfg, &d);
+	ck_assert_uint_eq(cfg->n_peers, 1);
+	ck_assert_str_eq(cfg->peers[0].name, "hub");
+	ck_assert_uint_eq(cfg->n_rejected, 1);
+	ck_assert(has_diag(&d, "peers.d/lan.conf:3",
+			   "AllowedIPs 192.168.1.128/25 overlaps Masquerade 192.168.1.0/24 of "
+			   "hubd.conf (line 3)"));
+	hubd_diags_free(&d);
+	hubd_config_free(cfg);
+}
+END_TEST
 
 START_TEST(test_verify_rows)
 {
@@ -1844,6 +1923,7 @@ static Suite *config_suite(void)
 	tcase_add_loop_test(tc, test_iface_rows, 0, sizeof(iface_rows) / sizeof(iface_rows[0]));
 	tcase_add_loop_test(tc, test_peer_rows, 0, sizeof(peer_rows) / sizeof(peer_rows[0]));
 	tcase_add_test(tc, test_iface_values);
+	tcase_add_test(tc, test_metrics_listen);
 	tcase_add_test(tc, test_peer_values);
 	tcase_add_test(tc, test_all_errors_of_a_file);
 	tcase_add_test(tc, test_hostile);
@@ -1860,6 +1940,7 @@ static Suite *config_suite(void)
 	tc = tcase_create("verify");
 	tcase_add_loop_test(tc, test_verify_rows, 0, sizeof(verify_rows) / sizeof(verify_rows[0]));
 	tcase_add_test(tc, test_verify_scale);
+	tcase_add_test(tc, test_verify_masquerade_lan);
 	tcase_add_test(tc, test_judge_prefix);
 	tcase_add_test(tc, test_drop_rejected);
 	tcase_add_test(tc, test_prefix_caps);

@@ -15,6 +15,7 @@ static const struct {
     {"{\"command\":\"diff\"}", CONTROL_DIFF},
     {" { \"command\" : \"status\" } \r\n", CONTROL_STATUS},
     {"{\"command\":\"status\",\"extra\":1}\n", CONTROL_STATUS},
+    {"{\"command\":\"takeover\"}\n", CONTROL_TAKEOVER},
     {"{\"command\":\"shutdown\"}\n", -EOPNOTSUPP},
     {"{\"command\":\"\"}\n", -EOPNOTSUPP},
     {"{\"command\":7}\n", -EINVAL},

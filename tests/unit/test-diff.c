@@ -366,9 +366,12 @@ START_TEST(test_nft_render)
 	struct hubd_iface_conf iface = iface_with("10.8.0.1/24");
 	struct hubd_prefix lan;
 	char *masq[] = {"eth0"};
+	struct hubd_prefix masq_lans[2];
 	char *t;
 
 	ck_assert_int_eq(hubd_prefix_parse("192.168.1.0/24", &lan, NULL), 0);
+	ck_assert_int_eq(hubd_prefix_parse("192.168.1.0/24", &masq_lans[0], NULL), 0);
+	ck_assert_int_eq(hubd_prefix_parse("fd00:1::/64", &masq_lans[1], NULL), 0);
 	iface.forward = HUBD_FORWARD_ISOLATE;
 	iface.masquerade = masq;
 	iface.n_masquerade = 1;
@@ -384,7 +387,23 @@ START_TEST(test_nft_render)
 	t = hubd_nft_render(&iface, &lan, 1);
 	ck_assert_ptr_null(strstr(t, "drop"));
 	ck_assert_ptr_nonnull(strstr(t, "chain forward"));
+	ck_assert_ptr_null(strstr(t, "daddr 192.168.1.0/24 masquerade"));
 	free(t);
+	/* Masquerade = PREFIX: towards the LAN by any interface but the tunnel itself. */
+	iface.n_masquerade = 0;
+	iface.masquerade_prefixes = masq_lans;
+	iface.n_masquerade_prefixes = 2;
+	t = hubd_nft_render(&iface, &lan, 1);
+	ck_assert_ptr_nonnull(strstr(t,
+				     "type nat hook postrouting priority srcnat; policy accept;\n"
+				     "\t\tiifname \"wg0\" oifname != \"wg0\" ip daddr "
+				     "192.168.1.0/24 masquerade\n"
+				     "\t\tiifname \"wg0\" oifname != \"wg0\" ip6 daddr "
+				     "fd00:1::/64 masquerade\n\t}\n"));
+	ck_assert_ptr_null(strstr(t, "oifname \"eth0\""));
+	free(t);
+	iface.masquerade_prefixes = NULL;
+	iface.n_masquerade_prefixes = 0;
 	iface.forward = HUBD_FORWARD_OFF;
 	iface.n_masquerade = 0;
 	t = hubd_nft_render(&iface, &lan, 1);

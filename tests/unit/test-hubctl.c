@@ -322,6 +322,80 @@ START_TEST(test_render_full_text)
 }
 END_TEST
 
+/* A site gateway, both formats: the whole text, so that any change to it is a decision. */
+START_TEST(test_render_site)
+{
+	struct hubd_prefix addrs[] = {P("10.8.0.3")}, addrs24[] = {P("10.8.0.3/24")};
+	struct hubd_prefix allowed[] = {P("10.8.0.0/24"), P("192.168.2.0/24")};
+	struct hubd_prefix lans[] = {P("192.168.1.0/24"), P("fd00:1::/64")};
+	struct hubctl_client_conf c = {
+	    .private_key = "cGhvbmUtcHJpdmF0ZS1rZXktLS0tLS0tLS0tLS0tLS0=",
+	    .addresses = addrs,
+	    .n_addresses = 1,
+	    .hub_public_key = "aHViLXB1YmxpYy1rZXktLS0tLS0tLS0tLS0tLS0tLS0=",
+	    .endpoint = "vpn.example.org:51820",
+	    .allowed_ips = allowed,
+	    .n_allowed_ips = 2,
+	    .keepalive = HUBCTL_CLIENT_KEEPALIVE,
+	    .lans = lans,
+	    .n_lans = 2,
+	};
+	char *text = NULL, *conf = NULL, *peer = NULL;
+
+	ck_assert_int_eq(hubctl_render_client(&c, &text), 0);
+	ck_assert_str_eq(
+	    text,
+	    "[Interface]\n"
+	    "PrivateKey = cGhvbmUtcHJpdmF0ZS1rZXktLS0tLS0tLS0tLS0tLS0=\n"
+	    "Address = 10.8.0.3/32\n"
+	    "PostUp = test -f /run/hubd-site-%i.ip_forward || cat /proc/sys/net/ipv4/ip_forward > "
+	    "/run/hubd-site-%i.ip_forward\n"
+	    "PostUp = echo 1 > /proc/sys/net/ipv4/ip_forward\n"
+	    "PostUp = test -f /run/hubd-site-%i.forwarding6 || cat "
+	    "/proc/sys/net/ipv6/conf/all/forwarding > /run/hubd-site-%i.forwarding6\n"
+	    "PostUp = echo 1 > /proc/sys/net/ipv6/conf/all/forwarding\n"
+	    "PostUp = nft add table inet hubd-site-%i; nft flush table inet hubd-site-%i\n"
+	    "PostUp = nft add chain inet hubd-site-%i postrouting '{ type nat hook postrouting "
+	    "priority srcnat; policy accept; }'\n"
+	    "PostUp = nft add rule inet hubd-site-%i postrouting iifname %i oifname != %i ip daddr "
+	    "192.168.1.0/24 masquerade\n"
+	    "PostUp = nft add rule inet hubd-site-%i postrouting iifname %i oifname != %i ip6 "
+	    "daddr "
+	    "fd00:1::/64 masquerade\n"
+	    "PostDown = nft delete table inet hubd-site-%i || true\n"
+	    "PostDown = test ! -f /run/hubd-site-%i.ip_forward || cat /run/hubd-site-%i.ip_forward "
+	    "> "
+	    "/proc/sys/net/ipv4/ip_forward\n"
+	    "PostDown = rm -f /run/hubd-site-%i.ip_forward\n"
+	    "PostDown = test ! -f /run/hubd-site-%i.forwarding6 || cat "
+	    "/run/hubd-site-%i.forwarding6 > /proc/sys/net/ipv6/conf/all/forwarding\n"
+	    "PostDown = rm -f /run/hubd-site-%i.forwarding6\n"
+	    "\n"
+	    "[Peer]\n"
+	    "PublicKey = aHViLXB1YmxpYy1rZXktLS0tLS0tLS0tLS0tLS0tLS0=\n"
+	    "Endpoint = vpn.example.org:51820\n"
+	    "AllowedIPs = 10.8.0.0/24, 192.168.2.0/24\n"
+	    "PersistentKeepalive = 25\n");
+	hubctl_secret_free(text);
+
+	c.addresses = addrs24;
+	ck_assert_int_eq(hubctl_render_site_hubd(&c, &conf, &peer), 0);
+	ck_assert_ptr_null(strstr(conf, "PrivateKey"));
+	ck_assert_ptr_nonnull(strstr(conf, "\n[Interface]\nAddress = 10.8.0.3/24\n"
+					   "Masquerade = 192.168.1.0/24, fd00:1::/64\n"));
+	ck_assert_ptr_nonnull(strstr(peer,
+				     "\n[Peer]\n"
+				     "PublicKey = aHViLXB1YmxpYy1rZXktLS0tLS0tLS0tLS0tLS0tLS0=\n"
+				     "Endpoint = vpn.example.org:51820\n"
+				     "AllowedIPs = 10.8.0.0/24, 192.168.2.0/24\n"
+				     "PersistentKeepalive = 25\n"));
+	free(conf);
+	free(peer);
+	c.n_lans = 0; /* a site has a LAN */
+	ck_assert_int_eq(hubctl_render_site_hubd(&c, &conf, &peer), -EINVAL);
+}
+END_TEST
+
 static const struct {
 	const char *option, *public_endpoint;
 	int want_r;
@@ -522,6 +596,7 @@ static Suite *hubctl_suite(void)
 	tcase_add_loop_test(t, test_cli_prefix_is_daemon_prefix, 0, N(cli_prefix_cases));
 	tcase_add_test(t, test_prefix_list_bad_item);
 	tcase_add_test(t, test_render_full_text);
+	tcase_add_test(t, test_render_site);
 	tcase_add_loop_test(t, test_endpoint, 0, N(endpoint_cases));
 	tcase_add_loop_test(t, test_dns, 0, N(dns_cases));
 	suite_add_tcase(s, t);

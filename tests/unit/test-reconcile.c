@@ -30,6 +30,7 @@
 #include "diff.h"
 #include "fake-kernel.h"
 #include "net-sync.h"
+#include "record.h"
 #include "rtnl.h"
 
 /* ---- the config dir ---- */
@@ -196,6 +197,15 @@ int __wrap_hubd_link_sync(struct nl_sock *sk, const struct hubd_iface_conf *c, b
 		cur->link_exists = true;
 		cur->links_created++;
 	}
+	return 0;
+}
+
+/* The machine's own addresses, gateways and name servers: none (the one running the test has
+ * its own, which may lie in what the rows route). */
+int __wrap_hubd_host_read(struct hubd_host *host, const char *tunnel_ifname);
+int __wrap_hubd_host_read(struct hubd_host *host, const char *tunnel_ifname)
+{
+	hubd_host_free(host);
 	return 0;
 }
 
@@ -735,6 +745,7 @@ static void restart(struct instance *in, const char *dir)
 	hubd_done(&in->h);
 	in->h.config_dir = dir;
 	in->h.last_path = -1;
+	in->k.seq = 0; /* a new socket counts from the clock again: maybe the old one's numbers */
 	fake_kernel_connect(&in->k);
 	ck_assert_int_eq(wgnl_open(&in->h.wg), 0);
 }
@@ -784,6 +795,129 @@ START_TEST(test_restart_keeps_holder)
 }
 END_TEST
 
+/* ---- a reboot: the link is new, the state record says who held what ---- */
+
+/* hubd stops, the machine reboots: the kernel has no link and no peers. The record is what the
+ * loop wrote after the last change (hubd_record_write). */
+static void reboot(struct instance *in, const char *dir)
+{
+	const char *state = in->h.state_dir; /* hubd_done forgets it */
+
+	ck_assert(in->h.record_dirty);
+	hubd_record_write(&in->h);
+	ck_assert(!in->h.record_dirty || !state);
+	restart(in, dir);
+	in->h.state_dir = state;
+	wgnl_device_free(in->k.dev);
+	in->k.dev = wgnl_device_new("wg0");
+	ck_assert_ptr_nonnull(in->k.dev);
+	in->link_exists = false;
+}
+
+static const struct {
+	const char *name;
+	bool record;	 /* hubd keeps a state record */
+	bool keep_phone; /* the phone's file is still there after the reboot */
+	const char *phone, *aaa, *rejected;
+} reboots[] = {
+    {"no record: name order", false, true, "", "10.8.0.2/32", "phone"},
+    {"the record keeps the phone's address", true, true, "10.8.0.2/32", "", "aaa"},
+    /* The record names no file: a holder whose file went is no incumbent. */
+    {"the holder's file went while down", true, false, "", "10.8.0.2/32", NULL},
+};
+
+START_TEST(test_reboot_keeps_holder)
+{
+	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
+	char dir[64], state[128], *phone, *aaa;
+	struct instance *in;
+
+	setup_dir(dir, sizeof(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	in = instance_new(dir, false);
+	in->h.state_dir = reboots[_i].record ? state : NULL;
+	write_file(dir, "peers.d/phone.conf",
+		   "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.2/32\n", 0644);
+	reconcile(in, &all);
+	ck_assert_int_ge(in->r, 0);
+	reboot(in, dir);
+	ck_assert_int_eq(access(state, F_OK) == 0, reboots[_i].record);
+	if (!reboots[_i].keep_phone) {
+		snprintf(state, sizeof(state), "%s/peers.d/phone.conf", dir);
+		ck_assert_int_eq(unlink(state), 0);
+	}
+	write_file(dir, "peers.d/aaa.conf", "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n",
+		   0644);
+	reconcile(in, &all);
+	ck_assert_int_ge(in->r, 0);
+	ck_assert_int_eq(in->h.last_path, HUBD_PATH_COLD);
+	phone = kernel_aips(in, 2);
+	aaa = kernel_aips(in, 1);
+	ck_assert_msg(!strcmp(phone, reboots[_i].phone), "%s: the phone holds '%s'",
+		      reboots[_i].name, phone);
+	ck_assert_msg(!strcmp(aaa, reboots[_i].aaa), "%s: the newcomer holds '%s'",
+		      reboots[_i].name, aaa);
+	ck_assert_uint_eq(in->h.cfg->n_rejected, reboots[_i].rejected ? 1 : 0);
+	if (reboots[_i].rejected)
+		ck_assert_str_eq(in->h.cfg->rejected[0], reboots[_i].rejected);
+	free(phone);
+	free(aaa);
+	instance_free(in);
+	remove_dir(dir);
+}
+END_TEST
+
+/*
+ * The cold start streams what it has judged. Here aaa's claim is contested
+ * by the record (the phone held 10.8.0.2), so it waits for the last
+ * judgement, and bbb, which overlaps only aaa, goes out in the first batch.
+ * But the phone's file went while the hub was down: aaa wins at last, and bbb,
+ * already sent, loses to it. The full reconcile that follows at once takes
+ * bbb out of the kernel and puts aaa in, as if the start had been full.
+ */
+START_TEST(test_reboot_overturned)
+{
+	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
+	char dir[64], state[128], name[128], *a, *b;
+	struct instance *in;
+
+	setup_dir(dir, sizeof(dir));
+	snprintf(state, sizeof(state), "%s/state", dir);
+	in = instance_new(dir, false);
+	in->h.state_dir = state;
+	write_file(dir, "peers.d/phone.conf",
+		   "[Peer]\nPublicKey = @K2@\nAllowedIPs = 10.8.0.2/32\n", 0644);
+	reconcile(in, &all);
+	reboot(in, dir);
+	snprintf(name, sizeof(name), "%s/peers.d/phone.conf", dir);
+	ck_assert_int_eq(unlink(name), 0);
+	write_file(dir, "peers.d/aaa.conf",
+		   "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32, 10.8.0.9/32\n", 0644);
+	write_file(dir, "peers.d/bbb.conf", "[Peer]\nPublicKey = @K3@\nAllowedIPs = 10.8.0.9/32\n",
+		   0644);
+	/* Enough files after them that the first judgement is not the last (FIRST_BATCH). */
+	for (int i = 0; i < 80; i++) {
+		snprintf(name, sizeof(name), "peers.d/c%02d.conf", i);
+		write_file(dir, name, "[Peer]\nBogus = 1\n", 0644);
+	}
+	reconcile(in, &all);
+	ck_assert_int_ge(in->r, 0);
+	ck_assert_uint_eq(in->h.paths[HUBD_PATH_COLD].count, 1);
+	ck_assert_uint_eq(in->h.paths[HUBD_PATH_FULL].count, 1);
+	ck_assert(!in->h.recheck);
+	a = kernel_aips(in, 1);
+	b = kernel_aips(in, 3);
+	ck_assert_str_eq(a, "10.8.0.2/32 10.8.0.9/32");
+	ck_assert_str_eq(b, "");
+	ck_assert_ptr_null(hubd_config_peer_by_name(in->h.cfg, "bbb"));
+	ck_assert(strv_contains(in->h.cfg->rejected, in->h.cfg->n_rejected, "bbb"));
+	free(a);
+	free(b);
+	instance_free(in);
+	remove_dir(dir);
+}
+END_TEST
+
 static Suite *reconcile_suite(void)
 {
 	Suite *s = suite_create("reconcile");
@@ -797,6 +931,8 @@ static Suite *reconcile_suite(void)
 	tcase_add_checked_fixture(tr, make_keys, NULL);
 	tcase_add_loop_test(tr, test_restart_keeps_holder, 0,
 			    sizeof(restarts) / sizeof(restarts[0]));
+	tcase_add_loop_test(tr, test_reboot_keeps_holder, 0, sizeof(reboots) / sizeof(reboots[0]));
+	tcase_add_test(tr, test_reboot_overturned);
 	suite_add_tcase(s, tr);
 	return s;
 }

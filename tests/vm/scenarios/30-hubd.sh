@@ -146,6 +146,32 @@ assert_contains "$(cat "$D/hubd.log")" "aaa.conf:3: AllowedIPs 192.168.1.0/24 is
 rm "$D/peers.d/aaa.conf"
 assert_eq $((N + 1)) "$(wg_peers hub wg0)" "peers after the newcomer's file went"
 
+endpoint_is() { [ "$(ip netns exec "$1" wg show wg0 endpoints | awk -v k="$2" '$1 == k { print $2 }')" = "$3" ]; }
+
+log "a reboot keeps who holds what: the link is gone, and the state record says who held the LAN"
+S=$(mktemp -d /tmp/hubd-state.XXXXXX)
+cleanup rm -rf "$S"
+hubd_stop
+hubd_start hub "$D" --state-dir "$S"
+hubd_stop # the record is written at the latest on the way out
+grep -q "^$home_pub 10.8.0.3/32 192.168.1.0/24\$" "$S/wg0.peers" || fail "home is not in the record"
+grep -qi "private\|preshared" "$S/wg0.peers" && fail "the record mentions a key that is no public key"
+assert_eq "$((N + 1))" "$(grep -vc '^#' "$S/wg0.peers")" "peers in the record"
+ip -n hub link del wg0 # what a reboot leaves: no link, no peers
+peer_file "$D" aaa "$evil" "192.168.1.0/24"
+hubd_start hub "$D" --state-dir "$S"
+assert_eq "10.8.0.3/32 192.168.1.0/24" "$(wg_aips hub wg0 "$home_pub")" "the home gateway keeps its LAN after a reboot"
+lacks_peer hub wg0 "$evil" || fail "the newcomer's key is in the kernel after a reboot"
+assert_eq 1 "$(grep -c "aaa.conf:3: AllowedIPs 192.168.1.0/24 is already given to peer home" "$D/hubd.log" | tr -d ' ' | awk '{print ($1 >= 2)}')" \
+	"the newcomer is the one refused after the reboot too"
+grep -q "overturned" "$D/hubd.log" && fail "the cold start sent what it then refused"
+rm "$D/peers.d/aaa.conf"
+wait_for peers_are hub wg0 $((N + 1))
+# The new link knows no session: home's next handshake is learned by the health timer (2 s),
+# and the drift checks below need its endpoint.
+wait_for -t 90 ip netns exec home ping -c 1 -W 1 10.8.0.1
+wait_for endpoint_is hub "$home_pub" 192.0.2.2:51820
+
 log "drift: a peer removed behind hubd's back"
 ip netns exec hub wg set wg0 peer "${pubs[7]}" remove
 wait_for -t 10 has_peer hub wg0 "${pubs[7]}"

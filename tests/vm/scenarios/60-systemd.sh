@@ -147,6 +147,12 @@ mainpid=$(sd systemctl show -P MainPID hubd)
 sd grep -q '^Max core file size *0 *0' "/proc/$mainpid/limits" || fail "hubd may dump core"
 sd nsenter -t "$mainpid" -m cat /etc/ssh/hubd-test-key 2>/dev/null && fail "hubd sees /etc/ssh"
 sd nsenter -t "$mainpid" -m cat /etc/shadow 2>/dev/null | grep -q . && fail "hubd sees /etc/shadow"
+assert_eq "hubd" "$(sd nsenter -t "$mainpid" -m ls /var/lib)" "hubd's view of /var/lib: its own state alone"
+sd test -d /var/lib/dpkg || fail "the container has no /var/lib/dpkg: the check above proves nothing"
+# The state record: written within RECORD_DELAY_USEC (2 s) of the start, root's alone.
+wait_for -t 10 sd test -s /var/lib/hubd/wg0.peers
+sd grep -q "^$home_pub 10.8.0.3/32" /var/lib/hubd/wg0.peers || fail "home is not in the state record"
+assert_eq "700" "$(sd stat -c %a /var/lib/hubd)" "the state directory's mode"
 assert_contains "$(sd ip -o addr show dev wg0)" "10.8.0.1/24" "wg0's address right after start"
 wait_for -t 60 ip netns exec home ping -c 1 -W 1 10.8.0.1
 sleep 1.1 # a new handshake would show a different second
