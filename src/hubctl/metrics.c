@@ -2,7 +2,8 @@
 /*
  * hubctl metrics: Prometheus text exposition (version 0.0.4) for
  * node_exporter's textfile collector; the same text that hubd serves on
- * MetricsListen, as both come from metrics_text_write().
+ * MetricsListen, as both come from the one renderer of metrics-text.c (here
+ * over a snapshot of the status reply, in hubd over one of its own state).
  */
 #include <errno.h>
 #include <json-c/json.h>

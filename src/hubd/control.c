@@ -445,21 +445,6 @@ static void reply_status(struct conn *c)
 	}
 }
 
-/* As reply_status writes it, but one tree: for the metrics text, which groups by series. */
-json_object *control_status_json(const struct hubd *h)
-{
-	json_object *o = status_head(h), *peers = json_object_new_array();
-	int64_t now = time(NULL);
-
-	for (size_t i = 0; i < h->cfg->n_peers; i++) {
-		const struct hubd_peer_conf *p = &h->cfg->peers[i];
-
-		json_object_array_add(peers, peer_json(p, hubd_peer_find(h, p->public_key), now));
-	}
-	json_object_object_add(o, "peers", peers);
-	return o;
-}
-
 static void answer(struct conn *c)
 {
 	/* One deadline for the whole reply, however slowly the client reads. */

@@ -102,8 +102,6 @@ void resolve_stop(struct hubd_loop *l);
 
 int control_start(struct hubd_loop *l, const char *path, gid_t gid);
 void control_stop(struct hubd_loop *l, const char *path);
-/* The status reply as one JSON tree (h->cfg must be set), handshakes as last observed. */
-struct json_object *control_status_json(const struct hubd *h);
 
 /* GET /metrics on MetricsListen (libmicrohttpd on this loop), following every reconcile's
  * configuration; metrics_http_stop closes it. */
