@@ -652,10 +652,10 @@ static void set_masquerade(struct parser *p, unsigned line, const char *key, cha
 		     IFNAMSIZ - 1);
 		return;
 	}
-	/* A valid name is letters, digits and "_.@+-" only: safe to repeat. */
+	/* Not repeated in the message: a name is the line's own text, and messages quote none. */
 	for (size_t i = 0; i < c->n_masquerade; i++)
 		if (strcmp(c->masquerade[i], value) == 0) {
-			perr(p, line, "Masquerade %s is given twice", value);
+			perr(p, line, "Masquerade names an interface given before in this file");
 			return;
 		}
 	if (c->n_masquerade >= HUBD_MAX_MASQUERADE) {

@@ -12,8 +12,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int r = control_parse_request((const char *)data, size);
 
-	if (!(r == CONTROL_RELOAD || r == CONTROL_DIFF || r == CONTROL_STATUS || r == -EINVAL ||
-	      r == -E2BIG || r == -EOPNOTSUPP || r == -ENOMEM))
+	if (!(r == CONTROL_RELOAD || r == CONTROL_DIFF || r == CONTROL_STATUS ||
+	      r == CONTROL_TAKEOVER || r == -EINVAL || r == -E2BIG || r == -EOPNOTSUPP ||
+	      r == -ENOMEM))
 		abort();
 	return 0;
 }

@@ -177,7 +177,7 @@ static const struct row iface_rows[] = {
     {IF "Masquerade = 10.8.0.0/16\n", false, "hubd.conf:3",
      "Masquerade 10.8.0.0/16 overlaps the tunnel subnet of the Address on line 2"},
     {IF "Masquerade = 10.8.0.7\n", false, "hubd.conf:3", "overlaps the tunnel subnet"},
-    {IF "Masquerade = eth0\nMasquerade = eth0\n", false, "hubd.conf:4", "given twice"},
+    {IF "Masquerade = eth0\nMasquerade = eth0\n", false, "hubd.conf:4", "given before"},
     {IF "Masquerade = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface"},
     {IF "Name = wg-hub\n", true, NULL, NULL},
     {IF "Name = abcdefghijklmnop\n", false, "hubd.conf:3", "not a valid interface name"},
