@@ -8,6 +8,7 @@
 #ifndef HUBD_MACRO_H
 #define HUBD_MACRO_H
 
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -39,5 +40,23 @@ static inline void closep(int *fd)
 		(fd) = -1;                                                                         \
 		_fd;                                                                               \
 	})
+
+/* Write all of buf, going on after a short write or EINTR. Returns 0 or -errno. */
+static inline int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
 
 #endif

@@ -86,21 +86,6 @@ static int mkdir_parents(const char *dir)
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* A new file with exactly this mode, whatever the umask; never an existing one or a symlink. */
 static int write_new(const char *path, const char *text, mode_t mode)
 {
@@ -111,7 +96,7 @@ static int write_new(const char *path, const char *text, mode_t mode)
 		return -errno;
 	r = fchmod(fd, mode) < 0 ? -errno : 0;
 	if (r >= 0)
-		r = write_all(fd, text, strlen(text));
+		r = write_full(fd, text, strlen(text));
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)

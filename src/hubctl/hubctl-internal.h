@@ -12,6 +12,10 @@
 #define HUBCTL_TIMEOUT_SEC 60	       /* a reload of a large peer set is not instant */
 
 /* The verbs, each in hubctl-VERB.c. */
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]: true if it is opt, *ret the value (NULL when
+ * missing), *i past it. */
+bool hubctl_take_value(int argc, char **argv, int *i, const char *opt, const char **ret);
+
 int hubctl_reload(const struct hubctl_opts *o, int argc, char **argv);
 int hubctl_diff(const struct hubctl_opts *o, int argc, char **argv);
 int hubctl_status(const struct hubctl_opts *o, int argc, char **argv);

@@ -46,6 +46,20 @@ static void usage(FILE *f)
 	      f);
 }
 
+bool hubctl_take_value(int argc, char **argv, int *i, const char *opt, const char **ret)
+{
+	size_t n = strlen(opt);
+	const char *a = argv[*i];
+
+	if (strncmp(a, opt, n) != 0 || (a[n] && a[n] != '='))
+		return false;
+	if (a[n] == '=')
+		*ret = a + n + 1;
+	else
+		*ret = *i + 1 < argc ? argv[++*i] : NULL;
+	return true;
+}
+
 static const struct hubctl_verb *find_verb(const char *name)
 {
 	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)

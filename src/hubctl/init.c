@@ -36,33 +36,19 @@ struct init_args {
 	size_t n_masquerade;
 };
 
-static bool take_value(int argc, char **argv, int *i, const char *opt, const char **ret)
-{
-	size_t n = strlen(opt);
-	const char *a = argv[*i];
-
-	if (strncmp(a, opt, n) != 0 || (a[n] && a[n] != '='))
-		return false;
-	if (a[n] == '=')
-		*ret = a + n + 1;
-	else
-		*ret = *i + 1 < argc ? argv[++*i] : NULL;
-	return true;
-}
-
 static int parse_init_args(int argc, char **argv, struct init_args *a)
 {
 	for (int i = 1; i < argc; i++) {
 		const char *arg = argv[i], *v = NULL;
 
-		if (take_value(argc, argv, &i, "--address", &v))
+		if (hubctl_take_value(argc, argv, &i, "--address", &v))
 			a->address = v;
-		else if (take_value(argc, argv, &i, "--listen-port", &v) ||
-			 take_value(argc, argv, &i, "--port", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--listen-port", &v) ||
+			 hubctl_take_value(argc, argv, &i, "--port", &v))
 			a->port = v;
-		else if (take_value(argc, argv, &i, "--endpoint", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--endpoint", &v))
 			a->endpoint = v;
-		else if (take_value(argc, argv, &i, "--masquerade", &v)) {
+		else if (hubctl_take_value(argc, argv, &i, "--masquerade", &v)) {
 			if (a->n_masquerade >= INIT_MAX_MASQUERADE) {
 				fprintf(stderr, "hubctl: more than %d --masquerade options\n",
 					INIT_MAX_MASQUERADE);

@@ -275,20 +275,6 @@ static void add_state_free(struct add_state *s)
 	hubd_config_free(s->cfg);
 }
 
-static bool take_value(int argc, char **argv, int *i, const char *opt, const char **ret)
-{
-	size_t n = strlen(opt);
-	const char *a = argv[*i];
-
-	if (strncmp(a, opt, n) != 0 || (a[n] && a[n] != '='))
-		return false;
-	if (a[n] == '=')
-		*ret = a + n + 1;
-	else
-		*ret = *i + 1 < argc ? argv[++*i] : NULL;
-	return true;
-}
-
 /* --lan and --format: which combinations mean something. */
 static int check_site_args(struct add_args *a)
 {
@@ -322,21 +308,21 @@ static int parse_add_args(int argc, char **argv, struct add_args *a)
 			a->name = arg;
 			continue;
 		}
-		if (take_value(argc, argv, &i, "--address", &v))
+		if (hubctl_take_value(argc, argv, &i, "--address", &v))
 			a->address = v;
-		else if (take_value(argc, argv, &i, "--allowed-ips", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--allowed-ips", &v))
 			a->allowed_ips = v;
-		else if (take_value(argc, argv, &i, "--dns", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--dns", &v))
 			a->dns = v;
-		else if (take_value(argc, argv, &i, "--endpoint", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--endpoint", &v))
 			a->endpoint = v;
-		else if (take_value(argc, argv, &i, "--output", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--output", &v))
 			a->output = v;
-		else if (take_value(argc, argv, &i, "--lan", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--lan", &v))
 			a->lan = v;
-		else if (take_value(argc, argv, &i, "--format", &v))
+		else if (hubctl_take_value(argc, argv, &i, "--format", &v))
 			a->format = v;
-		else if (take_value(argc, argv, &i, "--qr", &v)) {
+		else if (hubctl_take_value(argc, argv, &i, "--qr", &v)) {
 			a->qr = v;
 			if (v && !strcmp(v, "png")) {
 				v = a->qr_file = i + 1 < argc ? argv[++i] : NULL;
@@ -678,21 +664,6 @@ static int make_client(struct add_state *s, bool hubd_dir)
 	return r;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* The hub's file: the peer's tunnel addresses, then the LANs behind it (a site). */
 static char *peer_file_text(const struct add_state *s)
 {
@@ -798,7 +769,7 @@ static int write_peer_file(const struct hubctl_opts *o, struct add_state *s, con
 	}
 	r = fchmod(fd, 0644) < 0 ? -errno : 0; /* it holds only a public key */
 	if (r >= 0)
-		r = write_all(fd, text, strlen(text));
+		r = write_full(fd, text, strlen(text));
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
@@ -830,7 +801,7 @@ static int write_secret_file(const char *path, const char *text)
 
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, text, strlen(text));
+	r = write_full(fd, text, strlen(text));
 	if (r >= 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r >= 0)
@@ -896,7 +867,7 @@ static int write_outputs(const struct add_state *s, const struct add_args *a)
 		return r;
 	if (!a->output) {
 		/* write(2), not stdio: no copy of the key left in a stdio buffer. */
-		r = write_all(STDOUT_FILENO, s->client, strlen(s->client));
+		r = write_full(STDOUT_FILENO, s->client, strlen(s->client));
 		if (r < 0) {
 			fprintf(stderr, "hubctl: stdout: %s\n", strerror(-r));
 			return r;

@@ -293,21 +293,6 @@ int hubd_record_format(const struct hubd_config *cfg, char **ret, size_t *ret_le
 	return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int hubd_record_save(const char *dir, const struct hubd_config *cfg)
 {
 	_cleanup_free_ char *path = record_path(dir, cfg->iface.name, "");
@@ -327,7 +312,7 @@ int hubd_record_save(const char *dir, const struct hubd_config *cfg)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, text, len);
+	r = write_full(fd, text, len);
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
