@@ -74,9 +74,9 @@ static int add_addresses(struct hubd_host *host, const char *tunnel_ifname)
 	return r;
 }
 
-/* /proc/net/route: "Iface Destination Gateway Flags ...", addresses in hex, host order of
- * the bytes as the kernel stores them (network order read as a native integer). */
-int hubd_host_add_routes4(struct hubd_host *host, const char *text, const char *tunnel_ifname)
+/* Call fn on each line of text (a copy: the lines are cut in place) until it fails. */
+static int each_line(struct hubd_host *host, const char *text, const char *arg,
+		     int (*fn)(struct hubd_host *host, const char *line, const char *arg))
 {
 	_cleanup_free_ char *copy = strdup(text);
 	char *save = NULL;
@@ -84,16 +84,27 @@ int hubd_host_add_routes4(struct hubd_host *host, const char *text, const char *
 
 	if (!copy)
 		return -ENOMEM;
-	for (char *l = strtok_r(copy, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save)) {
-		char ifname[IFNAMSIZ + 1];
-		unsigned dst, gw;
-
-		if (sscanf(l, "%16s %x %x", ifname, &dst, &gw) != 3 || !gw ||
-		    !strcmp(ifname, tunnel_ifname))
-			continue;
-		r = add_raw(host, AF_INET, &gw, HUBD_HOST_GATEWAY, ifname);
-	}
+	for (char *l = strtok_r(copy, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save))
+		r = fn(host, l, arg);
 	return r;
+}
+
+/* /proc/net/route: "Iface Destination Gateway Flags ...", addresses in hex, host order of
+ * the bytes as the kernel stores them (network order read as a native integer). */
+static int route4_line(struct hubd_host *host, const char *l, const char *tunnel_ifname)
+{
+	char ifname[IFNAMSIZ + 1];
+	unsigned dst, gw;
+
+	if (sscanf(l, "%16s %x %x", ifname, &dst, &gw) != 3 || !gw ||
+	    !strcmp(ifname, tunnel_ifname))
+		return 0;
+	return add_raw(host, AF_INET, &gw, HUBD_HOST_GATEWAY, ifname);
+}
+
+int hubd_host_add_routes4(struct hubd_host *host, const char *text, const char *tunnel_ifname)
+{
+	return each_line(host, text, tunnel_ifname, route4_line);
 }
 
 static bool parse_hex16(const char *s, unsigned char out[16])
@@ -105,50 +116,43 @@ static bool parse_hex16(const char *s, unsigned char out[16])
 }
 
 /* /proc/net/ipv6_route: "dest destlen src srclen nexthop metric refcnt use flags iface". */
-int hubd_host_add_routes6(struct hubd_host *host, const char *text, const char *tunnel_ifname)
+static int route6_line(struct hubd_host *host, const char *l, const char *tunnel_ifname)
 {
 	static const unsigned char zero[16];
-	_cleanup_free_ char *copy = strdup(text);
-	char *save = NULL;
-	int r = 0;
+	char nh[33], ifname[IFNAMSIZ + 1];
+	unsigned char a[16];
 
-	if (!copy)
-		return -ENOMEM;
-	for (char *l = strtok_r(copy, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save)) {
-		char nh[33], ifname[IFNAMSIZ + 1];
-		unsigned char a[16];
+	if (sscanf(l, "%*32s %*x %*32s %*x %32s %*x %*x %*x %*x %16s", nh, ifname) != 2 ||
+	    strlen(nh) != 32 || !parse_hex16(nh, a) || !memcmp(a, zero, 16) ||
+	    !strcmp(ifname, tunnel_ifname))
+		return 0;
+	return add_raw(host, AF_INET6, a, HUBD_HOST_GATEWAY, ifname);
+}
 
-		if (sscanf(l, "%*32s %*x %*32s %*x %32s %*x %*x %*x %*x %16s", nh, ifname) != 2 ||
-		    strlen(nh) != 32 || !parse_hex16(nh, a) || !memcmp(a, zero, 16) ||
-		    !strcmp(ifname, tunnel_ifname))
-			continue;
-		r = add_raw(host, AF_INET6, a, HUBD_HOST_GATEWAY, ifname);
-	}
-	return r;
+int hubd_host_add_routes6(struct hubd_host *host, const char *text, const char *tunnel_ifname)
+{
+	return each_line(host, text, tunnel_ifname, route6_line);
 }
 
 /* "nameserver ADDR" lines; a scoped IPv6 address ("fe80::1%eth0") loses its scope. */
+static int resolv_line(struct hubd_host *host, const char *l, const char *file)
+{
+	char addr[INET6_ADDRSTRLEN + IFNAMSIZ + 2];
+	unsigned char a[16];
+
+	if (sscanf(l, " nameserver %63s", addr) != 1)
+		return 0;
+	addr[strcspn(addr, "%")] = '\0';
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return add_raw(host, AF_INET, a, HUBD_HOST_NAMESERVER, file);
+	if (inet_pton(AF_INET6, addr, a) == 1)
+		return add_raw(host, AF_INET6, a, HUBD_HOST_NAMESERVER, file);
+	return 0;
+}
+
 int hubd_host_add_resolv(struct hubd_host *host, const char *text, const char *file)
 {
-	_cleanup_free_ char *copy = strdup(text);
-	char *save = NULL;
-	int r = 0;
-
-	if (!copy)
-		return -ENOMEM;
-	for (char *l = strtok_r(copy, "\n", &save); l && r >= 0; l = strtok_r(NULL, "\n", &save)) {
-		char addr[INET6_ADDRSTRLEN + IFNAMSIZ + 2];
-		unsigned char a[16];
-
-		if (sscanf(l, " nameserver %63s", addr) != 1)
-			continue;
-		addr[strcspn(addr, "%")] = '\0';
-		if (inet_pton(AF_INET, addr, a) == 1)
-			r = add_raw(host, AF_INET, a, HUBD_HOST_NAMESERVER, file);
-		else if (inet_pton(AF_INET6, addr, a) == 1)
-			r = add_raw(host, AF_INET6, a, HUBD_HOST_NAMESERVER, file);
-	}
-	return r;
+	return each_line(host, text, file, resolv_line);
 }
 
 /* A whole small file as a string; NULL when it cannot be read. */
