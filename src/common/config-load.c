@@ -24,6 +24,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "config-internal.h"
 #include "host.h"
 #include "macro.h"
@@ -864,6 +865,9 @@ int hubd_config_read(const char *dir, struct hubd_config **ret, struct hubd_diag
 	if (r < 0)
 		return r;
 	r = load_peers(cfg, dir, diags);
+	/* A file past its ExpiresAt is valid and stays, but runs nowhere and claims nothing. */
+	if (r >= 0)
+		r = hubd_config_split_expired(cfg, hubd_clock_now());
 	if (r < 0) {
 		hubd_config_free(cfg);
 		return r;

@@ -19,6 +19,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "access.h"
 #include "config-internal.h"
 
 enum section { SEC_NONE, SEC_OURS, SEC_SKIP };
@@ -862,6 +863,59 @@ static void set_keepalive(struct parser *p, unsigned line, const char *key, char
 		c->keepalive = (uint16_t)v;
 }
 
+static bool push_access(struct parser *p, unsigned line, struct hubd_peer_conf *c,
+			const struct hubd_access *a)
+{
+	if (!grow((void **)&c->access, c->n_access, sizeof(*c->access)) ||
+	    !grow((void **)&c->access_lines, c->n_access, sizeof(*c->access_lines))) {
+		perr(p, line, "out of memory");
+		return false;
+	}
+	c->access[c->n_access] = *a;
+	c->access_lines[c->n_access++] = line;
+	return true;
+}
+
+/* One Access entry; "none" alone says the peer may start no connection at all. */
+static void set_access(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	struct hubd_access a;
+	const char *msg;
+
+	if (strcasecmp(value, "none") == 0) {
+		if (c->n_access)
+			perr(p, line, "Access none cannot be combined with other entries");
+		c->has_access = true;
+		c->access_none_line = line;
+		return;
+	}
+	if (c->access_none_line) {
+		perr(p, line, "Access none on line %u cannot be combined with other entries",
+		     c->access_none_line);
+		return;
+	}
+	if (hubd_access_parse(value, &a, &msg) < 0) {
+		perr(p, line, "Access: %s", msg);
+		return;
+	}
+	c->has_access = true;
+	push_access(p, line, c, &a);
+}
+
+static void set_expires(struct parser *p, unsigned line, const char *key, char *value)
+{
+	struct hubd_peer_conf *c = p->conf;
+	const char *msg;
+
+	if (hubd_expiry_parse(value, &c->expires_at, &msg) < 0) {
+		perr(p, line, "%s", msg);
+		c->expires_at = 0;
+		return;
+	}
+	c->expires_line = line;
+}
+
 /* clang-format off */
 static const struct key_def peer_keys[] = {
 	{"PublicKey", set_public_key, false},
@@ -869,6 +923,8 @@ static const struct key_def peer_keys[] = {
 	{"AllowedIPs", set_allowed_ips, true},
 	{"Endpoint", set_endpoint, false},
 	{"PersistentKeepalive", set_keepalive, false},
+	{"Access", set_access, true},
+	{"ExpiresAt", set_expires, false},
 	{NULL, NULL, false},
 };
 /* clang-format on */

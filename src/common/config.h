@@ -42,6 +42,7 @@
 #define HUBD_MAX_PREFIXES_LIMIT	       100000000 /* the largest MaxPrefixes accepted */
 
 struct hubd_host;
+struct hubd_access;
 
 struct hubd_prefix {
 	int family; /* AF_INET or AF_INET6 */
@@ -120,6 +121,19 @@ struct hubd_peer_conf {
 	unsigned psk_file_line;
 	unsigned *allowed_ips_lines; /* parallel to allowed_ips */
 	/*
+	 * Access (access.h): with has_access, the only destinations the peer may
+	 * start connections towards (none at all for "Access = none"); without
+	 * it, the interface's Forward mode alone applies.
+	 */
+	struct hubd_access *access;
+	unsigned *access_lines; /* parallel to access */
+	size_t n_access;
+	bool has_access;
+	unsigned access_none_line; /* where "Access = none" was written; 0: not */
+	/* ExpiresAt: the Unix time from which the peer is out of the kernel; 0: never. */
+	int64_t expires_at;
+	unsigned expires_line;
+	/*
 	 * Set by the daemon for a peer running unchanged: the verifier takes these
 	 * first, so a new or edited file can never take a running peer's key or
 	 * AllowedIPs, whatever its name. The parser leaves it false.
@@ -152,6 +166,13 @@ struct hubd_config {
 	size_t n_peers;
 	char **rejected; /* names of peers whose file was rejected */
 	size_t n_rejected;
+	/*
+	 * Peers whose ExpiresAt has passed (hubd_config_split_expired): valid
+	 * files kept out of the kernel, and out of the verifier, so they hold
+	 * no claim. Sorted by name.
+	 */
+	struct hubd_peer_conf *expired;
+	size_t n_expired;
 };
 
 /* Diagnostics. */
@@ -239,8 +260,27 @@ void hubd_peer_conf_clear(struct hubd_peer_conf *p);
 /* A deep copy, so that the last good version of a rejected peer outlives the config it came
  * from. */
 int hubd_peer_conf_dup(struct hubd_peer_conf *dst, const struct hubd_peer_conf *src);
-/* Is p exactly q as the kernel would be given it (key, PSK, endpoint, keepalive, prefixes)? */
+/* Is p exactly q as the kernel would be given it (key, PSK, endpoint, keepalive, prefixes,
+ * Access), with the same ExpiresAt? */
 bool hubd_peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q);
+/*
+ * Move the peers whose ExpiresAt is at or before now from cfg->peers to
+ * cfg->expired, keeping both sorted by name. Returns how many moved, or
+ * -ENOMEM (nothing moved).
+ */
+int hubd_config_split_expired(struct hubd_config *cfg, int64_t now);
+/* Move p (zeroed after) into cfg->expired, in its place by name, replacing a version of the
+ * same name. 0 or -ENOMEM (p untouched). */
+int hubd_config_put_expired(struct hubd_config *cfg, struct hubd_peer_conf *p);
+/* Forget the expired peer called name, if there is one. */
+void hubd_config_drop_expired(struct hubd_config *cfg, const char *name);
+/* The earliest ExpiresAt after now among cfg's peers; 0: none. */
+int64_t hubd_config_next_expiry(const struct hubd_config *cfg, int64_t now);
+/* Is p out of the kernel at now? */
+static inline bool hubd_peer_expired(const struct hubd_peer_conf *p, int64_t now)
+{
+	return p->expires_at && p->expires_at <= now;
+}
 /* A qsort comparator of peers by name. */
 int hubd_peer_conf_name_cmp(const void *a, const void *b);
 /* The peer called name in cfg, whose peers are sorted by name (hubd_peer_conf_name_cmp). */

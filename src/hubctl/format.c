@@ -77,3 +77,33 @@ char *hubctl_prom_escape(const char *value)
 	*p = '\0';
 	return out;
 }
+
+char *hubctl_format_wrapped(const char *label, const char *const *items, size_t n, size_t width)
+{
+	size_t indent = strlen(label), col = indent, len = 0;
+	char *text = NULL;
+	FILE *f = open_memstream(&text, &len);
+
+	if (!f)
+		return NULL;
+	fputs(label, f);
+	for (size_t i = 0; i < n; i++) {
+		size_t w = strlen(items[i]) + (i + 1 < n); /* the comma stays on the item's line */
+
+		if (i && col + 1 + w > width) {
+			fprintf(f, "\n%*s", (int)indent, "");
+			col = indent;
+		} else if (i) {
+			fputc(' ', f);
+			col++;
+		}
+		fprintf(f, "%s%s", items[i], i + 1 < n ? "," : "");
+		col += w;
+	}
+	fputc('\n', f);
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}

@@ -18,4 +18,13 @@ void hubctl_format_bytes(uint64_t bytes, char *buf, size_t len);
  */
 char *hubctl_prom_escape(const char *value);
 
+/*
+ * LABEL followed by items separated by ", ", wrapped so that no line passes
+ * width columns where it can be helped: continuation lines are indented
+ * under the first item, and an item longer than a line stands alone on its
+ * own. For status's lines under a peer ("  access:  a, b, c"). Returns a new
+ * string ending in a newline, or NULL.
+ */
+char *hubctl_format_wrapped(const char *label, const char *const *items, size_t n, size_t width);
+
 #endif

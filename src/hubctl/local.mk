@@ -58,6 +58,7 @@ tests_cli_fake_hubd_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_cli_fake_hubd_LDADD = $(JSONC_LIBS)
 TESTS += tests/cli/peer.sh tests/cli/daemon.sh tests/cli/init.sh tests/cli/doctor.sh tests/cli/site.sh
 TESTS += tests/cli/ha.sh
+TESTS += tests/cli/access.sh
 
 bashcompletiondir = $(datadir)/bash-completion/completions
 dist_bashcompletion_DATA = contrib/bash-completion/hubctl

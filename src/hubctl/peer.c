@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "addr-alloc.h"
 #include "config.h"
 #include "hubctl-internal.h"
@@ -32,8 +34,10 @@
 static const char add_usage[] =
     "peer add NAME [--address IP] [--allowed-ips LIST] [--dns IP] [--endpoint HOST:PORT]\n"
     "                 [--qr ansi|png FILE|none] [--output FILE]\n"
+    "                 [--access LIST|none] [--expires DURATION|DATE]\n"
     "       hubctl peer add NAME --lan PREFIX[,PREFIX...] [--format wg-quick|hubd]\n"
-    "                 [--output FILE|DIR] [--address IP] [--endpoint HOST:PORT]";
+    "                 [--output FILE|DIR] [--address IP] [--endpoint HOST:PORT]\n"
+    "                 [--access LIST|none] [--expires DURATION|DATE]";
 
 static int check_name(const char *name)
 {
@@ -108,13 +112,36 @@ static int peer_filter(const struct dirent *d)
 	return hubd_is_peer_filename(d->d_name);
 }
 
+/* Access and ExpiresAt in peer list --json, as status has them: absent when not set. */
+static void list_policy_json(const struct hubd_peer_conf *p, bool expired, struct json_object *e)
+{
+	char t[HUBD_ACCESS_STRLEN > HUBD_EXPIRY_STRLEN ? HUBD_ACCESS_STRLEN : HUBD_EXPIRY_STRLEN];
+
+	if (p->has_access) {
+		struct json_object *acc = json_object_new_array();
+
+		for (size_t i = 0; i < p->n_access; i++) {
+			hubd_access_format(&p->access[i], t, sizeof(t));
+			json_object_array_add(acc, json_object_new_string(t));
+		}
+		json_object_object_add(e, "access", acc);
+	}
+	if (p->expires_at) {
+		hubd_expiry_format(p->expires_at, t, sizeof(t));
+		json_object_object_add(e, "expires_at", json_object_new_string(t));
+	}
+	json_object_object_add(e, "expired", json_object_new_boolean(expired));
+}
+
 static void list_one(const struct hubctl_opts *o, const char *name, struct json_object *arr)
 {
 	struct hubd_peer_conf p = {0};
 	struct hubd_diags diags = {0};
 	struct json_object *ips = json_object_new_array();
-	char s[HUBD_PREFIX_STRLEN];
+	char s[HUBD_PREFIX_STRLEN], t[HUBD_EXPIRY_STRLEN];
 	int r = load_peer_file(o, name, &p, &diags);
+	/* Judged by the clock hubd judges by: what the daemon does with the file now. */
+	bool expired = r >= 0 && hubd_peer_expired(&p, hubd_clock_now());
 
 	if (!o->json)
 		printf("%-20s ", name);
@@ -124,14 +151,20 @@ static void list_one(const struct hubctl_opts *o, const char *name, struct json_
 			printf("%s%s", i ? ", " : "", s);
 		json_object_array_add(ips, json_object_new_string(s));
 	}
-	if (!o->json)
+	if (!o->json && expired) {
+		hubd_expiry_format(p.expires_at, t, sizeof(t));
+		printf("  (expired since %s)\n", t);
+	} else if (!o->json) {
 		puts(r < 0 ? "(invalid: see hubctl check)" : "");
+	}
 	if (o->json) {
 		struct json_object *e = json_object_new_object();
 
 		json_object_object_add(e, "name", json_object_new_string(name));
 		json_object_object_add(e, "allowed_ips", ips);
 		json_object_object_add(e, "valid", json_object_new_boolean(r >= 0));
+		if (r >= 0)
+			list_policy_json(&p, expired, e);
 		json_object_array_add(arr, e);
 	} else {
 		json_object_put(ips);
@@ -225,6 +258,7 @@ static int peer_remove(const struct hubctl_opts *o, int argc, char **argv)
 struct add_args {
 	const char *name, *address, *allowed_ips, *dns, *endpoint, *qr, *qr_file, *output;
 	const char *lan, *format; /* a site gateway: its LANs, and what its side is written as */
+	const char *access, *expires; /* the peer file's Access and ExpiresAt */
 	bool hubd_dir;		  /* --format hubd: --output is a config directory for hubd */
 };
 
@@ -254,6 +288,8 @@ struct add_state {
 	char hub_pub_b64[WGNL_KEY_B64_LEN + 1];
 	char *client; /* the rendered client config: secret */
 	char *peer_file;
+	char *access;	    /* --access, normalized: the Access line's value; NULL: none given */
+	int64_t expires_at; /* --expires: Unix time; 0: none given */
 };
 
 static void add_state_free(struct add_state *s)
@@ -271,6 +307,7 @@ static void add_state_free(struct add_state *s)
 	free(s->site_hub_peer);
 	free(s->dns);
 	free(s->peer_file);
+	free(s->access);
 	hubd_diags_free(&s->diags);
 	hubd_config_free(s->cfg);
 }
@@ -322,6 +359,10 @@ static int parse_add_args(int argc, char **argv, struct add_args *a)
 			a->lan = v;
 		else if (hubctl_take_value(argc, argv, &i, "--format", &v))
 			a->format = v;
+		else if (hubctl_take_value(argc, argv, &i, "--access", &v))
+			a->access = v;
+		else if (hubctl_take_value(argc, argv, &i, "--expires", &v))
+			a->expires = v;
 		else if (hubctl_take_value(argc, argv, &i, "--qr", &v)) {
 			a->qr = v;
 			if (v && !strcmp(v, "png")) {
@@ -367,8 +408,9 @@ static int used_add(struct used_list *u, const struct hubd_prefix *p, const char
 
 /*
  * Everything taken: the hub's own addresses, every accepted peer's
- * AllowedIPs, and those of peer files the daemon rejects but that still
- * parse (a name clash fixed tomorrow must not become an address clash).
+ * AllowedIPs, those of expired peers, and those of peer files the daemon
+ * rejects but that still parse (a name clash fixed tomorrow must not become
+ * an address clash).
  */
 static int collect_used(const struct hubctl_opts *o, struct add_state *s)
 {
@@ -385,6 +427,11 @@ static int collect_used(const struct hubctl_opts *o, struct add_state *s)
 		for (size_t j = 0; r >= 0 && j < s->cfg->peers[i].n_allowed_ips; j++)
 			r = used_add(&s->used, &s->cfg->peers[i].allowed_ips[j],
 				     s->cfg->peers[i].name);
+	/* Expired peers hold no claim in hubd, but moving the date must not meet a clash. */
+	for (size_t i = 0; r >= 0 && i < s->cfg->n_expired; i++)
+		for (size_t j = 0; r >= 0 && j < s->cfg->expired[i].n_allowed_ips; j++)
+			r = used_add(&s->used, &s->cfg->expired[i].allowed_ips[j],
+				     s->cfg->expired[i].name);
 	for (size_t i = 0; r >= 0 && i < s->cfg->n_rejected; i++) {
 		struct hubd_peer_conf p = {0};
 		struct hubd_diags ignored = {0};
@@ -526,6 +573,101 @@ static int site_lans(struct add_state *s, const char *option)
 			r = -EINVAL;
 			break;
 		}
+	return r;
+}
+
+/* One --access entry, normalized onto f; the message names the entry by its place only. */
+static int access_entry(FILE *f, const char *entry, size_t pos)
+{
+	struct hubd_access acc;
+	char text[HUBD_ACCESS_STRLEN];
+	const char *msg = NULL;
+
+	if (!*entry) {
+		fprintf(stderr, "hubctl: --access: entry %zu is empty\n", pos);
+		return -EINVAL;
+	}
+	if (!strcasecmp(entry, "none")) {
+		fputs("hubctl: --access: none stands alone: it cannot be combined with other "
+		      "entries\n",
+		      stderr);
+		return -EINVAL;
+	}
+	if (hubd_access_parse(entry, &acc, &msg) < 0) {
+		fprintf(stderr, "hubctl: --access: entry %zu: %s\n", pos, msg ? msg : "invalid");
+		return -EINVAL;
+	}
+	hubd_access_format(&acc, text, sizeof(text));
+	fprintf(f, "%s%s", pos > 1 ? ", " : "", text);
+	return 0;
+}
+
+/*
+ * --access LIST|none: each comma-separated entry checked as hubd will check
+ * the Access line, and written back in hubd's own form. An error never
+ * repeats what was typed: the option may have been pasted from anywhere.
+ */
+static int access_option(struct add_state *s, const char *option)
+{
+	_cleanup_free_ char *copy = strdup(option);
+	char *text = NULL;
+	size_t len = 0, pos = 0;
+	FILE *f;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	if (!strcasecmp(option, "none")) {
+		s->access = strdup("none");
+		return s->access ? 0 : -ENOMEM;
+	}
+	f = open_memstream(&text, &len);
+	if (!f)
+		return -ENOMEM;
+	/* strsep, not strtok: "a,,b" has an empty entry, which is a mistake worth naming. */
+	for (char *e, *rest = copy; r >= 0 && (e = strsep(&rest, ",")) != NULL;) {
+		e += strspn(e, " \t");
+		for (size_t n = strlen(e); n && (e[n - 1] == ' ' || e[n - 1] == '\t'); n--)
+			e[n - 1] = '\0';
+		r = access_entry(f, e, ++pos);
+	}
+	if (fclose(f) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r < 0)
+		free(text);
+	else
+		s->access = text;
+	return r;
+}
+
+/* --expires DURATION|DATE: a moment still to come, from this machine's clock. */
+static int expires_option(struct add_state *s, const char *option)
+{
+	int64_t now = hubd_clock_now(), t;
+	const char *msg = NULL;
+
+	if (hubd_expiry_from_arg(option, now, &t, &msg) < 0) {
+		fprintf(stderr, "hubctl: --expires: %s\n", msg ? msg : "invalid");
+		return -EINVAL;
+	}
+	if (t <= now) {
+		fputs("hubctl: --expires: that moment has passed: the peer would never be "
+		      "applied\n",
+		      stderr);
+		return -EINVAL;
+	}
+	s->expires_at = t;
+	return 0;
+}
+
+static int policy_options(struct add_state *s, const struct add_args *a)
+{
+	int r = 0;
+
+	if (a->access)
+		r = access_option(s, a->access);
+	if (r >= 0 && a->expires)
+		r = expires_option(s, a->expires);
 	return r;
 }
 
@@ -683,6 +825,14 @@ static char *peer_file_text(const struct add_state *s)
 		fprintf(f, "%s%s", i ? ", " : "", a);
 	}
 	fputc('\n', f);
+	if (s->access)
+		fprintf(f, "Access = %s\n", s->access);
+	if (s->expires_at) {
+		char t[HUBD_EXPIRY_STRLEN];
+
+		hubd_expiry_format(s->expires_at, t, sizeof(t));
+		fprintf(f, "ExpiresAt = %s\n", t);
+	}
 	if (fclose(f) != 0) {
 		free(text);
 		return NULL;
@@ -943,6 +1093,12 @@ static int peer_add(const struct hubctl_opts *o, int argc, char **argv)
 	if (parse_add_args(argc, argv, &a) < 0 || check_name(a.name) < 0 ||
 	    check_new_outputs(&a) < 0)
 		return HUBCTL_EXIT_ERROR;
+	/* Before any key exists: a typo in the policy costs nothing. */
+	r = policy_options(&s, &a);
+	if (r < 0) {
+		add_state_free(&s);
+		return HUBCTL_EXIT_ERROR;
+	}
 	/* This process is about to hold a client's private key: no core dump, no ptrace. */
 	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
 		fprintf(stderr, "hubctl: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));

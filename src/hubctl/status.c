@@ -6,8 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "format.h"
 #include "hubctl-internal.h"
+
+/* The lines under a peer (its Access) are wrapped to this, as a terminal's width. */
+#define POLICY_WIDTH 80
 
 enum { COL_NAME, COL_ENDPOINT, COL_ALLOWED, COL_HANDSHAKE, COL_RX, COL_TX, COL_HEALTH, N_COLS };
 
@@ -54,9 +58,13 @@ static void print_interface(struct json_object *iface)
 	printf(", address %s", addrs ? addrs : "?");
 	if (key)
 		printf(", public key %s", key);
-	printf(", %" PRId64 " peers: %" PRId64 " up, %" PRId64 " stale\n",
+	printf(", %" PRId64 " peers: %" PRId64 " up, %" PRId64 " stale",
 	       hubctl_json_int(iface, "peers_total", 0), hubctl_json_int(iface, "peers_up", 0),
 	       hubctl_json_int(iface, "peers_stale", 0));
+	/* Expired peers are not among peers_total: they are not in the kernel. */
+	if (hubctl_json_int(iface, "peers_expired", 0) > 0)
+		printf(", %" PRId64 " expired", hubctl_json_int(iface, "peers_expired", 0));
+	putchar('\n');
 	free(addrs);
 }
 
@@ -99,6 +107,50 @@ static void print_row(char *const cells[N_COLS], const size_t width[N_COLS])
 	}
 }
 
+/*
+ * Under a peer's row, what the table has no room for: its Access, wrapped to
+ * the terminal, and its ExpiresAt with the time left. A peer with neither
+ * gets no lines, so the table reads as before.
+ */
+static int print_policy(struct json_object *peer)
+{
+	struct json_object *acc = hubctl_json_array(peer, "access");
+	const char *expires = hubctl_json_str(peer, "expires_at");
+	const char *health = hubctl_json_str(peer, "health");
+	size_t n = acc ? json_object_array_length(acc) : 0;
+	const char **items = calloc(n + 1, sizeof(*items));
+	char *text = NULL, left[48];
+
+	if (!items)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		items[i] = elem(acc, i);
+	if (acc && n == 0)
+		items[n++] = "none (may start no connection)";
+	if (acc)
+		text = hubctl_format_wrapped("  access:  ", items, n, POLICY_WIDTH);
+	free(items);
+	if (acc && !text)
+		return -1;
+	fputs(text ? text : "", stdout);
+	free(text);
+	if (expires && health && !strcmp(health, "expired")) {
+		printf("  expired: %s (not in the kernel until ExpiresAt moves)\n", expires);
+	} else if (expires) {
+		int64_t t;
+		const char *msg;
+
+		/* Left to run by this machine's clock, the one the daemon next to it uses. */
+		if (hubd_expiry_parse(expires, &t, &msg) == 0) {
+			hubctl_format_age(t - hubd_clock_now(), left, sizeof(left));
+			printf("  expires: %s (in %s)\n", expires, left);
+		} else {
+			printf("  expires: %s\n", expires);
+		}
+	}
+	return 0;
+}
+
 static int print_peers(struct json_object *peers)
 {
 	size_t n = peers ? json_object_array_length(peers) : 0, width[N_COLS];
@@ -118,8 +170,10 @@ static int print_peers(struct json_object *peers)
 	if (r == 0 && n > 0) {
 		putchar('\n');
 		print_row((char *const *)headers, width);
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n && r == 0; i++) {
 			print_row(rows[i], width);
+			r = print_policy(json_object_array_get_idx(peers, i));
+		}
 	}
 	for (size_t i = 0; i < n; i++)
 		for (int c = 0; c < N_COLS; c++)

@@ -256,7 +256,7 @@ static json_object *endpoint(const union wgnl_endpoint *ep)
 }
 
 static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_peer_state *s,
-			      int64_t now)
+			      int64_t now, bool expired)
 {
 	json_object *o = json_object_new_object();
 	char b64[WGNL_KEY_B64_LEN + 1];
@@ -278,6 +278,7 @@ static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_
 	json_object_object_add(o, "tx_bytes", json_object_new_uint64(s ? s->tx_bytes : 0));
 	json_object_object_add(
 	    o, "health", json_object_new_string(hubd_health_name(s ? s->health : HEALTH_NEVER)));
+	control_peer_policy_json(o, p, expired);
 	return o;
 }
 
@@ -344,6 +345,7 @@ static json_object *iface_json(const struct hubd *h)
 	json_object_object_add(o, "peers_total", json_object_new_int64(h->cfg->n_peers));
 	json_object_object_add(o, "peers_up", json_object_new_int64(up));
 	json_object_object_add(o, "peers_stale", json_object_new_int64(stale));
+	json_object_object_add(o, "peers_expired", json_object_new_int64(h->cfg->n_expired));
 	return o;
 }
 
@@ -426,12 +428,19 @@ static void reply_status(struct conn *c)
 	json_object_put(head);
 	if (r >= 0)
 		r = out_add(c, ",\"peers\":[", strlen(",\"peers\":["));
-	for (size_t i = 0; i < h->cfg->n_peers && r >= 0; i++) {
-		const struct hubd_peer_conf *p = &h->cfg->peers[i];
-		json_object *o = peer_json(p, hubd_peer_find(h, p->public_key), now);
+	/* Both lists are sorted by name: merged, the expired peers stand where they belong. */
+	for (size_t i = 0, e = 0; (i < h->cfg->n_peers || e < h->cfg->n_expired) && r >= 0;) {
+		bool expired =
+		    i == h->cfg->n_peers ||
+		    (e < h->cfg->n_expired &&
+		     hubd_peer_conf_name_cmp(&h->cfg->expired[e], &h->cfg->peers[i]) < 0);
+		const struct hubd_peer_conf *p =
+		    expired ? &h->cfg->expired[e++] : &h->cfg->peers[i++];
+		json_object *o =
+		    peer_json(p, expired ? NULL : hubd_peer_find(h, p->public_key), now, expired);
 
 		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		r = i ? out_add(c, ",", 1) : 0;
+		r = i + e > 1 ? out_add(c, ",", 1) : 0;
 		if (r >= 0)
 			r = out_add(c, text, strlen(text));
 		json_object_put(o);

@@ -3,9 +3,13 @@
 #ifndef HUBD_CONTROL_H
 #define HUBD_CONTROL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CONTROL_REQUEST_MAX 4096
+
+struct json_object;
+struct hubd_peer_conf;
 
 enum control_command { CONTROL_RELOAD, CONTROL_DIFF, CONTROL_STATUS, CONTROL_TAKEOVER };
 
@@ -24,5 +28,14 @@ int control_parse_request(const char *buf, size_t len);
  * -errno when that cannot be told.
  */
 int control_daemon_running(const char *path, const char *config_dir);
+
+/*
+ * Add p's policy to its status object o: "access", its Access entries in
+ * hubd's own form ([] for "Access = none", absent without Access), and
+ * "expires_at", RFC 3339 in UTC (absent without ExpiresAt). With expired
+ * (a peer kept out of the kernel, hubd_config_split_expired), "health" is
+ * set to "expired".
+ */
+void control_peer_policy_json(struct json_object *o, const struct hubd_peer_conf *p, bool expired);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "daemon.h"
+#include "access.h"
 #include "log.h"
 #include "nft.h"
 #include "peer-state.h"
@@ -61,8 +62,30 @@ int hubd_down(struct hubd *h, const char *ifname)
 	return r < 0 ? r : (l < 0 ? l : 0);
 }
 
+static bool expired_before(const struct hubd_config *old, const char *name)
+{
+	for (size_t i = 0; old && i < old->n_expired; i++)
+		if (!strcmp(old->expired[i].name, name))
+			return true;
+	return false;
+}
+
+void hubd_note_expired(const struct hubd_config *old, const struct hubd_peer_conf *p, bool running)
+{
+	char at[HUBD_EXPIRY_STRLEN];
+
+	if (expired_before(old, p->name))
+		return;
+	hubd_expiry_format(p->expires_at, at, sizeof(at));
+	log_event(LOG_NOTICE, "peer-expired", p->name, "peer %s: expired at %s%s", p->name, at,
+		  running ? ": out of the kernel, the file stays" : ": not applied");
+}
+
 void hubd_install_config(struct hubd *h, struct hubd_config *cfg)
 {
+	for (size_t i = 0; i < cfg->n_expired; i++)
+		hubd_note_expired(h->cfg, &cfg->expired[i],
+				  hubd_config_peer_by_name(h->cfg, cfg->expired[i].name));
 	hubd_config_free(h->cfg);
 	h->cfg = cfg;
 	log_set_interface(cfg->iface.name);

@@ -95,6 +95,7 @@ struct hubd {
 	 * the configuration; the running config's iface.host points here. */
 	struct hubd_host host;
 	struct hubd_timing timing;
+	uint64_t health_cost_us; /* the last health timer's reconcile took this long */
 };
 
 /*
@@ -144,6 +145,10 @@ const char *hubd_path_name(enum hubd_path p);
 void hubd_health_check(struct hubd *h);
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale);
 const char *hubd_health_name(enum hubd_health s);
+/* How long until the next health check: HealthInterval, or 10 times what the last one cost
+ * when that is longer, so that the timer never takes more than a tenth of a CPU. */
+uint64_t hubd_health_delay_us(unsigned interval_s, uint64_t cost_us);
+uint64_t hubd_health_next_us(const struct hubd *h);
 
 /* hubd --down: remove the nftables table and the link, nothing else. */
 int hubd_down(struct hubd *h, const char *ifname);
@@ -160,5 +165,8 @@ struct hubd_peer_state *hubd_peer_find(const struct hubd *h, const wgnl_key key)
  * apply, which at 10,000 peers is megabytes.
  */
 void hubd_install_config(struct hubd *h, struct hubd_config *cfg);
+/* Log p's expiry (HUBD_EVENT=peer-expired), unless old has it expired already; running: it
+ * was in the kernel until now. */
+void hubd_note_expired(const struct hubd_config *old, const struct hubd_peer_conf *p, bool running);
 
 #endif

@@ -4,6 +4,7 @@
  * with the transitions logged and stale peers' endpoint names resolved anew.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "diff.h"
@@ -73,6 +74,30 @@ void hubd_health_check(struct hubd *h)
 		if (next == HEALTH_STALE)
 			mark_reresolve(s);
 	}
+}
+
+/*
+ * The health timer's own cost grows with the peers: a dump of 100,000 takes
+ * seconds under emulation, and with the default interval of 10 s it would keep
+ * a CPU busy a third of the time on a hub where nothing happens. Waiting ten
+ * times the last check's cost caps its share at a tenth of a CPU; on a small
+ * hub the configured interval is the longer and holds.
+ */
+#define HEALTH_COST_FACTOR 10
+
+uint64_t hubd_health_delay_us(unsigned interval_s, uint64_t cost_us)
+{
+	uint64_t interval = (uint64_t)interval_s * 1000000ULL;
+
+	if (cost_us > UINT64_MAX / HEALTH_COST_FACTOR)
+		return UINT64_MAX;
+	return cost_us * HEALTH_COST_FACTOR > interval ? cost_us * HEALTH_COST_FACTOR : interval;
+}
+
+uint64_t hubd_health_next_us(const struct hubd *h)
+{
+	return hubd_health_delay_us(h->cfg ? h->cfg->iface.health_interval : HUBD_DEFAULT_HEALTH,
+				    h->health_cost_us);
 }
 
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale)

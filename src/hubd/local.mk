@@ -7,8 +7,10 @@ src_hubd_libhubd_a_SOURCES = \
 	src/hubd/changes.c src/hubd/changes.h \
 	src/hubd/diff.c src/hubd/diff.h \
 	src/hubd/nft.c src/hubd/nft.h \
+	src/hubd/policy.c src/hubd/policy.h \
 	src/common/log.c src/common/log.h \
-	src/hubd/control-request.c src/hubd/control.h
+	src/hubd/control-request.c src/hubd/control.h \
+	src/hubd/control-status.c
 src_hubd_libhubd_a_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_libhubd_a_CFLAGS = $(AM_CFLAGS) $(LIBNFTABLES_CFLAGS) $(LIBSYSTEMD_CFLAGS) $(JSONC_CFLAGS)
 
@@ -31,6 +33,7 @@ src_hubd_libhubdcore_a_SOURCES = \
 	src/hubd/net-sync.c src/hubd/net-sync.h \
 	src/hubd/report.c src/hubd/report.h \
 	src/hubd/rtnl.c src/hubd/rtnl.h \
+	src/hubd/route-delta.c src/hubd/route-delta.h \
 	src/hubd/takeover.c src/hubd/takeover.h
 src_hubd_libhubdcore_a_CPPFLAGS = $(HUBD_CPPFLAGS)
 src_hubd_libhubdcore_a_CFLAGS = $(AM_CFLAGS) $(LIBNL_CFLAGS) $(LIBNFTABLES_CFLAGS) \
@@ -40,6 +43,7 @@ sbin_PROGRAMS += src/hubd/hubd
 src_hubd_hubd_SOURCES = \
 	src/hubd/main.c \
 	src/hubd/loop.c src/hubd/loop.h \
+	src/hubd/expiry.c \
 	src/hubd/watch.c \
 	src/hubd/monitor.c \
 	src/hubd/resolve.c \
@@ -60,12 +64,20 @@ tests_unit_test_diff_CPPFLAGS = $(HUBD_CPPFLAGS)
 tests_unit_test_diff_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_unit_test_diff_LDADD = $(HUBD_LIBS) $(CHECK_LIBS)
 
+# Access and ExpiresAt: values, expired peers, and the policy's nftables elements.
+check_PROGRAMS += tests/unit/test-access
+TESTS += tests/unit/test-access
+tests_unit_test_access_SOURCES = tests/unit/test-access.c
+tests_unit_test_access_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_access_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_access_LDADD = $(HUBD_LIBS) $(CHECK_LIBS)
+
 check_PROGRAMS += tests/unit/test-control
 TESTS += tests/unit/test-control
 tests_unit_test_control_SOURCES = tests/unit/test-control.c
 tests_unit_test_control_CPPFLAGS = $(HUBD_CPPFLAGS)
-tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_unit_test_control_LDADD = src/hubd/libhubd.a $(JSONC_LIBS) $(CHECK_LIBS)
+tests_unit_test_control_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_control_LDADD = src/hubd/libhubd.a src/common/libhubconf.a $(JSONC_LIBS) $(CHECK_LIBS)
 
 # The changed-files path against the full one, on two fake kernels: libwgnl.a's socket
 # calls go to fake-kernel.c's __wrap_ functions, and the rest of the kernel (the link,
@@ -82,7 +94,7 @@ tests_unit_test_reconcile_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=mnl_socket_setsockopt,--wrap=mnl_socket_sendto,--wrap=mnl_socket_recvfrom \
 	-Wl,--wrap=mnl_socket_close \
 	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts \
-	-Wl,--wrap=hubd_host_read
+	-Wl,--wrap=hubd_host_read,--wrap=hubd_route_change
 tests_unit_test_reconcile_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
 # hubctl takeover's endpoints file, table-driven.
@@ -103,6 +115,15 @@ tests_unit_test_net_sync_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=hubd_addr_sync,--wrap=hubd_route_sync,--wrap=hubd_forwarding_sync \
 	-Wl,--wrap=hubd_nft_sync
 tests_unit_test_net_sync_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
+
+# What keeps a big hub cheap: the health timer's spacing, a few peers' own routes, the
+# filter that keeps hubd's own rtnetlink echoes out of its monitor socket.
+check_PROGRAMS += tests/unit/test-scale
+TESTS += tests/unit/test-scale
+tests_unit_test_scale_SOURCES = tests/unit/test-scale.c
+tests_unit_test_scale_CPPFLAGS = $(HUBD_CPPFLAGS)
+tests_unit_test_scale_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_unit_test_scale_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
 # The state record: who held what, for incumbency after a reboot.
 check_PROGRAMS += tests/unit/test-record

@@ -120,6 +120,7 @@ static int reconcile_now(struct hubd_loop *l, const struct hubd_reconcile_reques
 	}
 	r = hubd_reconcile(l->h, req, ch, diags);
 	record_later(l);
+	expiry_arm(l);
 	if (l->after)
 		l->after(l);
 	if (r < 0 && r != -EINVAL)
@@ -188,10 +189,10 @@ void loop_schedule(struct hubd_loop *l, unsigned flags, uint64_t delay_usec)
 	sd_event_source_set_enabled(l->debounce, SD_EVENT_ONESHOT);
 }
 
+/* HealthInterval, or longer on a hub whose dump is slow (health.c). */
 static uint64_t health_usec(const struct hubd *h)
 {
-	return (uint64_t)(h->cfg ? h->cfg->iface.health_interval : HUBD_DEFAULT_HEALTH) *
-	       1000000ULL;
+	return hubd_health_next_us(h);
 }
 
 /* WireGuard sends no notifications: a periodic dump is the only way to see its drift. */
@@ -237,7 +238,7 @@ int loop_init(struct hubd_loop *l, struct hubd *h)
 	sigset_t mask;
 	int r;
 
-	*l = (struct hubd_loop){.h = h, .inotify_fd = -1, .control_fd = -1};
+	*l = (struct hubd_loop){.h = h, .inotify_fd = -1, .control_fd = -1, .expiry_fd = -1};
 	r = sd_event_default(&l->event);
 	if (r < 0)
 		return r;

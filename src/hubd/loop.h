@@ -36,6 +36,8 @@ struct hubd_loop {
 	bool link_drift;   /* the last of them says it is not as configured */
 
 	int control_fd;
+	int expiry_fd;		       /* ExpiresAt's CLOCK_REALTIME timerfd (expiry.c) */
+	sd_event_source *expiry_io;
 	sd_event_source *record_timer; /* saves the state record a while after a change */
 
 	/* Host-name endpoints, resolved off the loop (resolve.c). */
@@ -99,6 +101,12 @@ void monitor_stop(struct hubd_loop *l);
 /* Look up host-name endpoints off the loop (getaddrinfo_a), with a back-off per name. */
 int resolve_start(struct hubd_loop *l);
 void resolve_stop(struct hubd_loop *l);
+
+/* ExpiresAt: a wall-clock timer at the next one, re-armed after every reconcile and on every
+ * step of the clock (expiry.c). */
+int expiry_start(struct hubd_loop *l);
+void expiry_arm(struct hubd_loop *l);
+void expiry_stop(struct hubd_loop *l);
 
 int control_start(struct hubd_loop *l, const char *path, gid_t gid);
 void control_stop(struct hubd_loop *l, const char *path);

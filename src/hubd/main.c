@@ -166,11 +166,16 @@ static int run_daemon(struct hubd *h, const struct options *o)
 		if (e < 0)
 			log_warn("name resolution: %s; host-name endpoints stay unresolved",
 				 strerror(-e));
+		e = expiry_start(&l);
+		if (e < 0)
+			log_warn("ExpiresAt timer: %s; peers expire at the next reconcile",
+				 strerror(-e));
 		/* After resolve_start: it chains the after-hook that resolve_start set. */
 		metrics_http_start(&l);
 		r = loop_run(&l);
 	}
 	control_stop(&l, o->socket_path);
+	expiry_stop(&l);
 	metrics_http_stop(&l);
 	resolve_stop(&l);
 	monitor_stop(&l);

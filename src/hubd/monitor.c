@@ -4,7 +4,8 @@
  * nftables. A change someone else makes to what hubd owns schedules a drift
  * reconcile. hubd's own changes come back here too and are recognised, so
  * they do not cost a dump of every peer: an rtnetlink notification carries
- * the port of the socket whose request caused it, and an nftables
+ * the port of the socket whose request caused it (a socket filter drops
+ * those in the kernel, before they take buffer room), and an nftables
  * transaction ends in a NEWGEN message naming the process that made it. An
  * overrun socket (ENOBUFS) means notifications were lost, so it schedules a
  * full resync instead of trusting what it saw.
@@ -273,6 +274,12 @@ int monitor_start(struct hubd_loop *l)
 	l->rtmon = open_monitor(NETLINK_ROUTE, rt_groups);
 	if (!l->rtmon)
 		return -errno;
+	/* Our own echoes, dropped by the kernel: a cold start's tens of thousands of routes
+	 * would fill the buffer with them, and the overrun would cost a full resync after
+	 * READY. rt_cb still checks the port, should the filter be refused. */
+	r = hubd_rtnl_filter_port(mnl_socket_get_fd(l->rtmon), l->own_port);
+	if (r < 0)
+		log_debug("no filter for our own rtnetlink echoes: %s", strerror(-r));
 	r = sd_event_add_io(l->event, NULL, mnl_socket_get_fd(l->rtmon), EPOLLIN, on_rt, l);
 	if (r < 0)
 		return r;

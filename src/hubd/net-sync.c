@@ -8,6 +8,7 @@
 #include "log.h"
 #include "net-sync.h"
 #include "nft.h"
+#include "policy.h"
 #include "report.h"
 #include "rtnl.h"
 
@@ -41,14 +42,31 @@ static bool has_ipv6(const struct hubd_iface_conf *c)
 
 /* The table for cfg and lans, replaced if it differs. nft.c logs libnftables' own words for a
  * failure. */
-static int nft_sync(struct hubd *h, const struct hubd_iface_conf *c, const struct hubd_prefix *lans,
+static int nft_sync(struct hubd *h, const struct hubd_config *cfg, const struct hubd_prefix *lans,
 		    size_t n_lans, bool dry, struct hubd_changes *ch)
 {
 	uint64_t t = hubd_now_us();
-	char *table = hubd_nft_render(c, lans, n_lans);
-	int r = table ? hubd_nft_sync(h->nft, table, dry, ch) : -ENOMEM;
+	bool policy = hubd_policy_wanted(cfg);
+	struct hubd_elems elems = {0};
+	char *table = hubd_nft_render(&cfg->iface, lans, n_lans, policy);
+	int r = table ? 0 : -ENOMEM;
 
+	for (size_t i = 0; policy && r == 0 && i < cfg->n_peers; i++) {
+		r = hubd_policy_elements(&cfg->peers[i], &elems);
+		/* A policy too big to send keeps the part made so far: that peer reaches less
+		 * than its file says, never more. */
+		if (r == -E2BIG) {
+			log_err("peer %s: Access needs over %d nftables elements; only part of it "
+				"is allowed",
+				cfg->peers[i].name, HUBD_POLICY_MAX_ELEMENTS);
+			r = 0;
+		}
+	}
+	hubd_elems_sort(&elems);
+	if (r == 0)
+		r = hubd_nft_sync(h->nft, table, policy ? &elems : NULL, dry, ch);
 	h->timing.nft += hubd_now_us() - t;
+	hubd_elems_free(&elems);
 	free(table);
 	return r;
 }
@@ -81,7 +99,7 @@ int hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, int ifind
 	/* The table before forwarding: its rules (Forward = isolate among them) must be in
 	 * place before anything is forwarded, and if they cannot be, forwarding is not turned
 	 * on: hubd fails closed. */
-	nft = parts & HUBD_NET_NFT ? nft_sync(h, c, lans, n_lans, dry, ch) : 0;
+	nft = parts & HUBD_NET_NFT ? nft_sync(h, cfg, lans, n_lans, dry, ch) : 0;
 	first = first ?: (nft < 0 ? nft : 0);
 	if ((parts & HUBD_NET_FORWARDING) && nft < 0)
 		log_err("forwarding left as it was: the nftables table that filters it is not in "

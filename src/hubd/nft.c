@@ -10,12 +10,19 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "policy.h"
 
 struct hubd_nft {
 	struct nft_ctx *ctx;
-	char *applied; /* the rendered text last applied */
-	char *listing; /* the kernel's listing right after that apply */
+	char *applied; /* the rendered text last applied (without the policy's elements) */
+	char *listing; /* the kernel's listing right after that apply, policy elements cut out */
+	struct hubd_elems elems; /* the policy's elements in the kernel, sorted (policy.h) */
+	bool policy;		 /* the applied table has the policy's sets and chains */
 };
+
+/* The policy's sets, whose elements change one peer at a time. */
+static const char *const policy_sets[] = {"limited4", "limited6", "access4", "access6"};
+#define N_POLICY_SETS (sizeof(policy_sets) / sizeof(*policy_sets))
 
 int hubd_nft_open(struct hubd_nft **ret)
 {
@@ -44,6 +51,7 @@ void hubd_nft_close(struct hubd_nft *n)
 	nft_ctx_free(n->ctx);
 	free(n->applied);
 	free(n->listing);
+	hubd_elems_free(&n->elems);
 	free(n);
 }
 
@@ -70,13 +78,54 @@ static bool has_family(const struct hubd_prefix *lans, size_t n, int family)
 	return false;
 }
 
+/* Packets from a peer with Access go through the access chain, forwarded or not. */
+static void render_policy_jumps(FILE *f, const struct hubd_iface_conf *c)
+{
+	fprintf(f, "\t\tiifname \"%s\" ip saddr @limited4 jump access\n", c->name);
+	fprintf(f, "\t\tiifname \"%s\" ip6 saddr @limited6 jump access\n", c->name);
+}
+
+/*
+ * Access (policy.h): the sets whose elements change one peer at a time, and
+ * the chain every packet from a limited peer passes, in the original direction
+ * too, so that a narrowed policy stops flows already open. Replies to
+ * connections others opened towards the peer pass.
+ */
+static void render_policy(FILE *f, const struct hubd_iface_conf *c)
+{
+	for (int v6 = 0; v6 < 2; v6++) {
+		const char *t = v6 ? "ipv6_addr" : "ipv4_addr";
+
+		fprintf(f, "\tset limited%d {\n\t\ttype %s\n\t\tflags interval\n\t}\n",
+			v6 ? 6 : 4, t);
+		fprintf(f,
+			"\tset access%d {\n\t\ttype %s . %s . inet_proto . inet_service\n\t\tflags "
+			"interval\n\t}\n",
+			v6 ? 6 : 4, t, t);
+	}
+	fputs("\tchain access {\n\t\tct direction reply accept\n"
+	      "\t\tip saddr . ip daddr . meta l4proto . th dport @access4 accept\n"
+	      "\t\tip6 saddr . ip6 daddr . meta l4proto . th dport @access6 accept\n"
+	      "\t\tcounter drop\n\t}\n",
+	      f);
+	fputs("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n", f);
+	render_policy_jumps(f, c);
+	fputs("\t}\n", f);
+}
+
 static void render_forward(FILE *f, const struct hubd_iface_conf *c, const struct hubd_prefix *lans,
-			   size_t n)
+			   size_t n, bool policy)
 {
 	const char *wg = c->name;
 
 	fputs("\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n",
 	      f);
+	if (policy)
+		render_policy_jumps(f, c);
+	if (c->forward == HUBD_FORWARD_OFF) {
+		fputs("\t}\n", f);
+		return;
+	}
 	if (c->forward == HUBD_FORWARD_ISOLATE) {
 		/* Replies always pass; new spoke-to-spoke flows only towards LANs behind peers. */
 		fprintf(f,
@@ -112,7 +161,8 @@ static void render_masquerade_prefixes(FILE *f, const struct hubd_iface_conf *c)
 	}
 }
 
-char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix *lans, size_t n)
+char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix *lans, size_t n,
+		      bool policy)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -133,8 +183,10 @@ char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix 
 		render_elements(f, family, lans, n);
 		fputs(" }\n\t}\n", f);
 	}
-	if (c->forward != HUBD_FORWARD_OFF)
-		render_forward(f, c, lans, n);
+	if (policy)
+		render_policy(f, c);
+	if (c->forward != HUBD_FORWARD_OFF || policy)
+		render_forward(f, c, lans, n, policy);
 	if (c->n_masquerade || c->n_masquerade_prefixes) {
 		fputs("\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; "
 		      "policy accept;\n",
@@ -168,60 +220,262 @@ static int run(struct hubd_nft *n, const char *cmd)
 	return 0;
 }
 
-/* The kernel's view of our table, or NULL when it does not exist. */
-static char *list_table(struct hubd_nft *n)
+/*
+ * Cut the policy sets' elements out of a listing, counting them into
+ * counts[] (parallel to policy_sets). What is left changes only with the
+ * rendered table, so one peer's Access change leaves it as it was; the counts
+ * tell a set emptied or filled behind hubd's back.
+ */
+static void strip_policy(char *text, size_t counts[N_POLICY_SETS])
+{
+	for (size_t i = 0; i < N_POLICY_SETS; i++) {
+		char head[32], *set, *end, *el, *close;
+
+		counts[i] = 0;
+		snprintf(head, sizeof(head), "\tset %s {\n", policy_sets[i]);
+		set = strstr(text, head);
+		end = set ? strstr(set, "\n\t}") : NULL;
+		el = set ? strstr(set, "elements = {") : NULL;
+		if (!el || !end || el > end || !(close = strchr(el, '}')))
+			continue;
+		counts[i] = 1;
+		for (const char *c = el; c < close; c++)
+			counts[i] += *c == ',';
+		/* the line's own indentation and newline go with it */
+		while (el > set && el[-1] == '\t')
+			el--;
+		memmove(el, close + 2, strlen(close + 2) + 1);
+	}
+}
+
+/* The kernel's view of our table, or NULL when it does not exist; counts as strip_policy. */
+static char *list_table(struct hubd_nft *n, size_t counts[N_POLICY_SETS])
 {
 	const char *out;
+	char *text;
 
 	if (nft_run_cmd_from_buffer(n->ctx, "list table inet " HUBD_NFT_TABLE) != 0) {
 		nft_ctx_get_error_buffer(n->ctx); /* drain */
 		return NULL;
 	}
 	out = nft_ctx_get_output_buffer(n->ctx);
-	return strdup(out ? out : "");
+	text = strdup(out ? out : "");
+	if (text)
+		strip_policy(text, counts);
+	return text;
 }
 
-static int apply(struct hubd_nft *n, const char *rendered)
+/* "add element inet hubd SET { a, b }" (or delete) for each policy set that e has strings of.
+ * e's strings are "SET ELEMENT" and sorted, so each set's are together. */
+static void write_elements(FILE *f, const char *verb, const struct hubd_elems *e)
 {
-	char *cmd;
+	for (size_t i = 0; i < e->n;) {
+		size_t len = strcspn(e->v[i], " ");
+		const char *sep = "";
+
+		fprintf(f, "%s element inet %s %.*s { ", verb, HUBD_NFT_TABLE, (int)len, e->v[i]);
+		for (; i < e->n && !strncmp(e->v[i], e->v[i > 0 ? i - 1 : 0], len) &&
+		       e->v[i][len] == ' ';
+		     i++) {
+			fprintf(f, "%s%s", sep, e->v[i] + len + 1);
+			sep = ", ";
+		}
+		fputs(" }\n", f);
+	}
+}
+
+/* Keep a sorted copy of e as what the kernel holds. */
+static int keep_elements(struct hubd_nft *n, const struct hubd_elems *e)
+{
+	struct hubd_elems copy = {.v = calloc(e->n + 1, sizeof(char *)), .cap = e->n + 1};
+
+	if (!copy.v)
+		return -ENOMEM;
+	for (; copy.n < e->n; copy.n++)
+		if (!(copy.v[copy.n] = strdup(e->v[copy.n]))) {
+			hubd_elems_free(&copy);
+			return -ENOMEM;
+		}
+	hubd_elems_free(&n->elems);
+	n->elems = copy;
+	return 0;
+}
+
+static size_t count_set(const struct hubd_elems *e, const char *set)
+{
+	size_t len = strlen(set), c = 0;
+
+	for (size_t i = 0; i < e->n; i++)
+		c += !strncmp(e->v[i], set, len) && e->v[i][len] == ' ';
+	return c;
+}
+
+/* Does the kernel hold as many elements in each policy set as hubd put there? */
+static bool counts_match(const struct hubd_nft *n, const size_t counts[N_POLICY_SETS])
+{
+	for (size_t i = 0; i < N_POLICY_SETS; i++)
+		if (counts[i] != count_set(&n->elems, policy_sets[i]))
+			return false;
+	return true;
+}
+
+/* Replace the whole table: rendered, then the policy's elements, in one transaction. */
+static int apply(struct hubd_nft *n, const char *rendered, const struct hubd_elems *elems)
+{
+	static const struct hubd_elems none;
+	size_t counts[N_POLICY_SETS];
+	char *cmd = NULL, *copy;
+	size_t len = 0;
+	FILE *f = open_memstream(&cmd, &len);
 	int r;
 
-	/* add + delete + define in one buffer is one transaction: never a moment without rules. */
-	if (asprintf(&cmd, "table inet %s\ndelete table inet %s\n%s", HUBD_NFT_TABLE,
-		     HUBD_NFT_TABLE, rendered) < 0)
+	if (!f)
 		return -ENOMEM;
+	/* add + delete + define in one buffer is one transaction: never a moment without rules. */
+	fprintf(f, "table inet %s\ndelete table inet %s\n%s", HUBD_NFT_TABLE, HUBD_NFT_TABLE,
+		rendered);
+	write_elements(f, "add", elems ? elems : &none);
+	if (fclose(f) != 0) {
+		free(cmd);
+		return -ENOMEM;
+	}
 	r = run(n, cmd);
 	free(cmd);
 	if (r < 0)
 		return r;
+	copy = strdup(rendered); /* first: rendered may be n->applied itself */
 	free(n->applied);
 	free(n->listing);
-	n->applied = strdup(rendered);
-	n->listing = list_table(n);
-	return n->applied && n->listing ? 0 : -ENOMEM;
+	n->applied = copy;
+	n->listing = list_table(n, counts);
+	n->policy = elems != NULL;
+	r = keep_elements(n, elems ? elems : &none);
+	return n->applied && n->listing && r == 0 ? 0 : -ENOMEM;
 }
 
-int hubd_nft_sync(struct hubd_nft *n, const char *rendered, bool dry, struct hubd_changes *ch)
+/* The elements that take what the kernel holds to elems, as one transaction. */
+static int send_delta(struct hubd_nft *n, const struct hubd_elems *del,
+		      const struct hubd_elems *add)
 {
+	char *cmd = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&cmd, &len);
+	int r;
+
+	if (!f)
+		return -ENOMEM;
+	write_elements(f, "delete", del);
+	write_elements(f, "add", add);
+	if (fclose(f) != 0) {
+		free(cmd);
+		return -ENOMEM;
+	}
+	r = run(n, cmd);
+	free(cmd);
+	return r;
+}
+
+/* What n->elems becomes with del (sorted, in it) out and add (sorted, not in it) in: a merge,
+ * so one peer's change costs a pass over pointers, not a sort. Copies the strings of add. */
+static int merged(const struct hubd_nft *n, const struct hubd_elems *del,
+		  const struct hubd_elems *add, struct hubd_elems *ret)
+{
+	size_t cap = n->elems.n + add->n + 1, i = 0, k = 0;
+	struct hubd_elems m = {.v = calloc(cap, sizeof(char *)), .cap = cap};
+
+	if (!m.v)
+		return -ENOMEM;
+	while (i < n->elems.n || k < add->n) {
+		char *s;
+
+		if (i < n->elems.n && hubd_elems_has(del, n->elems.v[i])) {
+			i++;
+			continue;
+		}
+		if (k == add->n || (i < n->elems.n && strcmp(n->elems.v[i], add->v[k]) < 0))
+			s = strdup(n->elems.v[i++]);
+		else
+			s = strdup(add->v[k++]);
+		if (!s) {
+			hubd_elems_free(&m);
+			return -ENOMEM;
+		}
+		m.v[m.n++] = s;
+	}
+	*ret = m;
+	return 0;
+}
+
+bool hubd_nft_has_policy(const struct hubd_nft *n)
+{
+	return n && n->applied && n->policy;
+}
+
+int hubd_nft_policy_delta(struct hubd_nft *n, const struct hubd_elems *del,
+			  const struct hubd_elems *add, bool dry, struct hubd_changes *ch)
+{
+	struct hubd_elems next;
+	int r;
+
+	if (!hubd_nft_has_policy(n))
+		return -EAGAIN;
+	if (!del->n && !add->n)
+		return 0;
+	if (dry)
+		return 1;
+	r = merged(n, del, add, &next);
+	if (r < 0)
+		return r;
+	if (send_delta(n, del, add) < 0) {
+		/* The kernel's set is not what hubd thought: put the whole table right. */
+		changes_add(ch, "nftables table inet %s: restore", HUBD_NFT_TABLE);
+		r = apply(n, n->applied, &next);
+		hubd_elems_free(&next);
+		return r < 0 ? -EIO : 1;
+	}
+	hubd_elems_free(&n->elems);
+	n->elems = next;
+	return 1;
+}
+
+int hubd_nft_sync(struct hubd_nft *n, const char *rendered, const struct hubd_elems *elems,
+		  bool dry, struct hubd_changes *ch)
+{
+	struct hubd_elems del = {0}, add = {0};
+	size_t counts[N_POLICY_SETS];
 	char *now;
 	bool same;
+	int r;
 
 	if (!n->applied || strcmp(n->applied, rendered) != 0) {
 		changes_add(ch, "nftables table inet %s: replace", HUBD_NFT_TABLE);
-		return dry ? 1 : (apply(n, rendered) < 0 ? -EIO : 1);
+		return dry ? 1 : (apply(n, rendered, elems) < 0 ? -EIO : 1);
 	}
-	now = list_table(n);
-	same = now && n->listing && !strcmp(now, n->listing);
+	now = list_table(n, counts);
+	same = now && n->listing && !strcmp(now, n->listing) && counts_match(n, counts);
 	free(now);
-	if (same)
+	if (!same) {
+		changes_add(ch, "nftables table inet %s: restore", HUBD_NFT_TABLE);
+		return dry ? 1 : (apply(n, rendered, elems) < 0 ? -EIO : 1);
+	}
+	if (!elems)
 		return 0;
-	changes_add(ch, "nftables table inet %s: restore", HUBD_NFT_TABLE);
-	return dry ? 1 : (apply(n, rendered) < 0 ? -EIO : 1);
+	r = hubd_elems_diff(&n->elems, elems, &del, &add);
+	if (r == 0 && (del.n || add.n)) {
+		changes_add(ch, "nftables access policy: %zu elements added, %zu removed", add.n,
+			    del.n);
+		r = hubd_nft_policy_delta(n, &del, &add, dry, ch);
+		r = r < 0 ? -EIO : 1;
+	}
+	free(del.v);
+	free(add.v);
+	return r;
 }
 
 int hubd_nft_delete(struct hubd_nft *n)
 {
-	char *now = list_table(n);
+	size_t counts[N_POLICY_SETS];
+	char *now = list_table(n, counts);
 
 	if (!now)
 		return 0;

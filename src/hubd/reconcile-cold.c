@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "diff.h"
+#include "access.h"
 #include "log.h"
 #include "net-sync.h"
 #include "peer-state.h"
@@ -73,6 +74,7 @@ struct cold {
 	struct hubd_diags diags;    /* the reader's: listing, reading, the final judgement */
 	struct hubd_record *record; /* who held what when hubd last ran; NULL: no record */
 	bool recheck;		    /* the last judgement overturned a verdict already sent */
+	int64_t now;		    /* the wall clock ExpiresAt is judged by, taken once */
 	uint64_t t_list, t_read, t_judge, t_build, t_settle;
 	/* The reader's, building requests. */
 	size_t judged;		     /* cfg->peers[0..judged) judged, their states made */
@@ -316,7 +318,12 @@ static int read_files(struct cold *c, size_t from, size_t to)
 		r = hubd_config_read_peer(c->h->config_dir, c->files[i], &cfg->peers[cfg->n_peers],
 					  &c->diags);
 
-		if (r == 0) {
+		if (r == 0 && hubd_peer_expired(&cfg->peers[cfg->n_peers], c->now)) {
+			/* past its ExpiresAt: kept aside, never judged nor sent */
+			r = hubd_config_put_expired(cfg, &cfg->peers[cfg->n_peers]);
+			if (r < 0)
+				return r;
+		} else if (r == 0) {
 			by_record(c, &cfg->peers[cfg->n_peers++]);
 		} else if (r != -ENOENT) { /* gone since it was listed: removed, not rejected */
 			char *name = strndup(c->files[i], strlen(c->files[i]) - strlen(".conf"));
@@ -561,6 +568,7 @@ int reconcile_cold(struct hubd *h, bool *applied, struct hubd_changes *ch, struc
 
 	c.h = h;
 	c.keep = ch->keep;
+	c.now = hubd_clock_now();
 	c.tail = &c.head;
 	pthread_mutex_init(&c.lock, NULL);
 	pthread_cond_init(&c.cond, NULL);

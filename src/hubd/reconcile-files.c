@@ -21,13 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "access.h"
 #include "diff.h"
 #include "log.h"
 #include "macro.h"
 #include "net-sync.h"
+#include "nft.h"
+#include "policy.h"
 #include "peer-state.h"
 #include "reconcile.h"
 #include "report.h"
+#include "route-delta.h"
 
 /* More AllowedIPs than this across the changed files: the full verifier is cheaper. */
 #define DELTA_MAX_PREFIXES 256
@@ -40,6 +44,7 @@ struct delta {
 	char **names;			   /* their peer names (file name without .conf) */
 	struct hubd_peer_conf *fresh;	   /* as read now; .name NULL when the file is gone */
 	const struct hubd_peer_conf **old; /* the running version, or NULL */
+	struct hubd_peer_conf *exp;	   /* as read now, when past its ExpiresAt */
 	bool *changed;			   /* fresh differs from old */
 	struct hubd_peer_state *st;	   /* new states of the changed peers still present */
 	size_t nst;
@@ -51,9 +56,12 @@ static void delta_free(struct delta *d)
 		free(d->names ? d->names[i] : NULL);
 		if (d->fresh)
 			hubd_peer_conf_clear(&d->fresh[i]);
+		if (d->exp)
+			hubd_peer_conf_clear(&d->exp[i]);
 	}
 	free(d->names);
 	free(d->fresh);
+	free(d->exp);
 	free(d->old);
 	free(d->changed);
 	hubd_states_free(d->st, d->nst);
@@ -75,6 +83,7 @@ static int delta_read(struct delta *d)
 {
 	struct hubd *h = d->h;
 	struct hubd_diags quiet = {0};
+	int64_t now = hubd_clock_now();
 	int r = 0;
 
 	d->n = d->n_files_in;
@@ -83,7 +92,8 @@ static int delta_read(struct delta *d)
 	d->old = calloc(d->n + 1, sizeof(*d->old));
 	d->changed = calloc(d->n + 1, sizeof(*d->changed));
 	d->st = calloc(d->n + 1, sizeof(*d->st));
-	if (!d->names || !d->fresh || !d->old || !d->changed || !d->st)
+	d->exp = calloc(d->n + 1, sizeof(*d->exp));
+	if (!d->names || !d->fresh || !d->old || !d->changed || !d->st || !d->exp)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->n; i++)
 		if (!(d->names[i] = strndup(d->files[i], strlen(d->files[i]) - strlen(".conf"))))
@@ -98,10 +108,15 @@ static int delta_read(struct delta *d)
 			return -ENOMEM;
 		r = hubd_config_read_peer(h->config_dir, file, &d->fresh[i], &quiet);
 		free(file);
-		if (r == -ENOENT)
+		if (r == -ENOENT) {
 			r = 0; /* removed */
-		else if (r == 0 && quiet.n)
+		} else if (r == 0 && quiet.n) {
 			r = -EAGAIN;
+		} else if (r == 0 && hubd_peer_expired(&d->fresh[i], now)) {
+			/* out of the kernel as if removed; the running config keeps it aside */
+			d->exp[i] = d->fresh[i];
+			memset(&d->fresh[i], 0, sizeof(d->fresh[i]));
+		}
 		d->old[i] = hubd_config_peer_by_name(h->cfg, d->names[i]);
 	}
 	hubd_diags_free(&quiet);
@@ -345,6 +360,15 @@ static int commit_config(struct delta *d)
 	if (drops)
 		run->n_peers = compact(run->peers, run->n_peers, gone, sizeof(*run->peers));
 	free(gone);
+	for (size_t i = 0; i < d->n; i++) {
+		if (!d->exp[i].name) {
+			hubd_config_drop_expired(run, d->names[i]); /* back, or gone for good */
+			continue;
+		}
+		hubd_note_expired(run, &d->exp[i], d->old[i] != NULL);
+		if (hubd_config_put_expired(run, &d->exp[i]) < 0)
+			return -ENOMEM;
+	}
 	if (adds) {
 		struct hubd_peer_conf *v = realloc(run->peers, (run->n_peers + adds) * sizeof(*v));
 
@@ -442,20 +466,29 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 {
 	struct hubd *h = d->h;
 	bool routes = delta_routes(d);
+	/* The changed peers' own routes, planned while d->old still points at what ran; without
+	 * a plan (no memory), every route is compared as before. */
+	struct hubd_route_delta rd = {0};
+	bool planned = routes && hubd_route_delta_make(&h->cfg->iface, d->n, d->old, d->fresh,
+						       d->changed, &rd) == 0;
 	int r = commit_states(d);
 
 	if (r == 0)
 		r = commit_config(d); /* d->old points into the old config: used up above */
-	if (r < 0)
+	if (r < 0) {
+		hubd_route_delta_free(&rd);
 		return r;
+	}
 	for (size_t i = 0; i < d->n; i++)
 		hubd_forget_reported(h, d->names[i]);
 	if (routes) {
 		uint64_t t = hubd_now_us();
 
-		r = hubd_net_sync_parts(h, h->cfg, h->ifindex, HUBD_NET_ALL, false, ch);
+		r = planned ? hubd_route_delta_apply(h, &rd, ch)
+			    : hubd_net_sync_parts(h, h->cfg, h->ifindex, HUBD_NET_ALL, false, ch);
 		h->timing.net += hubd_now_us() - t;
 	}
+	hubd_route_delta_free(&rd);
 	return r;
 }
 

@@ -146,6 +146,8 @@ int hubd_reconcile(struct hubd *h, const struct hubd_reconcile_request *req,
 
 		memset(&h->timing, 0, sizeof(h->timing));
 		r = run_path(h, path, req, &applied, ch, diags);
+		if (req->triggers & RECONCILE_TIMER) /* what spaces the timer (health.c) */
+			h->health_cost_us = hubd_now_us() - t0;
 		if (r == -EAGAIN && !applied && path != HUBD_PATH_FULL) {
 			log_debug("reconcile: the %s path declined", hubd_path_name(path));
 			declined |= PATH_BIT(path);

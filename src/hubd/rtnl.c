@@ -4,15 +4,18 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/if.h>
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
 #include <netlink/route/route.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "diff.h"
@@ -308,12 +311,12 @@ static bool route_ours(struct nl_object *o, int ifindex, struct hubd_prefix *ret
 	return nl_to_prefix(rtnl_route_get_dst(rt), ret);
 }
 
-static int route_add(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
+/* hubd's route to p via the link, as it adds them: NULL when out of memory. */
+static struct rtnl_route *route_new(int ifindex, const struct hubd_prefix *p)
 {
 	struct rtnl_route *rt = rtnl_route_alloc();
 	struct rtnl_nexthop *nh = rtnl_route_nh_alloc();
 	struct nl_addr *dst = prefix_to_nl(p);
-	int r = -ENOMEM;
 
 	if (rt && nh && dst) {
 		rtnl_route_set_family(rt, p->family);
@@ -323,18 +326,43 @@ static int route_add(struct nl_sock *sk, int ifindex, const struct hubd_prefix *
 		rtnl_route_set_type(rt, RTN_UNICAST);
 		rtnl_route_set_dst(rt, dst);
 		rtnl_route_nh_set_ifindex(nh, ifindex);
-		rtnl_route_add_nexthop(rt, nh);
-		nh = NULL; /* the route owns it now */
-		/* EXCL: a route someone else installed for that prefix is theirs, not ours to
-		 * replace. */
-		r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_EXCL);
-		r = r < 0 ? nlerr(r) : 0;
+		rtnl_route_add_nexthop(rt, nh); /* the route owns it now */
+		nl_addr_put(dst);
+		return rt;
 	}
 	if (nh)
 		rtnl_route_nh_free(nh);
 	nl_addr_put(dst);
 	rtnl_route_put(rt);
-	return r;
+	return NULL;
+}
+
+static int route_add(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
+{
+	struct rtnl_route *rt = route_new(ifindex, p);
+	int r;
+
+	if (!rt)
+		return -ENOMEM;
+	/* EXCL: a route someone else installed for that prefix is theirs, not ours to
+	 * replace. */
+	r = rtnl_route_add(sk, rt, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_route_put(rt);
+	return r < 0 ? nlerr(r) : 0;
+}
+
+/* Remove hubd's route to p via the link: the kernel matches the protocol, so a route of the
+ * same prefix that someone else added is not touched. */
+static int route_remove(struct nl_sock *sk, int ifindex, const struct hubd_prefix *p)
+{
+	struct rtnl_route *rt = route_new(ifindex, p);
+	int r;
+
+	if (!rt)
+		return -ENOMEM;
+	r = rtnl_route_delete(sk, rt, 0);
+	rtnl_route_put(rt);
+	return r < 0 ? nlerr(r) : 0;
 }
 
 static int route_del(struct nl_sock *sk, struct nl_object *o)
@@ -432,6 +460,53 @@ int hubd_route_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *d
 		    bool dry, struct hubd_changes *ch)
 {
 	return sync_objects(sk, &route_ops, ifindex, dsts, n, dry, ch);
+}
+
+int hubd_route_change(struct nl_sock *sk, int ifindex, const struct hubd_prefix *del, size_t n_del,
+		      const struct hubd_prefix *add, size_t n_add, struct hubd_changes *ch)
+{
+	char buf[HUBD_PREFIX_STRLEN];
+	int r = 0, changed = 0;
+
+	for (size_t i = 0; i < n_del; i++) {
+		int e = route_remove(sk, ifindex, &del[i]);
+
+		hubd_prefix_format(&del[i], buf, sizeof(buf));
+		if (e == -ENOENT) /* gone already (ESRCH, which libnl reads as not found) */
+			continue;
+		changes_add(ch, "route %s: remove", buf);
+		changed++;
+		if (e < 0)
+			log_warn("cannot remove route %s", buf);
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		int e = route_add(sk, ifindex, &add[i]);
+
+		hubd_prefix_format(&add[i], buf, sizeof(buf));
+		changes_add(ch, "route %s: add", buf);
+		changed++;
+		if (e == -EEXIST)
+			log_warn("route %s exists and is not hubd's: left alone", buf);
+		else if (e < 0 && r >= 0)
+			r = e;
+	}
+	return r < 0 ? r : changed;
+}
+
+int hubd_rtnl_filter_port(int fd, uint32_t port)
+{
+	/* Classic BPF loads words in network order: compare with the port so read. */
+	struct sock_filter code[] = {
+	    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct nlmsghdr, nlmsg_pid)),
+	    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ntohl(port), 0, 1),
+	    BPF_STMT(BPF_RET | BPF_K, 0),
+	    BPF_STMT(BPF_RET | BPF_K, UINT32_MAX),
+	};
+	struct sock_fprog prog = {.len = sizeof(code) / sizeof(code[0]), .filter = code};
+
+	if (!port)
+		return -EINVAL; /* the kernel's own notifications carry 0: never drop those */
+	return setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof(prog)) < 0 ? -errno : 0;
 }
 
 static int sysctl_on(const char *path, bool dry, struct hubd_changes *ch)

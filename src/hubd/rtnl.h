@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "changes.h"
 #include "config.h"
@@ -51,6 +52,25 @@ int hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *ad
 /* Make hubd's routes (proto HUBD_RTPROT) via the link exactly dsts, in the main table. */
 int hubd_route_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *dsts, size_t n,
 		    bool dry, struct hubd_changes *ch);
+
+/*
+ * Remove hubd's routes to del and add routes to add via the link, and nothing
+ * else: the few routes a change of a few peers needs, without reading a table
+ * of tens of thousands. It trusts that the kernel had the routes of the
+ * running config (drift is for the notifications and the full reconcile);
+ * a route already gone counts as removed, one present and not hubd's is left
+ * alone with a warning, as hubd_route_sync does.
+ */
+int hubd_route_change(struct nl_sock *sk, int ifindex, const struct hubd_prefix *del, size_t n_del,
+		      const struct hubd_prefix *add, size_t n_add, struct hubd_changes *ch);
+
+/*
+ * Have the kernel drop, before they take room in its receive buffer, the
+ * notifications that a socket of netlink port port caused: hubd's own echoes
+ * on a monitor socket. A cold start that adds 35,000 routes would otherwise
+ * overrun any buffer with its own echoes and force a full resync after READY.
+ */
+int hubd_rtnl_filter_port(int fd, uint32_t port);
 
 /* Turn on IPv4 (and IPv6 when v6) forwarding. */
 int hubd_forwarding_sync(bool v6, bool dry, struct hubd_changes *ch);

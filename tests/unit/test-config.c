@@ -275,7 +275,36 @@ static const struct row peer_rows[] = {
      "peers.d/x.conf:4", "must be a number"},
     /* all of a file's errors in one run */
     {"[Peer]\nPublicKey = bad\nAllowedIPs = 10.8.0.2/40\nPersistentKeepalive = -1\n", false,
-     "peers.d/x.conf:4", "must be a number"},
+     "peers.d/x.conf:4", "must be a number"},    /* Access: every entry form, and each way an entry can be wrong */
+#define PA "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n"
+    {PA "Access = 192.168.1.100 tcp/3000, 192.168.1.0/24 icmp\n", true, NULL, NULL},
+    {PA "Access = 192.168.1.0/24\nAccess = fd00::/64 udp/53-54, fd00::1 ICMP\n", true, NULL,
+     NULL},
+    {PA "access = none\n", true, NULL, NULL},
+    {PA "Access = 192.168.1.0/24, none\n", false, "peers.d/x.conf:4", "cannot be combined"},
+    {PA "Access = none\nAccess = 10.0.0.0/8\n", false, "peers.d/x.conf:5", "none on line 4"},
+    {PA "Access = 192.168.1.300 tcp/80\n", false, "peers.d/x.conf:4", "not an IP address"},
+    {PA "Access = 192.168.1.1/24\n", false, "peers.d/x.conf:4", "host bits set"},
+    {PA "Access = 10.0.0.0/33\n", false, "peers.d/x.conf:4", "over /32"},
+    {PA "Access = 10.0.0.1 sctp\n", false, "peers.d/x.conf:4", "tcp, udp or icmp"},
+    {PA "Access = 10.0.0.1 icmp/8\n", false, "peers.d/x.conf:4", "icmp has no ports"},
+    {PA "Access = 10.0.0.1 tcp/0\n", false, "peers.d/x.conf:4", "1..65535"},
+    {PA "Access = 10.0.0.1 tcp/65536\n", false, "peers.d/x.conf:4", "1..65535"},
+    {PA "Access = 10.0.0.1 tcp/\n", false, "peers.d/x.conf:4", "1..65535"},
+    {PA "Access = 10.0.0.1 udp/90-80\n", false, "peers.d/x.conf:4", "reversed"},
+    {PA "Access = 10.0.0.1 tcp 80\n", false, "peers.d/x.conf:4", "PREFIX PROTO/PORT"},
+    {PA "Access = 10.0.0.1,,10.0.0.2\n", false, "peers.d/x.conf:4", "empty element"},
+    /* ExpiresAt */
+    {PA "ExpiresAt = 2026-12-31\n", true, NULL, NULL},
+    {PA "ExpiresAt = 2026-12-31T23:59:59Z\n", true, NULL, NULL},
+    {PA "ExpiresAt = 2026-12-31t23:59:59.250+01:00\n", true, NULL, NULL},
+    {PA "ExpiresAt = 2026-02-30\n", false, "peers.d/x.conf:4", "RFC 3339"},
+    {PA "ExpiresAt = 2026-12-31T24:00:00Z\n", false, "peers.d/x.conf:4", "RFC 3339"},
+    {PA "ExpiresAt = 2026-12-31T23:59:59\n", false, "peers.d/x.conf:4", "RFC 3339"},
+    {PA "ExpiresAt = tomorrow\n", false, "peers.d/x.conf:4", "RFC 3339"},
+    {PA "ExpiresAt = 2026-12-31\nExpiresAt = 2027-01-01\n", false, "peers.d/x.conf:5",
+     "already set on line 4"},
+#undef PA
 };
 
 static void check_row(const struct row *r, int rc, const struct hubd_diags *d)

@@ -375,7 +375,7 @@ START_TEST(test_nft_render)
 	iface.forward = HUBD_FORWARD_ISOLATE;
 	iface.masquerade = masq;
 	iface.n_masquerade = 1;
-	t = hubd_nft_render(&iface, &lan, 1);
+	t = hubd_nft_render(&iface, &lan, 1, false);
 	ck_assert_ptr_nonnull(strstr(t, "table inet hubd {"));
 	ck_assert_ptr_nonnull(strstr(t, "elements = { 192.168.1.0/24 }"));
 	ck_assert_ptr_nonnull(strstr(t, "iifname \"wg0\" oifname \"wg0\" ip daddr @lan4 accept"));
@@ -384,7 +384,7 @@ START_TEST(test_nft_render)
 	ck_assert_ptr_null(strstr(t, "lan6"));
 	free(t);
 	iface.forward = HUBD_FORWARD_HUB;
-	t = hubd_nft_render(&iface, &lan, 1);
+	t = hubd_nft_render(&iface, &lan, 1, false);
 	ck_assert_ptr_null(strstr(t, "drop"));
 	ck_assert_ptr_nonnull(strstr(t, "chain forward"));
 	ck_assert_ptr_null(strstr(t, "daddr 192.168.1.0/24 masquerade"));
@@ -393,7 +393,7 @@ START_TEST(test_nft_render)
 	iface.n_masquerade = 0;
 	iface.masquerade_prefixes = masq_lans;
 	iface.n_masquerade_prefixes = 2;
-	t = hubd_nft_render(&iface, &lan, 1);
+	t = hubd_nft_render(&iface, &lan, 1, false);
 	ck_assert_ptr_nonnull(strstr(t,
 				     "type nat hook postrouting priority srcnat; policy accept;\n"
 				     "\t\tiifname \"wg0\" oifname != \"wg0\" ip daddr "
@@ -406,7 +406,7 @@ START_TEST(test_nft_render)
 	iface.n_masquerade_prefixes = 0;
 	iface.forward = HUBD_FORWARD_OFF;
 	iface.n_masquerade = 0;
-	t = hubd_nft_render(&iface, &lan, 1);
+	t = hubd_nft_render(&iface, &lan, 1, false);
 	ck_assert_ptr_null(strstr(t, "chain"));
 	free(t);
 	free(iface.addresses);

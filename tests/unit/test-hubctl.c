@@ -510,6 +510,38 @@ START_TEST(test_prom_escape)
 }
 END_TEST
 
+/* status's Access lines: wrapped at the width, continuation under the first item. */
+static const struct {
+	const char *items[4];
+	size_t width;
+	const char *want;
+} wrap_cases[] = {
+    {{"none (may start no connection)"}, 80, "  access:  none (may start no connection)\n"},
+    {{"192.168.1.100/32 tcp/3000", "192.168.1.0/24 icmp"},
+     80,
+     "  access:  192.168.1.100/32 tcp/3000, 192.168.1.0/24 icmp\n"},
+    /* "  access:  aaaa, bbbb," is 22 columns: at 22 it fits, at 21 bbbb moves down. */
+    {{"aaaa", "bbbb", "cc"}, 22, "  access:  aaaa, bbbb,\n           cc\n"},
+    {{"aaaa", "bbbb", "cc"}, 21, "  access:  aaaa,\n           bbbb, cc\n"},
+    /* Longer than a line: alone on its line, never cut. */
+    {{"a", "fd00:1234:5678:9abc::/64 udp/10000-20000", "b"},
+     30,
+     "  access:  a,\n           fd00:1234:5678:9abc::/64 udp/10000-20000,\n           b\n"},
+};
+
+START_TEST(test_format_wrapped)
+{
+	size_t n = 0;
+	char *got;
+
+	while (n < 4 && wrap_cases[_i].items[n])
+		n++;
+	got = hubctl_format_wrapped("  access:  ", wrap_cases[_i].items, n, wrap_cases[_i].width);
+	ck_assert_str_eq(got, wrap_cases[_i].want);
+	free(got);
+}
+END_TEST
+
 /* ---- QR codes ---- */
 
 static char *capture(int (*fn)(const char *, FILE *), const char *text, int *ret_r, size_t *ret_len)
@@ -604,6 +636,7 @@ static Suite *hubctl_suite(void)
 	tcase_add_loop_test(t, test_format_age, 0, N(age_cases));
 	tcase_add_loop_test(t, test_format_bytes, 0, N(bytes_cases));
 	tcase_add_loop_test(t, test_prom_escape, 0, N(escape_cases));
+	tcase_add_loop_test(t, test_format_wrapped, 0, N(wrap_cases));
 	suite_add_tcase(s, t);
 	t = tcase_create("qr");
 	tcase_add_test(t, test_qr_ansi);

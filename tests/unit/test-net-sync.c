@@ -32,8 +32,8 @@ int __wrap_hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_pre
 int __wrap_hubd_route_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *dsts,
 			   size_t n, bool dry, struct hubd_changes *ch);
 int __wrap_hubd_forwarding_sync(bool v6, bool dry, struct hubd_changes *ch);
-int __wrap_hubd_nft_sync(struct hubd_nft *n, const char *rendered, bool dry,
-			 struct hubd_changes *ch);
+int __wrap_hubd_nft_sync(struct hubd_nft *n, const char *rendered, const struct hubd_elems *elems,
+			 bool dry, struct hubd_changes *ch);
 
 int __wrap_hubd_addr_sync(struct nl_sock *sk, int ifindex, const struct hubd_prefix *addrs,
 			  size_t n, bool dry, struct hubd_changes *ch)
@@ -55,8 +55,8 @@ int __wrap_hubd_forwarding_sync(bool v6, bool dry, struct hubd_changes *ch)
 	return 0;
 }
 
-int __wrap_hubd_nft_sync(struct hubd_nft *n, const char *rendered, bool dry,
-			 struct hubd_changes *ch)
+int __wrap_hubd_nft_sync(struct hubd_nft *n, const char *rendered, const struct hubd_elems *elems,
+			 bool dry, struct hubd_changes *ch)
 {
 	called('n');
 	ck_assert_ptr_nonnull(strstr(rendered, "table inet"));

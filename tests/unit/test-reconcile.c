@@ -129,6 +129,7 @@ struct instance {
 	unsigned links_created, links_up;
 	unsigned net_parts; /* HUBD_NET_* asked for since the step began */
 	char *routes;	    /* the routed prefixes last asked for (routes, nft table) */
+	char *kroutes;	    /* the routes the kernel holds, as routes_text writes them */
 	size_t sets_before; /* k.n_sets when the step began */
 	struct hubd_changes ch;
 	struct hubd_diags diags;
@@ -164,6 +165,7 @@ static void instance_free(struct instance *in)
 	changes_clear(&in->ch);
 	hubd_diags_free(&in->diags);
 	free(in->routes);
+	free(in->kroutes);
 	free(in);
 }
 
@@ -247,7 +249,96 @@ int __wrap_hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, in
 		free(cur->routes);
 		cur->routes = routes_text(cfg);
 	}
+	if (parts & HUBD_NET_ROUTES) {
+		free(cur->kroutes);
+		cur->kroutes = routes_text(cfg);
+	}
 	return 0;
+}
+
+static int word_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+#define MAX_ROUTES 64
+
+/* text's space-separated words (text is cut up), appended to words[*n]. */
+static void split_words(char *text, char **words, size_t *n)
+{
+	char *save = NULL;
+
+	for (char *w = strtok_r(text, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		ck_assert_uint_lt(*n, MAX_ROUTES);
+		words[(*n)++] = w;
+	}
+}
+
+/* words sorted as strings, joined as routes_text joins them: one order for both paths. */
+static char *join_sorted(char **words, size_t n)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	qsort(words, n, sizeof(*words), word_cmp);
+	for (size_t k = 0; k < n; k++)
+		fprintf(f, "%s ", words[k]);
+	fclose(f);
+	return out;
+}
+
+static char *normalized(const char *text)
+{
+	char *copy = strdup(text ? text : ""), *words[MAX_ROUTES], *out;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(copy);
+	split_words(copy, words, &n);
+	out = join_sorted(words, n);
+	free(copy);
+	return out;
+}
+
+/* The changed-files path's routes, one at a time: each removed one must be in the kernel,
+ * each added one not yet. */
+int __wrap_hubd_route_change(struct nl_sock *sk, int ifindex, const struct hubd_prefix *del,
+			     size_t n_del, const struct hubd_prefix *add, size_t n_add,
+			     struct hubd_changes *ch);
+int __wrap_hubd_route_change(struct nl_sock *sk, int ifindex, const struct hubd_prefix *del,
+			     size_t n_del, const struct hubd_prefix *add, size_t n_add,
+			     struct hubd_changes *ch)
+{
+	char *words[MAX_ROUTES], bufs[MAX_ROUTES][HUBD_PREFIX_STRLEN], *out;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(cur);
+	ck_assert_int_eq(ifindex, FAKE_IFINDEX);
+	ck_assert_ptr_nonnull(cur->kroutes);
+	split_words(cur->kroutes, words, &n);
+	for (size_t i = 0; i < n_del; i++) {
+		size_t k = 0;
+
+		hubd_prefix_format(&del[i], bufs[0], sizeof(bufs[0]));
+		while (k < n && strcmp(words[k], bufs[0]))
+			k++;
+		ck_assert_msg(k < n, "route %s removed, but the kernel has none", bufs[0]);
+		words[k] = words[--n];
+	}
+	for (size_t i = 0; i < n_add; i++) {
+		ck_assert_uint_lt(n, MAX_ROUTES);
+		hubd_prefix_format(&add[i], bufs[i], sizeof(bufs[i]));
+		for (size_t k = 0; k < n; k++)
+			ck_assert_msg(strcmp(words[k], bufs[i]), "route %s added twice", bufs[i]);
+		words[n++] = bufs[i];
+	}
+	out = join_sorted(words, n);
+	free(cur->kroutes);
+	cur->kroutes = out;
+	(void)sk;
+	(void)ch;
+	return (int)(n_del + n_add);
 }
 
 /* ---- what the two daemons are compared by ---- */
@@ -430,6 +521,7 @@ static void assert_same(const char *where, struct instance *a, struct instance *
 	ck_assert_msg(a->h.converged == b->h.converged, "%s: converged differs", where);
 	ck_assert_msg(a->routes && b->routes && !strcmp(a->routes, b->routes),
 		      "%s: routed prefixes differ: '%s' and '%s'", where, a->routes, b->routes);
+	same_text("the kernel's routes", where, normalized(a->kroutes), normalized(b->kroutes));
 	/* The kernel holds exactly the accepted peers: both daemons did not miss the same one. */
 	ck_assert_msg(b->k.dev->n_peers == b->h.cfg->n_peers,
 		      "%s: %zu peers in the kernel, %zu run", where, b->k.dev->n_peers,
