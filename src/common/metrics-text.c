@@ -258,7 +258,12 @@ static int peer_from_json(struct metrics_snapshot *s, struct json_object *peer)
 	    .tx_bytes = jint(peer, "tx_bytes"),
 	};
 	struct json_object *a = NULL;
-	int r = metrics_snapshot_add_peer(s, &p);
+	int r;
+
+	/* Past its ExpiresAt: listed by status, but not on the device these series describe. */
+	if (p.health && !strcmp(p.health, "expired"))
+		return 0;
+	r = metrics_snapshot_add_peer(s, &p);
 
 	if (r < 0 || !peer || !json_object_object_get_ex(peer, "allowed_ips", &a) ||
 	    !json_object_is_type(a, json_type_array))

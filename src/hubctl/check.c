@@ -36,6 +36,13 @@ static void print_json(const struct hubd_config *cfg, const struct hubd_diags *d
 	for (size_t i = 0; cfg && i < cfg->n_peers; i++)
 		json_object_array_add(peers, json_object_new_string(cfg->peers[i].name));
 	if (cfg) {
+		struct json_object *expired = json_object_new_array();
+
+		/* Valid, but past their ExpiresAt: hubd keeps them out of the kernel. */
+		for (size_t i = 0; i < cfg->n_expired; i++)
+			json_object_array_add(expired,
+					      json_object_new_string(cfg->expired[i].name));
+		json_object_object_add(o, "expired", expired);
 		json_object_object_add(o, "interface", json_object_new_string(cfg->iface.name));
 		json_object_object_add(o, "interface_ok", json_object_new_boolean(cfg->iface_ok));
 		json_object_object_add(o, "rejected", strings(cfg->rejected, cfg->n_rejected));
@@ -46,11 +53,21 @@ static void print_json(const struct hubd_config *cfg, const struct hubd_diags *d
 	json_object_put(o);
 }
 
+/* ", 2 expired (not applied)" when files are past their ExpiresAt: a notice, not an error. */
+static const char *expired_note(const struct hubd_config *cfg, char *buf, size_t len)
+{
+	if (!cfg->n_expired)
+		return "";
+	snprintf(buf, len, ", %zu expired (not applied)", cfg->n_expired);
+	return buf;
+}
+
 int hubctl_check(const struct hubctl_opts *o, int argc, char **argv)
 {
 	const char *dir = o->config_dir ? o->config_dir : HUBD_DEFAULT_CONFIG_DIR;
 	struct hubd_diags diags = {0};
 	struct hubd_config *cfg = NULL;
+	char note[48];
 	size_t errors;
 	int r;
 
@@ -66,9 +83,10 @@ int hubctl_check(const struct hubctl_opts *o, int argc, char **argv)
 	if (o->json)
 		print_json(r < 0 ? NULL : cfg, &diags);
 	else if (r >= 0)
-		printf("%s: interface %s %s, %zu peer%s accepted, %zu rejected\n", dir,
+		printf("%s: interface %s %s, %zu peer%s accepted, %zu rejected%s\n", dir,
 		       cfg->iface.name, cfg->iface_ok ? "ok" : "rejected", cfg->n_peers,
-		       cfg->n_peers == 1 ? "" : "s", cfg->n_rejected);
+		       cfg->n_peers == 1 ? "" : "s", cfg->n_rejected,
+		       expired_note(cfg, note, sizeof(note)));
 	hubd_config_free(cfg);
 	hubd_diags_free(&diags);
 	return r < 0 || errors ? HUBCTL_EXIT_ERROR : HUBCTL_EXIT_OK;

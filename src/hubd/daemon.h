@@ -145,8 +145,8 @@ const char *hubd_path_name(enum hubd_path p);
 void hubd_health_check(struct hubd *h);
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale);
 const char *hubd_health_name(enum hubd_health s);
-/* How long until the next health check: HealthInterval, or 10 times what the last one cost
- * when that is longer, so that the timer never takes more than a tenth of a CPU. */
+/* How long until the next health check: HealthInterval, or 20 times what the last one cost
+ * when that is longer, so that the timer takes about 5 % of a CPU at most. *
 uint64_t hubd_health_delay_us(unsigned interval_s, uint64_t cost_us);
 uint64_t hubd_health_next_us(const struct hubd *h);
 

@@ -94,7 +94,8 @@ tests_unit_test_reconcile_LDFLAGS = $(AM_LDFLAGS) \
 	-Wl,--wrap=mnl_socket_setsockopt,--wrap=mnl_socket_sendto,--wrap=mnl_socket_recvfrom \
 	-Wl,--wrap=mnl_socket_close \
 	-Wl,--wrap=hubd_link_sync,--wrap=hubd_link_up,--wrap=hubd_net_sync_parts \
-	-Wl,--wrap=hubd_host_read,--wrap=hubd_route_change
+	-Wl,--wrap=hubd_host_read,--wrap=hubd_route_change \
+	-Wl,--wrap=hubd_nft_has_policy,--wrap=hubd_nft_policy_delta
 tests_unit_test_reconcile_LDADD = src/hubd/libhubdcore.a $(HUBD_LIBS) $(CHECK_LIBS)
 
 # hubctl takeover's endpoints file, table-driven.

@@ -461,6 +461,88 @@ static bool delta_routes(const struct delta *d)
 	return false;
 }
 
+/* One changed peer's policy elements before and after: what goes out (del) and comes in (add). */
+static int peer_policy(const struct delta *d, size_t i, struct hubd_elems *del,
+		       struct hubd_elems *add, struct hubd_changes *ch)
+{
+	struct hubd_elems was = {0}, now = {0}, out = {0}, in = {0};
+	int r = d->old[i] ? hubd_policy_elements(d->old[i], &was) : 0;
+
+	if (r == 0 && d->fresh[i].name)
+		r = hubd_policy_elements(&d->fresh[i], &now);
+	hubd_elems_sort(&was);
+	hubd_elems_sort(&now);
+	if (r == 0)
+		r = hubd_elems_diff(&was, &now, &out, &in);
+	for (size_t k = 0; r == 0 && k < out.n; k++)
+		r = (del->v[del->n++] = strdup(out.v[k])) ? 0 : -ENOMEM;
+	for (size_t k = 0; r == 0 && k < in.n; k++)
+		r = (add->v[add->n++] = strdup(in.v[k])) ? 0 : -ENOMEM;
+	if (r == 0 && (out.n || in.n))
+		changes_add(ch, "peer %s: access policy, %zu elements added, %zu removed",
+			    d->names[i], in.n, out.n);
+	free(out.v);
+	free(in.v);
+	hubd_elems_free(&was);
+	hubd_elems_free(&now);
+	return r;
+}
+
+/* Room in e for more strings than one peer's policy can have. */
+static int grow_elems(struct hubd_elems *e)
+{
+	size_t more = 2 * (size_t)HUBD_POLICY_MAX_ELEMENTS + 2;
+	char **v = realloc(e->v, (e->n + more) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	e->v = v;
+	e->cap = e->n + more;
+	return 0;
+}
+
+/*
+ * The changed peers' Access as one nftables transaction of their elements
+ * alone. Returns 1 when the table has to be synced whole instead (its policy
+ * part is not there yet), 0 or -errno.
+ */
+static int delta_policy(struct delta *d, struct hubd_changes *ch)
+{
+	struct hubd_elems del = {0}, add = {0};
+	bool table = hubd_nft_has_policy(d->h->nft);
+	int r = 0;
+
+	for (size_t i = 0; i < d->n && r == 0; i++) {
+		bool had = d->old[i] && d->old[i]->has_access,
+		     has = d->fresh[i].name && d->fresh[i].has_access;
+
+		if (!d->changed[i] || (!had && !has))
+			continue;
+		/* No policy in the table yet: nothing to take out, and a new one needs the sets */
+		if (!table)
+			r = has ? 1 : 0;
+		else if ((r = grow_elems(&del)) == 0 && (r = grow_elems(&add)) == 0)
+			r = peer_policy(d, i, &del, &add, ch);
+	}
+	hubd_elems_sort(&del);
+	hubd_elems_sort(&add);
+	if (r == 0 && (del.n || add.n)) {
+		/* A file renamed to another with the same policy: the strings that go and
+		 * come back cancel out. */
+		struct hubd_elems out = {0}, in = {0};
+
+		r = hubd_elems_diff(&del, &add, &out, &in);
+		if (r == 0)
+			r = hubd_nft_policy_delta(d->h->nft, &out, &in, false, ch);
+		r = r == -EAGAIN ? 1 : (r < 0 ? r : 0);
+		free(out.v);
+		free(in.v);
+	}
+	hubd_elems_free(&del);
+	hubd_elems_free(&add);
+	return r;
+}
+
 /* Commit what was sent: the old versions' memory goes as the new ones take their place. */
 static int delta_commit(struct delta *d, struct hubd_changes *ch)
 {
@@ -471,8 +553,11 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 	struct hubd_route_delta rd = {0};
 	bool planned = routes && hubd_route_delta_make(&h->cfg->iface, d->n, d->old, d->fresh,
 						       d->changed, &rd) == 0;
+	uint64_t tp = hubd_now_us();
+	int policy = delta_policy(d, ch); /* before commit_config: d->old is still there */
 	int r = commit_states(d);
 
+	h->timing.nft += hubd_now_us() - tp;
 	if (r == 0)
 		r = commit_config(d); /* d->old points into the old config: used up above */
 	if (r < 0) {
@@ -481,15 +566,21 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 	}
 	for (size_t i = 0; i < d->n; i++)
 		hubd_forget_reported(h, d->names[i]);
-	if (routes) {
+	if (routes || policy > 0) {
 		uint64_t t = hubd_now_us();
 
-		r = planned ? hubd_route_delta_apply(h, &rd, ch)
-			    : hubd_net_sync_parts(h, h->cfg, h->ifindex, HUBD_NET_ALL, false, ch);
+		/* The table whole when its policy part is missing; else the routes alone, as
+		 * planned when they could be. */
+		if (policy > 0 || !planned)
+			r = hubd_net_sync_parts(h, h->cfg, h->ifindex,
+						routes && !planned ? HUBD_NET_ALL : HUBD_NET_NFT,
+						false, ch);
+		if (r >= 0 && routes && planned)
+			r = hubd_route_delta_apply(h, &rd, ch);
 		h->timing.net += hubd_now_us() - t;
 	}
 	hubd_route_delta_free(&rd);
-	return r;
+	return r < 0 ? r : (policy < 0 ? policy : 0);
 }
 
 int reconcile_files(struct hubd *h, char *const *files, size_t n, bool *applied,

@@ -155,6 +155,9 @@ ExpiresAt = 2001-02-03
 EOP
 printf '[Peer]\nPublicKey = %s\nAllowedIPs = 10.8.0.10/32\nExpiresAt = 2099-01-01T00:00:00Z\n' "$K2" >"$b/peers.d/y.conf"
 "$hubctl" check --config-dir "$b" >"$tmp/out" 2>"$tmp/err" || fail "check with a past ExpiresAt: $(cat "$tmp/err")"
+grep -q ', 1 peer accepted, 0 rejected, 1 expired (not applied)$' "$tmp/out" || fail "check's summary: $(cat "$tmp/out")"
+[ ! -s "$tmp/err" ] || fail "an expired file is not an error: $(cat "$tmp/err")"
+"$hubctl" check --json --config-dir "$b" | tr -d ' \n' | grep -qF '"expired":["x"]' || fail "check --json lists no expired peer"
 
 echo "# peer list: expired for a file past its date"
 "$hubctl" peer list --config-dir "$b" >"$tmp/out" 2>"$tmp/err" || fail "peer list: $(cat "$tmp/err")"

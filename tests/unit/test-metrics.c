@@ -40,7 +40,12 @@ static const char canned[] =
     "\"health\":\"never\"},"
     "{\"name\":\"we\\\"ird\\\\name\",\"public_key\":\"" GW_PUB "x\","
     "\"endpoint\":\"[2001:db8::1]:51820\",\"allowed_ips\":[],\"latest_handshake\":1764926395,"
-    "\"handshake_age\":3605,\"rx_bytes\":7,\"tx_bytes\":8,\"health\":\"stale\"}]}";
+    "\"handshake_age\":3605,\"rx_bytes\":7,\"tx_bytes\":8,\"health\":\"stale\"},"
+    /* past its ExpiresAt: in status, not on the device, so in no series */
+    "{\"name\":\"gone\",\"public_key\":\"" GW_PUB "y\",\"endpoint\":null,"
+    "\"allowed_ips\":[\"10.8.0.9/32\"],\"latest_handshake\":0,\"handshake_age\":null,"
+    "\"rx_bytes\":0,\"tx_bytes\":0,\"health\":\"expired\","
+    "\"expires_at\":\"2001-02-04T00:00:00Z\"}]}";
 
 static const char *const want_lines[] = {
     /* hubd's own */
@@ -93,6 +98,10 @@ static const char *const want_lines[] = {
 static const char *const unwanted[] = {
     /* a never-seen peer has no age (an "age > X" alert would fire for it) */
     "hubd_peer_handshake_age_seconds{interface=\"wg0\",peer=\"phone\"}",
+    /* an expired peer is not on the device */
+    "peer=\"gone\"",
+    GW_PUB "y",
+    "10.8.0.9/32",
 };
 
 static char *render(const char *json)

@@ -26,10 +26,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "daemon.h"
 #include "diff.h"
 #include "fake-kernel.h"
 #include "net-sync.h"
+#include "policy.h"
 #include "record.h"
 #include "rtnl.h"
 
@@ -131,6 +133,8 @@ struct instance {
 	char *routes;	    /* the routed prefixes last asked for (routes, nft table) */
 	char *kroutes;	    /* the routes the kernel holds, as routes_text writes them */
 	size_t sets_before; /* k.n_sets when the step began */
+	bool policy_on;	    /* the nftables table has the Access sets (a stubbed nft.c) */
+	char *policy_delta; /* the last element delta sent, "-del +add" */
 	struct hubd_changes ch;
 	struct hubd_diags diags;
 	int r;
@@ -166,6 +170,7 @@ static void instance_free(struct instance *in)
 	hubd_diags_free(&in->diags);
 	free(in->routes);
 	free(in->kroutes);
+	free(in->policy_delta);
 	free(in);
 }
 
@@ -254,6 +259,34 @@ int __wrap_hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, in
 		cur->kroutes = routes_text(cfg);
 	}
 	return 0;
+}
+
+bool __wrap_hubd_nft_has_policy(const struct hubd_nft *n);
+int __wrap_hubd_nft_policy_delta(struct hubd_nft *n, const struct hubd_elems *del,
+				 const struct hubd_elems *add, bool dry, struct hubd_changes *ch);
+
+bool __wrap_hubd_nft_has_policy(const struct hubd_nft *n)
+{
+	return cur && cur->policy_on;
+}
+
+int __wrap_hubd_nft_policy_delta(struct hubd_nft *n, const struct hubd_elems *del,
+				 const struct hubd_elems *add, bool dry, struct hubd_changes *ch)
+{
+	size_t len = 0;
+	FILE *f;
+
+	ck_assert_ptr_nonnull(cur);
+	if (!cur->policy_on)
+		return -EAGAIN;
+	free(cur->policy_delta);
+	f = open_memstream(&cur->policy_delta, &len);
+	for (size_t i = 0; i < del->n; i++)
+		fprintf(f, "-%s\n", del->v[i]);
+	for (size_t i = 0; i < add->n; i++)
+		fprintf(f, "+%s\n", add->v[i]);
+	fclose(f);
+	return 1;
 }
 
 static int word_cmp(const void *a, const void *b)
@@ -410,13 +443,24 @@ static char *config_text(const struct hubd *h)
 		const struct hubd_peer_conf *p = &h->cfg->peers[i];
 
 		wgnl_key_to_base64(b64, p->public_key);
-		fprintf(f, "peer %s key=%s allowedips=%zu psk=%d endpoint=%s:%u keepalive=%u\n",
+		fprintf(f,
+			"peer %s key=%s allowedips=%zu psk=%d endpoint=%s:%u keepalive=%u "
+			"expires=%lld access=%s",
 			p->name, b64, p->n_allowed_ips, p->has_psk,
 			p->endpoint_host ? p->endpoint_host : "none", p->endpoint_port,
-			p->keepalive);
+			p->keepalive, (long long)p->expires_at, p->has_access ? "" : "-");
+		for (size_t k = 0; k < p->n_access; k++) {
+			char a[HUBD_ACCESS_STRLEN];
+
+			hubd_access_format(&p->access[k], a, sizeof(a));
+			fprintf(f, "%s%s", k ? "," : "", a);
+		}
+		fputc('\n', f);
 	}
 	for (size_t i = 0; h->cfg && i < h->cfg->n_rejected; i++)
 		fprintf(f, "rejected %s\n", h->cfg->rejected[i]);
+	for (size_t i = 0; h->cfg && i < h->cfg->n_expired; i++)
+		fprintf(f, "expired %s\n", h->cfg->expired[i].name);
 	fclose(f);
 	return text;
 }
@@ -630,6 +674,27 @@ static const struct diff_case cases[] = {
       {{{"a", A}, {"b", B "Endpoint = 192.0.2.9:1\n"}}, FILES, true},
       {{{"b", B}}, FILES, true}}},
 
+    /* Access and ExpiresAt: the files path keeps both, and expired peers aside. */
+    {"Access added", false, {{"a", A}, {"b", B}},
+     {{{{"a", A "Access = 192.168.1.100 tcp/3000\n"}, {"b", B}}, FILES, false}}},
+    {"Access narrowed, then dropped", false, {{"a", A "Access = 192.168.1.0/24, fd00::/64\n"}},
+     {{{{"a", A "Access = 192.168.1.100 tcp/3000\n"}}, FILES, false},
+      {{{"a", A}}, FILES, false}}},
+    {"a date moved ahead", false, {{"a", A "ExpiresAt = 2999-01-01\n"}, {"b", B}},
+     {{{{"a", A "ExpiresAt = 3000-01-01\n"}, {"b", B}}, FILES, false}}},
+    {"a peer expires", false, {{"a", A "ExpiresAt = 2999-01-01\n"}, {"b", B}},
+     {{{{"a", A "ExpiresAt = 2020-01-01\n"}, {"b", B}}, FILES, true}}},
+    {"an expired file, its address taken, then its date moved", false,
+     {{"a", A "ExpiresAt = 2020-01-01\n"}, {"b", B}},
+     {{{{"a", A "ExpiresAt = 2020-01-01\n"}, {"b", B}, {"c", PEER("K3", "10.8.0.2/32")}},
+       FILES, true},
+      {{{"a", A "ExpiresAt = 2999-01-01\n"}, {"b", B}, {"c", PEER("K3", "10.8.0.2/32")}},
+       FULL, false}}},
+    {"an expired file comes back", false, {{"a", A "ExpiresAt = 2020-01-01\n"}, {"b", B}},
+     {{{{"a", A "ExpiresAt = 2999-01-01\n"}, {"b", B}}, FILES, true}}},
+    {"cold start with an expired file", true, {{"a", A "ExpiresAt = 2020-01-01\n"}, {"b", B}},
+     {{{{"a", A}, {"b", B}}, FILES, true}}},
+
     /* What the files path must leave to the full one. */
     {"syntax error in a new file", false, {{"a", A}},
      {{{{"a", A}, {"b", BROKEN}, {"c", C}}, FULL, true}}},
@@ -799,6 +864,48 @@ START_TEST(test_differential)
 	ck_assert_uint_eq(one->links_created, c->cold ? 1 : 0);
 	instance_free(one);
 	instance_free(two);
+	remove_dir(dir);
+}
+END_TEST
+
+/*
+ * With the Access sets in the table, one peer's Access change is that peer's
+ * elements alone, sent as a delta: no table sync, no WireGuard message, and
+ * the other peers' policies untouched.
+ */
+START_TEST(test_access_delta)
+{
+	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
+	char dir[64], *names[] = {"b.conf"};
+	struct hubd_reconcile_request files = {.triggers = RECONCILE_FILES, .files = names,
+					       .n_files = 1};
+	struct instance *in;
+
+	setup_dir(dir, sizeof(dir));
+	write_file(dir, "peers.d/a.conf", A "Access = 192.168.1.0/24\n", 0644);
+	write_file(dir, "peers.d/b.conf", B "Access = 192.168.1.100 tcp/3000, 192.168.1.7\n", 0644);
+	write_file(dir, "peers.d/c.conf", C "Access = none\n", 0644);
+	in = instance_new(dir, true);
+	reconcile(in, &all);
+	ck_assert_int_ge(in->r, 0);
+	in->policy_on = true;
+	write_file(dir, "peers.d/b.conf", B "Access = 192.168.1.100 tcp/3000\n", 0644);
+	reconcile(in, &files);
+	ck_assert_int_ge(in->r, 0);
+	assert_path("narrowed", in, HUBD_PATH_FILES);
+	ck_assert_uint_eq(in->net_parts, 0);
+	ck_assert_uint_eq(in->k.n_sets, in->sets_before);
+	ck_assert_ptr_nonnull(in->policy_delta);
+	ck_assert_str_eq(in->policy_delta,
+			 "-access4 10.8.0.3/32 . 192.168.1.7 . 0-255 . 0-65535\n");
+	/* the peer goes: its elements go with it, and only its */
+	ck_assert_int_eq(unlink(strcat(strcpy((char[128]){0}, dir), "/peers.d/b.conf")), 0);
+	reconcile(in, &files);
+	assert_path("removed", in, HUBD_PATH_FILES);
+	ck_assert_uint_eq(in->net_parts, 0);
+	ck_assert_str_eq(in->policy_delta, "-access4 10.8.0.3/32 . 192.168.1.100 . 6 . 3000\n"
+					   "-limited4 10.8.0.3/32\n");
+	instance_free(in);
 	remove_dir(dir);
 }
 END_TEST
@@ -1019,6 +1126,7 @@ static Suite *reconcile_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, make_keys, NULL);
 	tcase_add_loop_test(tc, test_differential, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_access_delta);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tr, make_keys, NULL);
 	tcase_add_loop_test(tr, test_restart_keeps_holder, 0,

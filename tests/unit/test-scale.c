@@ -25,31 +25,33 @@ START_TEST(health_delay_is_the_interval_on_a_small_hub)
 	/* A 10 ms check at 10 s: the configured interval holds. */
 	ck_assert_uint_eq(hubd_health_delay_us(10, 10000), 10000000);
 	ck_assert_uint_eq(hubd_health_delay_us(10, 0), 10000000);
-	/* Exactly a tenth: still the interval. */
-	ck_assert_uint_eq(hubd_health_delay_us(10, 1000000), 10000000);
+	/* Exactly a twentieth: still the interval. */
+	ck_assert_uint_eq(hubd_health_delay_us(10, 500000), 10000000);
 }
 END_TEST
 
 START_TEST(health_delay_grows_with_the_cost)
 {
-	/* A 3 s dump at 10 s would keep a CPU busy 30 % of the time: 30 s instead, 10 %. */
-	ck_assert_uint_eq(hubd_health_delay_us(10, 3000000), 30000000);
+	/* A 3 s dump at 10 s would keep a CPU busy 30 % of the time: 60 s instead, 5 %. */
+	ck_assert_uint_eq(hubd_health_delay_us(10, 3000000), 60000000);
 	ck_assert_uint_eq(hubd_health_delay_us(3600, 3000000), 3600000000ULL);
-	ck_assert_uint_eq(hubd_health_delay_us(1, 200000), 2000000);
+	ck_assert_uint_eq(hubd_health_delay_us(1, 200000), 4000000);
 	/* No overflow for an absurd cost. */
 	ck_assert_uint_eq(hubd_health_delay_us(10, UINT64_MAX / 2), UINT64_MAX);
 }
 END_TEST
 
-START_TEST(health_share_stays_under_a_tenth)
+START_TEST(health_share_stays_under_a_twentieth)
 {
-	static const uint64_t costs[] = {0, 1, 999999, 1000001, 2700000, 6400000, 60000000};
+	static const uint64_t costs[] = {0, 1, 499999, 500001, 2700000, 6400000, 60000000};
 
+	/* A check, then the wait: the check's share of that period stays at 5 % or less. */
 	for (size_t i = 0; i < sizeof(costs) / sizeof(costs[0]); i++) {
 		uint64_t delay = hubd_health_delay_us(10, costs[i]);
 
-		ck_assert_msg(costs[i] * 10 <= delay, "cost %llu us: next check in %llu us",
-			      (unsigned long long)costs[i], (unsigned long long)delay);
+		ck_assert_msg(costs[i] * 20 <= costs[i] + delay,
+			      "cost %llu us: next check in %llu us", (unsigned long long)costs[i],
+			      (unsigned long long)delay);
 	}
 }
 END_TEST
@@ -65,7 +67,7 @@ START_TEST(health_next_reads_the_config_and_the_last_cost)
 	h.cfg = &cfg;
 	ck_assert_uint_eq(hubd_health_next_us(&h), 60000000);
 	h.health_cost_us = 7000000;
-	ck_assert_uint_eq(hubd_health_next_us(&h), 70000000);
+	ck_assert_uint_eq(hubd_health_next_us(&h), 140000000);
 }
 END_TEST
 
@@ -220,7 +222,7 @@ static Suite *suite(void)
 
 	tcase_add_test(t, health_delay_is_the_interval_on_a_small_hub);
 	tcase_add_test(t, health_delay_grows_with_the_cost);
-	tcase_add_test(t, health_share_stays_under_a_tenth);
+	tcase_add_test(t, health_share_stays_under_a_twentieth);
 	tcase_add_test(t, health_next_reads_the_config_and_the_last_cost);
 	suite_add_tcase(s, t);
 	t = tcase_create("routes");
