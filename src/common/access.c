@@ -88,11 +88,18 @@ int hubd_access_parse(const char *s, struct hubd_access *ret, const char **ret_m
 	bool host_bits;
 	int r;
 
-	if (strlen(s) >= sizeof(buf)) {
+	size_t len;
+
+	s += strspn(s, " \t"); /* an entry may come with the blanks around it */
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (len >= sizeof(buf)) {
 		*ret_msg = "the entry is too long";
 		return -EINVAL;
 	}
-	strcpy(buf, s);
+	memcpy(buf, s, len);
+	buf[len] = '\0';
 	sp = strpbrk(buf, " \t");
 	proto = NULL;
 	if (sp) {

@@ -146,7 +146,8 @@ void hubd_health_check(struct hubd *h);
 void hubd_health_counts(const struct hubd *h, size_t *up, size_t *stale);
 const char *hubd_health_name(enum hubd_health s);
 /* How long until the next health check: HealthInterval, or 20 times what the last one cost
- * when that is longer, so that the timer takes about 5 % of a CPU at most. *
+ * when that is longer and the check took 0.5 s or more, so that the timer takes about 5 % of
+ * a CPU at most at the default interval. */
 uint64_t hubd_health_delay_us(unsigned interval_s, uint64_t cost_us);
 uint64_t hubd_health_next_us(const struct hubd *h);
 

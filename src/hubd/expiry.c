@@ -48,6 +48,8 @@ static unsigned note_flipped(struct hubd_loop *l, int64_t now)
 	return flags;
 }
 
+static void expiry_arm(struct hubd_loop *l);
+
 static int on_expiry(sd_event_source *s, int fd, uint32_t revents, void *userdata)
 {
 	struct hubd_loop *l = userdata;
@@ -64,7 +66,7 @@ static int on_expiry(sd_event_source *s, int fd, uint32_t revents, void *userdat
 	return 0;
 }
 
-void expiry_arm(struct hubd_loop *l)
+static void expiry_arm(struct hubd_loop *l)
 {
 	int64_t now = hubd_clock_now(), next;
 	struct itimerspec its = {0};
@@ -77,6 +79,14 @@ void expiry_arm(struct hubd_loop *l)
 			    NULL) < 0)
 		log_warn("ExpiresAt timer: %s; expiry waits for the next reconcile",
 			 strerror(errno));
+}
+
+/* After every reconcile and health check: the peers, and so the next ExpiresAt, may differ. */
+static void expiry_after(struct hubd_loop *l)
+{
+	if (l->expiry_chained)
+		l->expiry_chained(l);
+	expiry_arm(l);
 }
 
 int expiry_start(struct hubd_loop *l)
@@ -92,12 +102,17 @@ int expiry_start(struct hubd_loop *l)
 		l->expiry_fd = -1;
 		return r;
 	}
+	l->expiry_chained = l->after;
+	l->after = expiry_after;
 	expiry_arm(l);
 	return 0;
 }
 
 void expiry_stop(struct hubd_loop *l)
 {
+	if (l->after == expiry_after)
+		l->after = l->expiry_chained;
+	l->expiry_chained = NULL;
 	l->expiry_io = sd_event_source_disable_unref(l->expiry_io);
 	if (l->expiry_fd >= 0)
 		close(l->expiry_fd);

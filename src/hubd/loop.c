@@ -120,7 +120,6 @@ static int reconcile_now(struct hubd_loop *l, const struct hubd_reconcile_reques
 	}
 	r = hubd_reconcile(l->h, req, ch, diags);
 	record_later(l);
-	expiry_arm(l);
 	if (l->after)
 		l->after(l);
 	if (r < 0 && r != -EINVAL)

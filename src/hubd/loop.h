@@ -38,6 +38,7 @@ struct hubd_loop {
 	int control_fd;
 	int expiry_fd;		       /* ExpiresAt's CLOCK_REALTIME timerfd (expiry.c) */
 	sd_event_source *expiry_io;
+	void (*expiry_chained)(struct hubd_loop *l); /* the after-hook before expiry's */
 	sd_event_source *record_timer; /* saves the state record a while after a change */
 
 	/* Host-name endpoints, resolved off the loop (resolve.c). */
@@ -102,10 +103,9 @@ void monitor_stop(struct hubd_loop *l);
 int resolve_start(struct hubd_loop *l);
 void resolve_stop(struct hubd_loop *l);
 
-/* ExpiresAt: a wall-clock timer at the next one, re-armed after every reconcile and on every
- * step of the clock (expiry.c). */
+/* ExpiresAt: a wall-clock timer at the next one, re-armed after every reconcile (the
+ * after-hook, chained) and on every step of the clock (expiry.c). */
 int expiry_start(struct hubd_loop *l);
-void expiry_arm(struct hubd_loop *l);
 void expiry_stop(struct hubd_loop *l);
 
 int control_start(struct hubd_loop *l, const char *path, gid_t gid);

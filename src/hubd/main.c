@@ -175,8 +175,8 @@ static int run_daemon(struct hubd *h, const struct options *o)
 		r = loop_run(&l);
 	}
 	control_stop(&l, o->socket_path);
+	metrics_http_stop(&l); /* the after-hooks come off in the reverse of their order */
 	expiry_stop(&l);
-	metrics_http_stop(&l);
 	resolve_stop(&l);
 	monitor_stop(&l);
 	watch_stop(&l);

@@ -270,16 +270,16 @@ static char *list_table(struct hubd_nft *n, size_t counts[N_POLICY_SETS])
 static void write_elements(FILE *f, const char *verb, const struct hubd_elems *e)
 {
 	for (size_t i = 0; i < e->n;) {
-		size_t len = strcspn(e->v[i], " ");
+		const char *set = e->v[i];
+		size_t len = strcspn(set, " ");
 		const char *sep = "";
 
-		fprintf(f, "%s element inet %s %.*s { ", verb, HUBD_NFT_TABLE, (int)len, e->v[i]);
-		for (; i < e->n && !strncmp(e->v[i], e->v[i > 0 ? i - 1 : 0], len) &&
-		       e->v[i][len] == ' ';
-		     i++) {
-			fprintf(f, "%s%s", sep, e->v[i] + len + 1);
+		fprintf(f, "%s element inet %s %.*s { ", verb, HUBD_NFT_TABLE, (int)len, set);
+		do {
+			fprintf(f, "%s%s", sep, e->v[i] + len + (e->v[i][len] == ' '));
 			sep = ", ";
-		}
+			i++;
+		} while (i < e->n && !strncmp(e->v[i], set, len) && e->v[i][len] == ' ');
 		fputs(" }\n", f);
 	}
 }
@@ -353,23 +353,32 @@ static int apply(struct hubd_nft *n, const char *rendered, const struct hubd_ele
 	return n->applied && n->listing && r == 0 ? 0 : -ENOMEM;
 }
 
-/* The elements that take what the kernel holds to elems, as one transaction. */
-static int send_delta(struct hubd_nft *n, const struct hubd_elems *del,
-		      const struct hubd_elems *add)
+char *hubd_nft_delta_text(const struct hubd_elems *del, const struct hubd_elems *add)
 {
 	char *cmd = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&cmd, &len);
-	int r;
 
 	if (!f)
-		return -ENOMEM;
+		return NULL;
 	write_elements(f, "delete", del);
 	write_elements(f, "add", add);
 	if (fclose(f) != 0) {
 		free(cmd);
-		return -ENOMEM;
+		return NULL;
 	}
+	return cmd;
+}
+
+/* The elements that take what the kernel holds to elems, as one transaction. */
+static int send_delta(struct hubd_nft *n, const struct hubd_elems *del,
+		      const struct hubd_elems *add)
+{
+	char *cmd = hubd_nft_delta_text(del, add);
+	int r;
+
+	if (!cmd)
+		return -ENOMEM;
 	r = run(n, cmd);
 	free(cmd);
 	return r;

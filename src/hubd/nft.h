@@ -42,6 +42,10 @@ char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix 
 int hubd_nft_sync(struct hubd_nft *n, const char *rendered, const struct hubd_elems *elems,
 		  bool dry, struct hubd_changes *ch);
 
+/* The nft commands of such a delta (sorted "SET ELEMENT" strings): "delete element inet hubd
+ * SET { ... }" lines, then "add element" lines, one per set. Pure; the caller frees it. */
+char *hubd_nft_delta_text(const struct hubd_elems *del, const struct hubd_elems *add);
+
 /* Does the table in the kernel carry the policy's sets and chains? */
 bool hubd_nft_has_policy(const struct hubd_nft *n);
 /*

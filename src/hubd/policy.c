@@ -125,19 +125,20 @@ static int add_disjoint(struct boxes *s, const struct box *b)
 	return r;
 }
 
-/* Bigger entries first, so that the smaller ones inside them vanish whole rather than as
- * slivers. */
+/* How many bits of freedom an entry leaves: host bits, protocol bits, port bits. */
+static int entry_bits(const struct hubd_access *a)
+{
+	unsigned ports = (unsigned)a->port_hi - a->port_lo + 1;
+	int bits = (a->dst.family == AF_INET ? 32 : 128) - a->dst.cidr;
+
+	return bits + (a->proto ? 0 : 8) + (31 - __builtin_clz(ports)); /* floor(log2) */
+}
+
+/* Bigger entries first, so that the smaller ones inside or across them are cut to what they
+ * add rather than cutting the big ones into slivers. */
 static int cmp_wider(const void *x, const void *y)
 {
-	const struct hubd_access *a = x, *b = y;
-
-	if (a->dst.family != b->dst.family)
-		return a->dst.family - b->dst.family;
-	if (a->dst.cidr != b->dst.cidr)
-		return a->dst.cidr - b->dst.cidr;
-	if (!a->proto != !b->proto)
-		return a->proto ? 1 : -1;
-	return (b->port_hi - b->port_lo) - (a->port_hi - a->port_lo);
+	return entry_bits(y) - entry_bits(x);
 }
 
 /* The disjoint boxes of p's entries of one family. */

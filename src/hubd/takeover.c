@@ -274,7 +274,7 @@ int hubd_takeover(struct hubd *h, int fd, struct hubd_takeover_result *ret)
 	_cleanup_free_ struct hubd_takeover_entry *v = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct hubd_takeover_result res = {0};
-	size_t len, n = 0;
+	size_t len = 0, n = 0;
 	wgnl_key pub;
 	int r;
 

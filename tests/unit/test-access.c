@@ -347,6 +347,29 @@ START_TEST(test_elems_diff)
 }
 END_TEST
 
+/* The delta as nft commands: one line per set and verb, every element in it, deletions first. */
+START_TEST(test_delta_text)
+{
+	char *v_del[] = {"access4 10.8.0.2/32 . 10.0.0.1 . 6 . 22", "limited6 fd00::2/128"};
+	char *v_add[] = {"access4 10.8.0.2/32 . 10.0.0.2 . 6 . 22",
+			 "access4 10.8.0.2/32 . 10.0.0.3 . 6 . 22",
+			 "access6 fd00::2/128 . fd00::1 . 58 . 0-65535", "limited4 10.8.0.2/32"};
+	struct hubd_elems del = {v_del, 2, 2}, add = {v_add, 4, 4}, none = {0};
+	char *t = hubd_nft_delta_text(&del, &add);
+
+	ck_assert_str_eq(t, "delete element inet hubd access4 { 10.8.0.2/32 . 10.0.0.1 . 6 . 22 }\n"
+			    "delete element inet hubd limited6 { fd00::2/128 }\n"
+			    "add element inet hubd access4 { 10.8.0.2/32 . 10.0.0.2 . 6 . 22, "
+			    "10.8.0.2/32 . 10.0.0.3 . 6 . 22 }\n"
+			    "add element inet hubd access6 { fd00::2/128 . fd00::1 . 58 . 0-65535 }\n"
+			    "add element inet hubd limited4 { 10.8.0.2/32 }\n");
+	free(t);
+	t = hubd_nft_delta_text(&none, &none);
+	ck_assert_str_eq(t, "");
+	free(t);
+}
+END_TEST
+
 /* The table: the policy's sets and chains only when some peer has Access, and its elements
  * never in the rendered text (they change one peer at a time). */
 START_TEST(test_policy_render)
@@ -391,6 +414,7 @@ int main(void)
 	tcase_add_test(tc, test_policy_none);
 	tcase_add_test(tc, test_elems_diff);
 	tcase_add_test(tc, test_policy_render);
+	tcase_add_test(tc, test_delta_text);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -27,6 +27,10 @@ START_TEST(health_delay_is_the_interval_on_a_small_hub)
 	ck_assert_uint_eq(hubd_health_delay_us(10, 0), 10000000);
 	/* Exactly a twentieth: still the interval. */
 	ck_assert_uint_eq(hubd_health_delay_us(10, 500000), 10000000);
+	/* Under half a second a check never stretches the interval, however short: a 2 s
+	 * HealthInterval asked for on purpose keeps its meaning on a slow machine. */
+	ck_assert_uint_eq(hubd_health_delay_us(2, 499999), 2000000);
+	ck_assert_uint_eq(hubd_health_delay_us(1, 200000), 1000000);
 }
 END_TEST
 
@@ -35,9 +39,11 @@ START_TEST(health_delay_grows_with_the_cost)
 	/* A 3 s dump at 10 s would keep a CPU busy 30 % of the time: 60 s instead, 5 %. */
 	ck_assert_uint_eq(hubd_health_delay_us(10, 3000000), 60000000);
 	ck_assert_uint_eq(hubd_health_delay_us(3600, 3000000), 3600000000ULL);
-	ck_assert_uint_eq(hubd_health_delay_us(1, 200000), 4000000);
+	ck_assert_uint_eq(hubd_health_delay_us(2, 500000), 10000000);
 	/* No overflow for an absurd cost. */
-	ck_assert_uint_eq(hubd_health_delay_us(10, UINT64_MAX / 2), UINT64_MAX);
+	ck_assert_uint_eq(hubd_health_delay_us(10, UINT64_MAX / 2), 86400ULL * 1000000ULL);
+	ck_assert_uint_eq(hubd_health_delay_us(10, 86400ULL * 1000000ULL / 20 + 1),
+			  86400ULL * 1000000ULL);
 }
 END_TEST
 
@@ -45,9 +51,10 @@ START_TEST(health_share_stays_under_a_twentieth)
 {
 	static const uint64_t costs[] = {0, 1, 499999, 500001, 2700000, 6400000, 60000000};
 
-	/* A check, then the wait: the check's share of that period stays at 5 % or less. */
+	/* At the default interval, a check and then the wait: the check's share of that period
+	 * stays at 5 % or less. */
 	for (size_t i = 0; i < sizeof(costs) / sizeof(costs[0]); i++) {
-		uint64_t delay = hubd_health_delay_us(10, costs[i]);
+		uint64_t delay = hubd_health_delay_us(HUBD_DEFAULT_HEALTH, costs[i]);
 
 		ck_assert_msg(costs[i] * 20 <= costs[i] + delay,
 			      "cost %llu us: next check in %llu us", (unsigned long long)costs[i],
