@@ -187,7 +187,7 @@ static void format_range(int family, u128 lo, u128 hi, char *buf, size_t len)
 	snprintf(buf, len, "%s-%s", a, b);
 }
 
-static int elems_push(struct hubd_elems *e, char *s)
+int hubd_elems_add(struct hubd_elems *e, char *s)
 {
 	if (!s)
 		return -ENOMEM;
@@ -223,7 +223,7 @@ static int push_access(struct hubd_elems *e, const struct hubd_prefix *src, cons
 	if (asprintf(&out, "access%c %s . %s . %s . %s", src->family == AF_INET ? '4' : '6', s, d,
 		     pr, po) < 0)
 		out = NULL;
-	return elems_push(e, out);
+	return hubd_elems_add(e, out);
 }
 
 /* A peer's own AllowedIPs may nest (a warning, not an error): the set takes the outer. */
@@ -260,7 +260,7 @@ int hubd_policy_elements(const struct hubd_peer_conf *p, struct hubd_elems *e)
 			break;
 		}
 		hubd_prefix_format(src, s, sizeof(s));
-		r = elems_push(e, asprintf(&out, "limited%c %s", src->family == AF_INET ? '4' : '6',
+		r = hubd_elems_add(e, asprintf(&out, "limited%c %s", src->family == AF_INET ? '4' : '6',
 					   s) < 0
 				      ? NULL
 				      : out);

@@ -35,6 +35,8 @@ struct hubd_elems {
  */
 int hubd_policy_elements(const struct hubd_peer_conf *p, struct hubd_elems *e);
 void hubd_elems_sort(struct hubd_elems *e);
+/* Append s, which e owns from then on (freed at once if it cannot be added; NULL: -ENOMEM). */
+int hubd_elems_add(struct hubd_elems *e, char *s);
 void hubd_elems_free(struct hubd_elems *e);
 /* Is s in the sorted e? */
 bool hubd_elems_has(const struct hubd_elems *e, const char *s);

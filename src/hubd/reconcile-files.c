@@ -475,9 +475,9 @@ static int peer_policy(const struct delta *d, size_t i, struct hubd_elems *del,
 	if (r == 0)
 		r = hubd_elems_diff(&was, &now, &out, &in);
 	for (size_t k = 0; r == 0 && k < out.n; k++)
-		r = (del->v[del->n++] = strdup(out.v[k])) ? 0 : -ENOMEM;
+		r = hubd_elems_add(del, strdup(out.v[k]));
 	for (size_t k = 0; r == 0 && k < in.n; k++)
-		r = (add->v[add->n++] = strdup(in.v[k])) ? 0 : -ENOMEM;
+		r = hubd_elems_add(add, strdup(in.v[k]));
 	if (r == 0 && (out.n || in.n))
 		changes_add(ch, "peer %s: access policy, %zu elements added, %zu removed",
 			    d->names[i], in.n, out.n);
@@ -486,19 +486,6 @@ static int peer_policy(const struct delta *d, size_t i, struct hubd_elems *del,
 	hubd_elems_free(&was);
 	hubd_elems_free(&now);
 	return r;
-}
-
-/* Room in e for more strings than one peer's policy can have. */
-static int grow_elems(struct hubd_elems *e)
-{
-	size_t more = 2 * (size_t)HUBD_POLICY_MAX_ELEMENTS + 2;
-	char **v = realloc(e->v, (e->n + more) * sizeof(*v));
-
-	if (!v)
-		return -ENOMEM;
-	e->v = v;
-	e->cap = e->n + more;
-	return 0;
 }
 
 /*
@@ -521,7 +508,7 @@ static int delta_policy(struct delta *d, struct hubd_changes *ch)
 		/* No policy in the table yet: nothing to take out, and a new one needs the sets */
 		if (!table)
 			r = has ? 1 : 0;
-		else if ((r = grow_elems(&del)) == 0 && (r = grow_elems(&add)) == 0)
+		else
 			r = peer_policy(d, i, &del, &add, ch);
 	}
 	hubd_elems_sort(&del);
@@ -569,14 +556,14 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 	if (routes || policy > 0) {
 		uint64_t t = hubd_now_us();
 
-		/* The table whole when its policy part is missing; else the routes alone, as
-		 * planned when they could be. */
-		if (policy > 0 || !planned)
-			r = hubd_net_sync_parts(h, h->cfg, h->ifindex,
-						routes && !planned ? HUBD_NET_ALL : HUBD_NET_NFT,
-						false, ch);
-		if (r >= 0 && routes && planned)
+		/* The changed routes as planned (the table follows them, its policy part
+		 * included); else everything, or the table alone when its policy part is
+		 * missing. */
+		if (routes && planned)
 			r = hubd_route_delta_apply(h, &rd, ch);
+		else
+			r = hubd_net_sync_parts(h, h->cfg, h->ifindex,
+						routes ? HUBD_NET_ALL : HUBD_NET_NFT, false, ch);
 		h->timing.net += hubd_now_us() - t;
 	}
 	hubd_route_delta_free(&rd);
