@@ -53,7 +53,8 @@ if FUZZERS
 check_PROGRAMS += tests/fuzz/fuzz-config
 TESTS += tests/fuzz/config.fuzz
 # The config sources are compiled into the harness so that libFuzzer sees their coverage.
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c $(HUBCONF_SOURCES)
+tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c $(HUBCONF_SOURCES) src/hubd/policy.c
+tests_fuzz_fuzz_config_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/src/hubd
 tests_fuzz_fuzz_config_CFLAGS = $(AM_CFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDFLAGS = $(AM_LDFLAGS) $(FUZZ_CFLAGS)
 tests_fuzz_fuzz_config_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)

@@ -12,11 +12,13 @@
  * (its first byte), and no message may then hold the marker, the key, or any
  * 24 characters of the key.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "config.h"
+#include "policy.h"
 
 #define SEP	  "\n%%\n"
 #define MAX_PEERS 16
@@ -56,6 +58,29 @@ static void check_invariants(const struct hubd_config *cfg, size_t parsed)
 								&q->allowed_ips[b]))
 						abort();
 		}
+	}
+}
+
+/*
+ * An accepted peer's Access becomes nftables elements without a crash, within
+ * the bound, and with no element twice (the kernel would refuse the set).
+ */
+static void check_policy(const struct hubd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_peers; i++) {
+		struct hubd_elems e = {0};
+		size_t n;
+		int r = hubd_policy_elements(&cfg->peers[i], &e);
+
+		if (r < 0 && r != -E2BIG && r != -ENOMEM)
+			abort();
+		n = e.n;
+		hubd_elems_sort(&e); /* drops duplicates */
+		if (r == 0 && (e.n != n || e.n > HUBD_POLICY_MAX_ELEMENTS + HUBD_DEFAULT_MAX_PEER_PREFIXES))
+			abort();
+		if (r == 0 && cfg->peers[i].has_access != (e.n > 0))
+			abort(); /* a peer with Access is limited through every source it has */
+		hubd_elems_free(&e);
 	}
 }
 
@@ -171,6 +196,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	parsed = cfg->n_peers;
 	hubd_config_verify(cfg, &d);
 	check_invariants(cfg, parsed);
+	check_policy(cfg);
 	if (cfg->n_peers + cfg->n_rejected != parsed)
 		abort();
 	for (size_t i = 0; i < d.n; i++)
