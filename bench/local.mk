@@ -12,3 +12,5 @@ bench_bench_poll_LDADD = lib/libwgnl.a $(LIBMNL_LIBS) $(LIBSODIUM_LIBS)
 EXTRA_DIST += bench/bench-hubd.sh bench/README.md
 # run-metrics.sh: one scrape of MetricsListen against wg show dump.
 EXTRA_DIST += bench/run-metrics.sh
+# run-access.sh: one Access change at 1,000 vs 10,000 peers, packet rate with policies vs none.
+EXTRA_DIST += bench/run-access.sh bench/access-poll.pl

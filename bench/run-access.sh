@@ -63,7 +63,7 @@ hub_up() {
 	netns_new "$ns"
 	C=$D/$ns/conf HLOG=$D/$ns/hubd.log
 	hub_config "$C" wg0 10.100.0.1/16 "ListenPort = 51820" "HealthInterval = 3600"
-	wg genkey >"$D/$ns.key"
+	(umask 077 && wg genkey >"$D/$ns.key")
 	mapfile -t K < <(keys "$n")
 	K[0]=$(wg pubkey <"$D/$ns.key")
 	for ((i = 0; i < n; i++)); do
@@ -135,7 +135,7 @@ ip -n acli -batch - <<-EOF
 EOF
 ip netns exec acli wg set wgc private-key "$D/alarge.key" peer "$(wg pubkey <"$C/private.key")" \
 	endpoint 172.31.0.1:51820 allowed-ips "$SERVER/32"
-background ip netns exec asrv iperf3 -s
+background ip netns exec asrv iperf3 -s >/dev/null
 wait_for ip netns exec acli ping -c 1 -W 1 "$SERVER"
 
 # rate: "MBIT PPS": TCP throughput received, then UDP 64-byte datagrams received a second.

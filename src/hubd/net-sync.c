@@ -52,7 +52,7 @@ static int nft_sync(struct hubd *h, const struct hubd_config *cfg, const struct 
 	int r = table ? 0 : -ENOMEM;
 
 	for (size_t i = 0; policy && r == 0 && i < cfg->n_peers; i++) {
-		r = hubd_policy_elements(&cfg->peers[i], &elems);
+		r = hubd_policy_elements(&cfg->peers[i], cfg->iface.name, &elems);
 		/* A policy too big to send keeps the part made so far: that peer reaches less
 		 * than its file says, never more. */
 		if (r == -E2BIG) {

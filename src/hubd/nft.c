@@ -14,6 +14,14 @@
 
 struct hubd_nft {
 	struct nft_ctx *ctx;
+	/*
+	 * One peer's element delta goes through a context of its own. libnftables
+	 * keeps what a command needed in its context's cache and fetches it all
+	 * again once the kernel's ruleset changed: after a listing, that would be
+	 * every element of the table, on every delta, making one peer's change cost
+	 * O(peers). This one never lists, so its cache stays the table's skeleton.
+	 */
+	struct nft_ctx *delta_ctx;
 	char *applied; /* the rendered text last applied (without the policy's elements) */
 	char *listing; /* the kernel's listing right after that apply, policy elements cut out */
 	struct hubd_elems elems; /* the policy's elements in the kernel, sorted (policy.h) */
@@ -31,10 +39,17 @@ int hubd_nft_open(struct hubd_nft **ret)
 	if (!n)
 		return -ENOMEM;
 	n->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
-	if (!n->ctx) {
+	n->delta_ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	if (!n->ctx || !n->delta_ctx) {
+		if (n->ctx)
+			nft_ctx_free(n->ctx);
+		if (n->delta_ctx)
+			nft_ctx_free(n->delta_ctx);
 		free(n);
 		return -ENOMEM;
 	}
+	nft_ctx_buffer_output(n->delta_ctx);
+	nft_ctx_buffer_error(n->delta_ctx);
 	/* Listings without counter values: they are compared to tell drift, and a counted
 	 * packet is none (replacing the table for it would also reset the counters). */
 	nft_ctx_output_set_flags(n->ctx, NFT_CTX_OUTPUT_STATELESS);
@@ -49,6 +64,7 @@ void hubd_nft_close(struct hubd_nft *n)
 	if (!n)
 		return;
 	nft_ctx_free(n->ctx);
+	nft_ctx_free(n->delta_ctx);
 	free(n->applied);
 	free(n->listing);
 	hubd_elems_free(&n->elems);
@@ -81,8 +97,8 @@ static bool has_family(const struct hubd_prefix *lans, size_t n, int family)
 /* Packets from a peer with Access go through the access chain, forwarded or not. */
 static void render_policy_jumps(FILE *f, const struct hubd_iface_conf *c)
 {
-	fprintf(f, "\t\tiifname \"%s\" ip saddr @limited4 jump access\n", c->name);
-	fprintf(f, "\t\tiifname \"%s\" ip6 saddr @limited6 jump access\n", c->name);
+	fprintf(f, "\t\tiifname \"%s\" ip saddr . iifname @limited4 jump access\n", c->name);
+	fprintf(f, "\t\tiifname \"%s\" ip6 saddr . iifname @limited6 jump access\n", c->name);
 }
 
 /*
@@ -96,7 +112,7 @@ static void render_policy(FILE *f, const struct hubd_iface_conf *c)
 	for (int v6 = 0; v6 < 2; v6++) {
 		const char *t = v6 ? "ipv6_addr" : "ipv4_addr";
 
-		fprintf(f, "\tset limited%d {\n\t\ttype %s\n\t\tflags interval\n\t}\n",
+		fprintf(f, "\tset limited%d {\n\t\ttype %s . ifname\n\t\tflags interval\n\t}\n",
 			v6 ? 6 : 4, t);
 		fprintf(f,
 			"\tset access%d {\n\t\ttype %s . %s . inet_proto . inet_service\n\t\tflags "
@@ -205,12 +221,12 @@ char *hubd_nft_render(const struct hubd_iface_conf *c, const struct hubd_prefix 
 	return text;
 }
 
-static int run(struct hubd_nft *n, const char *cmd)
+static int run_in(struct nft_ctx *ctx, const char *cmd)
 {
-	int r = nft_run_cmd_from_buffer(n->ctx, cmd);
+	int r = nft_run_cmd_from_buffer(ctx, cmd);
 
 	if (r != 0) {
-		const char *err = nft_ctx_get_error_buffer(n->ctx);
+		const char *err = nft_ctx_get_error_buffer(ctx);
 
 		/* Logged here, once, with libnftables' own words: the callers only pass it on. */
 		log_err("nftables table inet %s: %s", HUBD_NFT_TABLE,
@@ -218,6 +234,11 @@ static int run(struct hubd_nft *n, const char *cmd)
 		return -EIO;
 	}
 	return 0;
+}
+
+static int run(struct hubd_nft *n, const char *cmd)
+{
+	return run_in(n->ctx, cmd);
 }
 
 /*
@@ -379,41 +400,88 @@ static int send_delta(struct hubd_nft *n, const struct hubd_elems *del,
 
 	if (!cmd)
 		return -ENOMEM;
-	r = run(n, cmd);
+	r = run_in(n->delta_ctx, cmd);
 	free(cmd);
 	return r;
 }
 
-/* What n->elems becomes with del (sorted, in it) out and add (sorted, not in it) in: a merge,
- * so one peer's change costs a pass over pointers, not a sort. Copies the strings of add. */
+/* m was not adopted: free its own strings (those of add) and its array. */
+static void drop_merged(const struct hubd_elems *add, struct hubd_elems *m)
+{
+	for (size_t j = 0; j < m->n; j++)
+		if (hubd_elems_has(add, m->v[j]))
+			free(m->v[j]);
+	free(m->v);
+}
+
+/* Where s is, or goes, in the sorted v[0..n). */
+static size_t position(char *const *v, size_t n, const char *s)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strcmp(v[mid], s) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * What n->elems becomes with del (sorted, in it) out and add (sorted, not in
+ * it) in. The strings of n->elems are found by binary search and the pointers
+ * around them moved in blocks, so one peer's change costs its own elements'
+ * searches and a pass of memmove, not a comparison per element of the table.
+ * ret borrows the strings it keeps from n->elems; those of add are its own
+ * copies (adopt_merged and drop_merged settle which is freed).
+ */
 static int merged(const struct hubd_nft *n, const struct hubd_elems *del,
 		  const struct hubd_elems *add, struct hubd_elems *ret)
 {
-	size_t cap = n->elems.n + add->n + 1, i = 0, k = 0;
-	struct hubd_elems m = {.v = calloc(cap, sizeof(char *)), .cap = cap};
+	size_t cap = n->elems.n + add->n + 1, from = 0;
+	struct hubd_elems m = {.v = malloc(cap * sizeof(char *)), .cap = cap};
 
 	if (!m.v)
 		return -ENOMEM;
-	while (i < n->elems.n || k < add->n) {
-		char *s;
+	for (size_t k = 0; k <= del->n; k++) {
+		size_t to = k < del->n ? position(n->elems.v, n->elems.n, del->v[k]) : n->elems.n;
 
-		if (i < n->elems.n && hubd_elems_has(del, n->elems.v[i])) {
-			i++;
-			continue;
-		}
-		if (k == add->n || (i < n->elems.n && strcmp(n->elems.v[i], add->v[k]) < 0))
-			s = strdup(n->elems.v[i++]);
-		else
-			s = strdup(add->v[k++]);
+		memcpy(m.v + m.n, n->elems.v + from, (to - from) * sizeof(char *));
+		m.n += to - from;
+		from = to + 1;
+	}
+	for (size_t k = 0; k < add->n; k++) {
+		size_t at = position(m.v, m.n, add->v[k]);
+		char *s = strdup(add->v[k]);
+
 		if (!s) {
-			hubd_elems_free(&m);
+			drop_merged(add, &m);
 			return -ENOMEM;
 		}
-		m.v[m.n++] = s;
+		memmove(m.v + at + 1, m.v + at, (m.n - at) * sizeof(char *));
+		m.v[at] = s;
+		m.n++;
 	}
 	*ret = m;
 	return 0;
 }
+
+/* The kernel took the delta: m becomes what hubd holds; the strings that went are freed. */
+static void adopt_merged(struct hubd_nft *n, const struct hubd_elems *del, struct hubd_elems *m)
+{
+	for (size_t k = 0; k < del->n; k++) {
+		size_t at = position(n->elems.v, n->elems.n, del->v[k]);
+
+		if (at < n->elems.n && !strcmp(n->elems.v[at], del->v[k]))
+			free(n->elems.v[at]);
+	}
+	free(n->elems.v);
+	n->elems = *m;
+}
+
 
 bool hubd_nft_has_policy(const struct hubd_nft *n)
 {
@@ -436,14 +504,21 @@ int hubd_nft_policy_delta(struct hubd_nft *n, const struct hubd_elems *del,
 	if (r < 0)
 		return r;
 	if (send_delta(n, del, add) < 0) {
-		/* The kernel's set is not what hubd thought: put the whole table right. */
+		/* The kernel's set is not what hubd thought: put the whole table right, from a
+		 * copy, as apply lets go of the strings next borrows. */
+		struct hubd_elems full = {0};
+
 		changes_add(ch, "nftables table inet %s: restore", HUBD_NFT_TABLE);
-		r = apply(n, n->applied, &next);
-		hubd_elems_free(&next);
+		r = 0;
+		for (size_t i = 0; i < next.n && r == 0; i++)
+			r = hubd_elems_add(&full, strdup(next.v[i]));
+		drop_merged(add, &next);
+		if (r == 0)
+			r = apply(n, n->applied, &full);
+		hubd_elems_free(&full);
 		return r < 0 ? -EIO : 1;
 	}
-	hubd_elems_free(&n->elems);
-	n->elems = next;
+	adopt_merged(n, del, &next);
 	return 1;
 }
 

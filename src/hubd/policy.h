@@ -29,11 +29,18 @@ struct hubd_elems {
 };
 
 /*
- * Append p's elements to e (unsorted; hubd_elems_sort sorts and drops
- * duplicates). A peer without Access has none. Returns 0, -ENOMEM, or -E2BIG
- * when the policy would need over HUBD_POLICY_MAX_ELEMENTS.
+ * Append p's elements on interface ifname to e (unsorted; hubd_elems_sort
+ * sorts and drops duplicates). A peer without Access has none. Returns 0,
+ * -ENOMEM, or -E2BIG when the policy would need over HUBD_POLICY_MAX_ELEMENTS.
+ *
+ * The limited sets are "source . interface" concatenations rather than plain
+ * interval sets of addresses: for a plain interval set libnftables fetches
+ * every element from the kernel before it adds or deletes one, which would
+ * make one peer's change cost O(peers); a concatenation goes to the kernel's
+ * own range matcher and needs no such fetch.
  */
-int hubd_policy_elements(const struct hubd_peer_conf *p, struct hubd_elems *e);
+int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname,
+			 struct hubd_elems *e);
 void hubd_elems_sort(struct hubd_elems *e);
 /* Append s, which e owns from then on (freed at once if it cannot be added; NULL: -ENOMEM). */
 int hubd_elems_add(struct hubd_elems *e, char *s);

@@ -466,10 +466,11 @@ static int peer_policy(const struct delta *d, size_t i, struct hubd_elems *del,
 		       struct hubd_elems *add, struct hubd_changes *ch)
 {
 	struct hubd_elems was = {0}, now = {0}, out = {0}, in = {0};
-	int r = d->old[i] ? hubd_policy_elements(d->old[i], &was) : 0;
+	const char *ifname = d->h->cfg->iface.name;
+	int r = d->old[i] ? hubd_policy_elements(d->old[i], ifname, &was) : 0;
 
 	if (r == 0 && d->fresh[i].name)
-		r = hubd_policy_elements(&d->fresh[i], &now);
+		r = hubd_policy_elements(&d->fresh[i], ifname, &now);
 	hubd_elems_sort(&was);
 	hubd_elems_sort(&now);
 	if (r == 0)

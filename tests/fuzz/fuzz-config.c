@@ -70,7 +70,7 @@ static void check_policy(const struct hubd_config *cfg)
 	for (size_t i = 0; i < cfg->n_peers; i++) {
 		struct hubd_elems e = {0};
 		size_t n;
-		int r = hubd_policy_elements(&cfg->peers[i], &e);
+		int r = hubd_policy_elements(&cfg->peers[i], cfg->iface.name, &e);
 
 		if (r < 0 && r != -E2BIG && r != -ENOMEM)
 			abort();

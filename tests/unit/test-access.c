@@ -268,7 +268,7 @@ START_TEST(test_policy_disjoint)
 	unsigned protos[] = {1, 6, 17, 47}, ports[] = {0, 1, 22, 53, 999, 1000, 1499, 1500, 2000,
 						       2001, 3000, 3001, 65535};
 
-	ck_assert_int_eq(hubd_policy_elements(&p, &e), 0);
+	ck_assert_int_eq(hubd_policy_elements(&p, "wg0", &e), 0);
 	hubd_elems_sort(&e);
 	for (size_t i = 0; i < e.n; i++) {
 		if (!strncmp(e.v[i], "limited", 7)) {
@@ -280,8 +280,8 @@ START_TEST(test_policy_disjoint)
 	}
 	/* the duplicate 10.8.0.3/32 once; every source, each family in its own set */
 	ck_assert_uint_eq(limited, 3);
-	ck_assert(hubd_elems_has(&e, "limited4 192.168.7.0/24"));
-	ck_assert(hubd_elems_has(&e, "limited6 fd00:8::3/128"));
+	ck_assert(hubd_elems_has(&e, "limited4 192.168.7.0/24 . \"wg0\""));
+	ck_assert(hubd_elems_has(&e, "limited6 fd00:8::3/128 . \"wg0\""));
 	ck_assert(hubd_elems_has(&e, "access6 fd00:8::3/128 . fd00::-fd00::ffff:ffff:ffff:ffff . "
 				     "6 . 22"));
 	for (size_t d = 0; d < sizeof(dsts) / sizeof(*dsts); d++)
@@ -312,11 +312,11 @@ START_TEST(test_policy_none)
 	struct hubd_peer_conf none = peer("b", "10.8.0.3/32", "", 0);
 	struct hubd_elems e = {0};
 
-	ck_assert_int_eq(hubd_policy_elements(&open, &e), 0);
+	ck_assert_int_eq(hubd_policy_elements(&open, "wg0", &e), 0);
 	ck_assert_uint_eq(e.n, 0);
-	ck_assert_int_eq(hubd_policy_elements(&none, &e), 0);
+	ck_assert_int_eq(hubd_policy_elements(&none, "wg0", &e), 0);
 	ck_assert_uint_eq(e.n, 1);
-	ck_assert_str_eq(e.v[0], "limited4 10.8.0.3/32");
+	ck_assert_str_eq(e.v[0], "limited4 10.8.0.3/32 . \"wg0\"");
 	hubd_elems_free(&e);
 	hubd_peer_conf_clear(&open);
 	hubd_peer_conf_clear(&none);
@@ -330,8 +330,8 @@ START_TEST(test_elems_diff)
 	struct hubd_peer_conf now = peer("a", "10.8.0.2/32", "192.168.1.100 tcp/3000", 0);
 	struct hubd_elems a = {0}, b = {0}, del = {0}, add = {0};
 
-	ck_assert_int_eq(hubd_policy_elements(&was, &a), 0);
-	ck_assert_int_eq(hubd_policy_elements(&now, &b), 0);
+	ck_assert_int_eq(hubd_policy_elements(&was, "wg0", &a), 0);
+	ck_assert_int_eq(hubd_policy_elements(&now, "wg0", &b), 0);
 	hubd_elems_sort(&a);
 	hubd_elems_sort(&b);
 	ck_assert_int_eq(hubd_elems_diff(&a, &b, &del, &add), 0);
@@ -384,11 +384,11 @@ START_TEST(test_policy_render)
 					"inet_proto . inet_service\n\t\tflags interval\n\t}"));
 	ck_assert_ptr_nonnull(strstr(t, "ct direction reply accept\n"));
 	ck_assert_ptr_nonnull(strstr(t, "type filter hook input priority filter; policy accept;\n"
-					"\t\tiifname \"wg0\" ip saddr @limited4 jump access\n"));
+					"\t\tiifname \"wg0\" ip saddr . iifname @limited4 jump access\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(t, "type filter hook forward priority filter; policy accept;\n"
-		      "\t\tiifname \"wg0\" ip saddr @limited4 jump access\n"
-		      "\t\tiifname \"wg0\" ip6 saddr @limited6 jump access\n\t}"));
+		      "\t\tiifname \"wg0\" ip saddr . iifname @limited4 jump access\n"
+		      "\t\tiifname \"wg0\" ip6 saddr . iifname @limited6 jump access\n\t}"));
 	ck_assert_ptr_null(strstr(t, "elements"));
 	free(t);
 	c.forward = HUBD_FORWARD_ISOLATE;

@@ -904,7 +904,7 @@ START_TEST(test_access_delta)
 	assert_path("removed", in, HUBD_PATH_FILES);
 	ck_assert_uint_eq(in->net_parts, 0);
 	ck_assert_str_eq(in->policy_delta, "-access4 10.8.0.3/32 . 192.168.1.100 . 6 . 3000\n"
-					   "-limited4 10.8.0.3/32\n");
+					   "-limited4 10.8.0.3/32 . \"wg0\"\n");
 	instance_free(in);
 	remove_dir(dir);
 }

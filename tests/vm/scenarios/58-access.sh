@@ -333,7 +333,7 @@ until_start phone "$LAN1:8080"
 access_file "$LAN1 tcp/80, $LAN1 tcp/8080" "$LAN1 tcp/5001" "$LAN2 icmp, 10.8.0.1 icmp"
 until_done || fail "$LAN1:8080 still unreachable 15 s after the widening"
 took=$(calc "$UNTIL_AT - $MV")
-log "widening took effect after ${took}s (bound ${APPLY_BOUND}s; probe resolution ~0.1-0.5 s)"
+log "widening took effect after ${took}s (bound ${APPLY_BOUND}s; a try every 0.1 s)"
 le "$took" "$APPLY_BOUND" || fail "widening took ${took}s"
 reach phone "$LAN1:80" "$LAN1:5001"
 pings phone "$LAN2" || fail "ICMP to $LAN2 is now allowed but did not pass"
@@ -374,7 +374,13 @@ reach phone2 "$LAN1:5001" "$LAN1:8080"
 log "no session reset, no table replacement"
 hs=$(wg_handshake hub wg0 "$LIM_PUB")
 log "the limited phone's latest handshake: $HS before, $hs after ($(($(date +%s) - HS)) s ago)"
-assert_eq "$HS" "$hs" "the limited phone's latest handshake"
+# WireGuard renews a session 120 s after its handshake when traffic flows: on a host so
+# slow that this part took longer, a handshake 120 s or more after the first is that
+# renewal, not a reset (a reset by a change above would have come sooner, and the kept
+# stream would have shown its gap).
+if [ "$hs" != "$HS" ] && [ "${hs:-0}" -lt $((HS + 120)) ]; then
+	fail "the limited phone's session was reset: handshake $HS, then $hs"
+fi
 assert_eq "$T0" "$(table_handle)" "table inet hubd's handle"
 assert_eq "$F0" "$(forward_chain)" "the forward chain, with its rule handles"
 drops=$(drop_count)
