@@ -472,11 +472,18 @@ static int merged(const struct hubd_nft *n, const struct hubd_elems *del,
 /* The kernel took the delta: m becomes what hubd holds; the strings that went are freed. */
 static void adopt_merged(struct hubd_nft *n, const struct hubd_elems *del, struct hubd_elems *m)
 {
+	/* Each string that went is found while the array still holds only live ones, and
+	 * cut out of it before the next search: del's strings may be those very strings. */
 	for (size_t k = 0; k < del->n; k++) {
 		size_t at = position(n->elems.v, n->elems.n, del->v[k]);
+		char *gone;
 
-		if (at < n->elems.n && !strcmp(n->elems.v[at], del->v[k]))
-			free(n->elems.v[at]);
+		if (at == n->elems.n || strcmp(n->elems.v[at], del->v[k]))
+			continue;
+		gone = n->elems.v[at];
+		memmove(n->elems.v + at, n->elems.v + at + 1, (n->elems.n - at - 1) * sizeof(char *));
+		n->elems.n--;
+		free(gone);
 	}
 	free(n->elems.v);
 	n->elems = *m;

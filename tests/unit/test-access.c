@@ -6,12 +6,15 @@
  */
 #include <arpa/inet.h>
 #include <check.h>
+#include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "access.h"
+#include "changes.h"
 #include "config.h"
 #include "nft.h"
 #include "policy.h"
@@ -400,6 +403,115 @@ START_TEST(test_policy_render)
 }
 END_TEST
 
+/* The policy elements of peers[0..n) on wg0, sorted. */
+static void all_elements(const struct hubd_peer_conf *peers, size_t n, struct hubd_elems *e)
+{
+	*e = (struct hubd_elems){0};
+	for (size_t i = 0; i < n; i++)
+		ck_assert_int_eq(hubd_policy_elements(&peers[i], "wg0", e), 0);
+	hubd_elems_sort(e);
+}
+
+/* How many elements the kernel holds in the set, by nft's own listing. */
+static int kernel_count(const char *set)
+{
+	char cmd[128], line[4096];
+	int n = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "nft list set inet hubd %s", set);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	bool in = false;
+
+	while (fgets(line, sizeof(line), f)) {
+		char *c = in ? line : strstr(line, "elements = {");
+
+		for (in = c != NULL; c && *c && *c != '}'; c++)
+			n += *c == '{' || *c == ',';
+		if (c && *c == '}')
+			in = false;
+	}
+	pclose(f);
+	return n;
+}
+
+/*
+ * Against the kernel, in a network namespace of its own (root only; CI runs as
+ * root): the table with three peers' policies, then one peer's Access narrowed,
+ * widened and dropped, and a peer removed, each as a delta of its own
+ * elements. After each, the kernel holds what hubd holds (a full sync finds
+ * nothing to send), and the table was never replaced.
+ */
+START_TEST(test_delta_kernel)
+{
+	struct hubd_iface_conf c = {.name = "wg0", .forward = HUBD_FORWARD_ISOLATE};
+	struct hubd_peer_conf peers[3] = {
+	    peer("a", "10.8.0.2/32", "192.168.1.0/24 tcp/1000-2000,192.168.1.0/25", 0),
+	    peer("b", "10.8.0.3/32,fd00:8::3/128", "192.168.1.100 tcp/3000,fd00::/64 tcp/22", 0),
+	    peer("c", "10.8.0.4/32,192.168.9.0/24", "", 0)};
+	const char *steps[][2] = {{"b", "192.168.1.100 tcp/3000"},
+				  {"b", "192.168.1.100 tcp/3000,192.168.1.101 icmp,fd00::1"},
+				  {"a", NULL},
+				  {"c", "10.0.0.0/8"}};
+	struct hubd_changes ch = {0};
+	struct hubd_nft *n;
+	struct hubd_elems want;
+	char *table;
+
+	if (unshare(CLONE_NEWNET) < 0 || system("nft list ruleset >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "test_delta_kernel: skipped: no network namespace or nft (%s)\n",
+			strerror(errno));
+		return;
+	}
+	ck_assert_int_eq(hubd_nft_open(&n), 0);
+	table = hubd_nft_render(&c, NULL, 0, true);
+	all_elements(peers, 3, &want);
+	ck_assert_int_eq(hubd_nft_sync(n, table, &want, false, &ch), 1);
+	ck_assert_int_eq(kernel_count("limited4"), 4);
+	hubd_elems_free(&want);
+	for (size_t s = 0; s < sizeof(steps) / sizeof(*steps); s++) {
+		size_t i = (size_t)(steps[s][0][0] - 'a');
+		struct hubd_peer_conf next = steps[s][1] ? peer(steps[s][0],
+								 i == 0   ? "10.8.0.2/32"
+								 : i == 1 ? "10.8.0.3/32,fd00:8::3/128"
+									  : "10.8.0.4/32,192.168.9.0/24",
+								 steps[s][1], 0)
+							 : (struct hubd_peer_conf){0};
+		struct hubd_elems was = {0}, now = {0}, del = {0}, add = {0};
+		size_t before = ch.n;
+
+		ck_assert_int_eq(hubd_policy_elements(&peers[i], "wg0", &was), 0);
+		if (next.name)
+			ck_assert_int_eq(hubd_policy_elements(&next, "wg0", &now), 0);
+		hubd_elems_sort(&was);
+		hubd_elems_sort(&now);
+		ck_assert_int_eq(hubd_elems_diff(&was, &now, &del, &add), 0);
+		ck_assert_int_eq(hubd_nft_policy_delta(n, &del, &add, false, &ch), 1);
+		ck_assert_uint_eq(ch.n, before); /* no restore: the kernel took the delta */
+		free(del.v);
+		free(add.v);
+		hubd_elems_free(&was);
+		hubd_elems_free(&now);
+		hubd_peer_conf_clear(&peers[i]);
+		peers[i] = next.name ? next : peer(steps[s][0], "10.8.0.99/32", NULL, 0);
+		all_elements(peers, 3, &want);
+		/* what a full sync would send: nothing */
+		ck_assert_int_eq(hubd_nft_sync(n, table, &want, false, &ch), 0);
+		ck_assert_uint_eq(ch.n, before);
+		ck_assert_int_eq(kernel_count("limited4") + kernel_count("limited6") +
+				     kernel_count("access4") + kernel_count("access6"),
+				 (int)want.n);
+		hubd_elems_free(&want);
+	}
+	for (size_t i = 0; i < 3; i++)
+		hubd_peer_conf_clear(&peers[i]);
+	changes_clear(&ch);
+	free(table);
+	hubd_nft_close(n);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("access");
@@ -415,6 +527,7 @@ int main(void)
 	tcase_add_test(tc, test_elems_diff);
 	tcase_add_test(tc, test_policy_render);
 	tcase_add_test(tc, test_delta_text);
+	tcase_add_test(tc, test_delta_kernel);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
