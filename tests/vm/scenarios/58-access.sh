@@ -433,3 +433,36 @@ wait_for -t 5 has_route hub 10.9.0.0/24
 lacks_peer hub wg0 "$(sed -n 's/^PublicKey = //p' "$HUB/peers.d/old.conf")" ||
 	fail "a peer past its ExpiresAt was applied"
 assert_not_contains "$(grep 'error' "$HUB/hubd.log" || true)" "old.conf" "a past date is no error"
+
+log "a step of the wall clock past an ExpiresAt expires the peer at once; a step back returns it"
+# The VM's own clock, set back by the same step at the end. WireGuard's timers do not follow
+# the wall clock; the loops below count tries, not seconds, for bash's clock jumps too.
+STEP=7200
+peer_file "$HUB" temp "$TMP_PUB" "10.8.0.9/32, 10.9.0.0/24" "ExpiresAt = $(iso $(($(date +%s) + 3600)))"
+wait_for -t 10 has_peer hub wg0 "$TMP_PUB"
+sleep 1 # the reconcile that re-arms the timer for the new date is done
+STEPPED=0
+clock_back() {
+	[ "$STEPPED" = 1 ] || return 0
+	date -s "@$(($(date +%s) - STEP))" >/dev/null
+	STEPPED=0
+}
+cleanup clock_back
+date -s "@$(($(date +%s) + STEP))" >/dev/null
+STEPPED=1
+t=$EPOCHREALTIME
+for ((i = 0; i < 100; i++)); do
+	lacks_peer hub wg0 "$TMP_PUB" && break
+	sleep 0.05
+done
+lacks_peer hub wg0 "$TMP_PUB" || fail "the peer is still in the kernel after the clock stepped past its ExpiresAt"
+log "gone $(calc "$EPOCHREALTIME - $t")s after the clock stepped 2 h ahead (bound ${EXPIRE_BOUND}s)"
+le "$(calc "$EPOCHREALTIME - $t")" "$EXPIRE_BOUND" || fail "expiry after a clock step took too long"
+clock_back
+t=$EPOCHREALTIME
+for ((i = 0; i < 100; i++)); do
+	has_peer hub wg0 "$TMP_PUB" && break
+	sleep 0.05
+done
+has_peer hub wg0 "$TMP_PUB" || fail "the peer did not come back when the clock stepped back before its ExpiresAt"
+log "back $(calc "$EPOCHREALTIME - $t")s after the clock stepped back"
