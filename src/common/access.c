@@ -113,8 +113,9 @@ int hubd_access_parse(const char *s, struct hubd_access *ret, const char **ret_m
 	}
 	r = hubd_prefix_parse(buf, &a.dst, &host_bits);
 	if (r < 0) {
-		*ret_msg = r == -ERANGE ? "the prefix length is over /32 (IPv4) or /128 (IPv6)"
-					: "the destination is not an IP address or ADDRESS/LENGTH prefix";
+		*ret_msg = r == -ERANGE
+			       ? "the prefix length is over /32 (IPv4) or /128 (IPv6)"
+			       : "the destination is not an IP address or ADDRESS/LENGTH prefix";
 		return -EINVAL;
 	}
 	if (host_bits) {
@@ -131,7 +132,9 @@ int hubd_access_parse(const char *s, struct hubd_access *ret, const char **ret_m
 void hubd_access_format(const struct hubd_access *a, char *buf, size_t len)
 {
 	char pfx[HUBD_PREFIX_STRLEN];
-	const char *name = a->proto == IPPROTO_TCP ? "tcp" : a->proto == IPPROTO_UDP ? "udp" : "icmp";
+	const char *name = a->proto == IPPROTO_TCP   ? "tcp"
+			   : a->proto == IPPROTO_UDP ? "udp"
+						     : "icmp";
 
 	hubd_prefix_format(&a->dst, pfx, sizeof(pfx));
 	if (!a->proto)
@@ -278,7 +281,8 @@ int hubd_expiry_from_arg(const char *s, int64_t now, int64_t *ret, const char **
 	for (size_t i = 0; i < sizeof(units) / sizeof(*units); i++) {
 		if (*end != units[i].unit)
 			continue;
-		if (errno || v == 0 || v > (unsigned long long)(100LL * 366 * 86400) / units[i].seconds) {
+		if (errno || v == 0 ||
+		    v > (unsigned long long)(100LL * 366 * 86400) / units[i].seconds) {
 			*ret_msg = "the duration must be more than 0 and at most 100 years";
 			return -EINVAL;
 		}

@@ -132,7 +132,8 @@ static bool access_same(const struct hubd_peer_conf *p, const struct hubd_peer_c
 
 bool hubd_peer_conf_same(const struct hubd_peer_conf *p, const struct hubd_peer_conf *q)
 {
-	return p->expires_at == q->expires_at && access_same(p, q) && !memcmp(p->public_key, q->public_key, WGNL_KEY_LEN) && p->has_psk == q->has_psk &&
+	return p->expires_at == q->expires_at && access_same(p, q) &&
+	       !memcmp(p->public_key, q->public_key, WGNL_KEY_LEN) && p->has_psk == q->has_psk &&
 	       (!p->has_psk || !memcmp(p->psk, q->psk, WGNL_KEY_LEN)) &&
 	       str_eq(p->endpoint_host, q->endpoint_host) && p->endpoint_port == q->endpoint_port &&
 	       p->keepalive == q->keepalive && p->n_allowed_ips == q->n_allowed_ips &&

@@ -259,7 +259,7 @@ struct add_args {
 	const char *name, *address, *allowed_ips, *dns, *endpoint, *qr, *qr_file, *output;
 	const char *lan, *format; /* a site gateway: its LANs, and what its side is written as */
 	const char *access, *expires; /* the peer file's Access and ExpiresAt */
-	bool hubd_dir;		  /* --format hubd: --output is a config directory for hubd */
+	bool hubd_dir;		      /* --format hubd: --output is a config directory for hubd */
 };
 
 /* Addresses already taken, with who holds each (NULL: the hub itself). */

@@ -75,8 +75,8 @@ static void expiry_arm(struct hubd_loop *l)
 		return;
 	next = hubd_config_next_expiry(l->h->cfg, now);
 	its.it_value.tv_sec = next ? (time_t)next : EXPIRY_NEVER;
-	if (timerfd_settime(l->expiry_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its,
-			    NULL) < 0)
+	if (timerfd_settime(l->expiry_fd, TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET, &its, NULL) <
+	    0)
 		log_warn("ExpiresAt timer: %s; expiry waits for the next reconcile",
 			 strerror(errno));
 }

@@ -36,7 +36,7 @@ struct hubd_loop {
 	bool link_drift;   /* the last of them says it is not as configured */
 
 	int control_fd;
-	int expiry_fd;		       /* ExpiresAt's CLOCK_REALTIME timerfd (expiry.c) */
+	int expiry_fd; /* ExpiresAt's CLOCK_REALTIME timerfd (expiry.c) */
 	sd_event_source *expiry_io;
 	void (*expiry_chained)(struct hubd_loop *l); /* the after-hook before expiry's */
 	sd_event_source *record_timer; /* saves the state record a while after a change */

@@ -481,14 +481,14 @@ static void adopt_merged(struct hubd_nft *n, const struct hubd_elems *del, struc
 		if (at == n->elems.n || strcmp(n->elems.v[at], del->v[k]))
 			continue;
 		gone = n->elems.v[at];
-		memmove(n->elems.v + at, n->elems.v + at + 1, (n->elems.n - at - 1) * sizeof(char *));
+		memmove(n->elems.v + at, n->elems.v + at + 1,
+			(n->elems.n - at - 1) * sizeof(char *));
 		n->elems.n--;
 		free(gone);
 	}
 	free(n->elems.v);
 	n->elems = *m;
 }
-
 
 bool hubd_nft_has_policy(const struct hubd_nft *n)
 {

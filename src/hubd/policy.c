@@ -236,8 +236,7 @@ static bool nested(const struct hubd_peer_conf *p, size_t i)
 	return false;
 }
 
-int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname,
-			 struct hubd_elems *e)
+int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname, struct hubd_elems *e)
 {
 	struct boxes fam[2] = {{0}};
 	size_t count = 0;
@@ -263,8 +262,8 @@ int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname,
 		hubd_prefix_format(src, s, sizeof(s));
 		r = hubd_elems_add(e, asprintf(&out, "limited%c %s . \"%s\"",
 					       src->family == AF_INET ? '4' : '6', s, ifname) < 0
-				      ? NULL
-				      : out);
+					  ? NULL
+					  : out);
 		for (size_t k = 0; k < b->n && r == 0; k++)
 			r = push_access(e, src, &b->v[k]);
 	}

@@ -39,8 +39,7 @@ struct hubd_elems {
  * make one peer's change cost O(peers); a concatenation goes to the kernel's
  * own range matcher and needs no such fetch.
  */
-int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname,
-			 struct hubd_elems *e);
+int hubd_policy_elements(const struct hubd_peer_conf *p, const char *ifname, struct hubd_elems *e);
 void hubd_elems_sort(struct hubd_elems *e);
 /* Append s, which e owns from then on (freed at once if it cannot be added; NULL: -ENOMEM). */
 int hubd_elems_add(struct hubd_elems *e, char *s);

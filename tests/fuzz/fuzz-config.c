@@ -76,7 +76,8 @@ static void check_policy(const struct hubd_config *cfg)
 			abort();
 		n = e.n;
 		hubd_elems_sort(&e); /* drops duplicates */
-		if (r == 0 && (e.n != n || e.n > HUBD_POLICY_MAX_ELEMENTS + HUBD_DEFAULT_MAX_PEER_PREFIXES))
+		if (r == 0 &&
+		    (e.n != n || e.n > HUBD_POLICY_MAX_ELEMENTS + HUBD_DEFAULT_MAX_PEER_PREFIXES))
 			abort();
 		if (r == 0 && cfg->peers[i].has_access != (e.n > 0))
 			abort(); /* a peer with Access is limited through every source it has */

@@ -56,7 +56,8 @@ START_TEST(test_access_values)
 		ck_assert_uint_eq(hubd_access_ipproto(&v4), IPPROTO_ICMP);
 	}
 	{
-		struct hubd_access wide = entry("192.168.1.0/24"), one = entry("192.168.1.9 tcp/22");
+		struct hubd_access wide = entry("192.168.1.0/24"),
+				   one = entry("192.168.1.9 tcp/22");
 
 		ck_assert(hubd_access_within(&one, &wide));
 		ck_assert(!hubd_access_within(&wide, &one));
@@ -84,10 +85,10 @@ START_TEST(test_expiry_values)
 		ck_assert_msg(hubd_expiry_parse(rows[i].in, &t, &msg) == 0, "%s", rows[i].in);
 		ck_assert_msg(t == rows[i].at, "%s: %lld", rows[i].in, (long long)t);
 	}
-	for (const char *const *bad = (const char *const[]){"2025-02-29", "2026-13-01",
-							     "2026-12-31T23:60:00Z", "26-12-31",
-							     "2026-12-31Z", "2026-12-31T23:59Z",
-							     "2026-12-31T23:59:59+1:00", NULL};
+	for (const char *const *bad =
+		 (const char *const[]){"2025-02-29", "2026-13-01", "2026-12-31T23:60:00Z",
+				       "26-12-31", "2026-12-31Z", "2026-12-31T23:59Z",
+				       "2026-12-31T23:59:59+1:00", NULL};
 	     *bad; bad++)
 		ck_assert_msg(hubd_expiry_parse(*bad, &t, &msg) < 0, "%s accepted", *bad);
 	hubd_expiry_format(1798761599, buf, sizeof(buf));
@@ -264,12 +265,12 @@ START_TEST(test_policy_disjoint)
 	struct hubd_elems e = {0};
 	struct range_elem el[256];
 	size_t n = 0, limited = 0;
-	const char *dsts[] = {"192.168.0.1",   "192.168.1.0",	"192.168.1.95", "192.168.1.96",
+	const char *dsts[] = {"192.168.0.1",   "192.168.1.0",	"192.168.1.95",	 "192.168.1.96",
 			      "192.168.1.99",  "192.168.1.100", "192.168.1.101", "192.168.1.111",
 			      "192.168.1.112", "192.168.1.127", "192.168.1.128", "192.168.1.255",
 			      "192.168.2.0",   "10.0.0.1"};
-	unsigned protos[] = {1, 6, 17, 47}, ports[] = {0, 1, 22, 53, 999, 1000, 1499, 1500, 2000,
-						       2001, 3000, 3001, 65535};
+	unsigned protos[] = {1, 6, 17, 47},
+		 ports[] = {0, 1, 22, 53, 999, 1000, 1499, 1500, 2000, 2001, 3000, 3001, 65535};
 
 	ck_assert_int_eq(hubd_policy_elements(&p, "wg0", &e), 0);
 	hubd_elems_sort(&e);
@@ -297,11 +298,10 @@ START_TEST(test_policy_disjoint)
 
 				for (size_t i = 0; i < n; i++)
 					hits += in_elem(&el[i], src, dst, protos[q], port);
-				ck_assert_msg(hits == (allowed(&p, AF_INET, dst, protos[q], port)
-							   ? 1u
-							   : 0u),
-					      "%s proto %u port %u: %zu elements match", dsts[d],
-					      protos[q], port, hits);
+				ck_assert_msg(
+				    hits == (allowed(&p, AF_INET, dst, protos[q], port) ? 1u : 0u),
+				    "%s proto %u port %u: %zu elements match", dsts[d], protos[q],
+				    port, hits);
 			}
 	hubd_elems_free(&e);
 	hubd_peer_conf_clear(&p);
@@ -329,7 +329,8 @@ END_TEST
 /* One peer's change is a diff of its own elements. */
 START_TEST(test_elems_diff)
 {
-	struct hubd_peer_conf was = peer("a", "10.8.0.2/32", "192.168.1.100 tcp/3000,10.0.0.0/8", 0);
+	struct hubd_peer_conf was =
+	    peer("a", "10.8.0.2/32", "192.168.1.100 tcp/3000,10.0.0.0/8", 0);
 	struct hubd_peer_conf now = peer("a", "10.8.0.2/32", "192.168.1.100 tcp/3000", 0);
 	struct hubd_elems a = {0}, b = {0}, del = {0}, add = {0};
 
@@ -340,7 +341,8 @@ START_TEST(test_elems_diff)
 	ck_assert_int_eq(hubd_elems_diff(&a, &b, &del, &add), 0);
 	ck_assert_uint_eq(add.n, 0);
 	ck_assert_uint_eq(del.n, 1);
-	ck_assert_str_eq(del.v[0], "access4 10.8.0.2/32 . 10.0.0.0-10.255.255.255 . 0-255 . 0-65535");
+	ck_assert_str_eq(del.v[0],
+			 "access4 10.8.0.2/32 . 10.0.0.0-10.255.255.255 . 0-255 . 0-65535");
 	free(del.v);
 	free(add.v);
 	hubd_elems_free(&a);
@@ -360,12 +362,13 @@ START_TEST(test_delta_text)
 	struct hubd_elems del = {v_del, 2, 2}, add = {v_add, 4, 4}, none = {0};
 	char *t = hubd_nft_delta_text(&del, &add);
 
-	ck_assert_str_eq(t, "delete element inet hubd access4 { 10.8.0.2/32 . 10.0.0.1 . 6 . 22 }\n"
-			    "delete element inet hubd limited6 { fd00::2/128 }\n"
-			    "add element inet hubd access4 { 10.8.0.2/32 . 10.0.0.2 . 6 . 22, "
-			    "10.8.0.2/32 . 10.0.0.3 . 6 . 22 }\n"
-			    "add element inet hubd access6 { fd00::2/128 . fd00::1 . 58 . 0-65535 }\n"
-			    "add element inet hubd limited4 { 10.8.0.2/32 }\n");
+	ck_assert_str_eq(t,
+			 "delete element inet hubd access4 { 10.8.0.2/32 . 10.0.0.1 . 6 . 22 }\n"
+			 "delete element inet hubd limited6 { fd00::2/128 }\n"
+			 "add element inet hubd access4 { 10.8.0.2/32 . 10.0.0.2 . 6 . 22, "
+			 "10.8.0.2/32 . 10.0.0.3 . 6 . 22 }\n"
+			 "add element inet hubd access6 { fd00::2/128 . fd00::1 . 58 . 0-65535 }\n"
+			 "add element inet hubd limited4 { 10.8.0.2/32 }\n");
 	free(t);
 	t = hubd_nft_delta_text(&none, &none);
 	ck_assert_str_eq(t, "");
@@ -386,8 +389,9 @@ START_TEST(test_policy_render)
 	ck_assert_ptr_nonnull(strstr(t, "set access4 {\n\t\ttype ipv4_addr . ipv4_addr . "
 					"inet_proto . inet_service\n\t\tflags interval\n\t}"));
 	ck_assert_ptr_nonnull(strstr(t, "ct direction reply accept\n"));
-	ck_assert_ptr_nonnull(strstr(t, "type filter hook input priority filter; policy accept;\n"
-					"\t\tiifname \"wg0\" ip saddr . iifname @limited4 jump access\n"));
+	ck_assert_ptr_nonnull(
+	    strstr(t, "type filter hook input priority filter; policy accept;\n"
+		      "\t\tiifname \"wg0\" ip saddr . iifname @limited4 jump access\n"));
 	ck_assert_ptr_nonnull(
 	    strstr(t, "type filter hook forward priority filter; policy accept;\n"
 		      "\t\tiifname \"wg0\" ip saddr . iifname @limited4 jump access\n"
@@ -472,12 +476,13 @@ START_TEST(test_delta_kernel)
 	hubd_elems_free(&want);
 	for (size_t s = 0; s < sizeof(steps) / sizeof(*steps); s++) {
 		size_t i = (size_t)(steps[s][0][0] - 'a');
-		struct hubd_peer_conf next = steps[s][1] ? peer(steps[s][0],
-								 i == 0   ? "10.8.0.2/32"
-								 : i == 1 ? "10.8.0.3/32,fd00:8::3/128"
-									  : "10.8.0.4/32,192.168.9.0/24",
-								 steps[s][1], 0)
-							 : (struct hubd_peer_conf){0};
+		struct hubd_peer_conf next = steps[s][1]
+						 ? peer(steps[s][0],
+							i == 0	 ? "10.8.0.2/32"
+							: i == 1 ? "10.8.0.3/32,fd00:8::3/128"
+								 : "10.8.0.4/32,192.168.9.0/24",
+							steps[s][1], 0)
+						 : (struct hubd_peer_conf){0};
 		struct hubd_elems was = {0}, now = {0}, del = {0}, add = {0};
 		size_t before = ch.n;
 

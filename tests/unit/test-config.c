@@ -275,11 +275,11 @@ static const struct row peer_rows[] = {
      "peers.d/x.conf:4", "must be a number"},
     /* all of a file's errors in one run */
     {"[Peer]\nPublicKey = bad\nAllowedIPs = 10.8.0.2/40\nPersistentKeepalive = -1\n", false,
-     "peers.d/x.conf:4", "must be a number"},    /* Access: every entry form, and each way an entry can be wrong */
+     "peers.d/x.conf:4",
+     "must be a number"}, /* Access: every entry form, and each way an entry can be wrong */
 #define PA "[Peer]\nPublicKey = @K1@\nAllowedIPs = 10.8.0.2/32\n"
     {PA "Access = 192.168.1.100 tcp/3000, 192.168.1.0/24 icmp\n", true, NULL, NULL},
-    {PA "Access = 192.168.1.0/24\nAccess = fd00::/64 udp/53-54, fd00::1 ICMP\n", true, NULL,
-     NULL},
+    {PA "Access = 192.168.1.0/24\nAccess = fd00::/64 udp/53-54, fd00::1 ICMP\n", true, NULL, NULL},
     {PA "access = none\n", true, NULL, NULL},
     {PA "Access = 192.168.1.0/24, none\n", false, "peers.d/x.conf:4", "cannot be combined"},
     {PA "Access = none\nAccess = 10.0.0.0/8\n", false, "peers.d/x.conf:5", "none on line 4"},

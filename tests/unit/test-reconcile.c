@@ -877,8 +877,8 @@ START_TEST(test_access_delta)
 {
 	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
 	char dir[64], *names[] = {"b.conf"};
-	struct hubd_reconcile_request files = {.triggers = RECONCILE_FILES, .files = names,
-					       .n_files = 1};
+	struct hubd_reconcile_request files = {
+	    .triggers = RECONCILE_FILES, .files = names, .n_files = 1};
 	struct instance *in;
 
 	setup_dir(dir, sizeof(dir));
