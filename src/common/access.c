@@ -152,12 +152,6 @@ uint8_t hubd_access_ipproto(const struct hubd_access *a)
 	return a->proto == IPPROTO_ICMP && a->dst.family == AF_INET6 ? IPPROTO_ICMPV6 : a->proto;
 }
 
-bool hubd_access_within(const struct hubd_access *a, const struct hubd_access *b)
-{
-	return hubd_prefix_contains(&b->dst, &a->dst) && (!b->proto || b->proto == a->proto) &&
-	       b->port_lo <= a->port_lo && a->port_hi <= b->port_hi;
-}
-
 /* n digits exactly at *s, advancing it. */
 static bool digits(const char **s, int n, int *ret)
 {

@@ -40,8 +40,6 @@ int hubd_access_parse(const char *s, struct hubd_access *ret, const char **ret_m
 void hubd_access_format(const struct hubd_access *a, char *buf, size_t len);
 /* The protocol number a packet carries for this entry: ICMPv6 for icmp on an IPv6 prefix. */
 uint8_t hubd_access_ipproto(const struct hubd_access *a);
-/* Does every packet a allows also pass b? (so a can be dropped from a union) */
-bool hubd_access_within(const struct hubd_access *a, const struct hubd_access *b);
 
 /*
  * ExpiresAt: RFC 3339 with a Z or a numeric offset ("2026-12-31T23:59:59Z",

@@ -187,25 +187,6 @@ static void format_range(int family, u128 lo, u128 hi, char *buf, size_t len)
 	snprintf(buf, len, "%s-%s", a, b);
 }
 
-int hubd_elems_add(struct hubd_elems *e, char *s)
-{
-	if (!s)
-		return -ENOMEM;
-	if (e->n == e->cap) {
-		size_t cap = e->cap ? e->cap * 2 : 16;
-		char **v = realloc(e->v, cap * sizeof(*v));
-
-		if (!v) {
-			free(s);
-			return -ENOMEM;
-		}
-		e->v = v;
-		e->cap = cap;
-	}
-	e->v[e->n++] = s;
-	return 0;
-}
-
 static int num_range(char *buf, size_t len, unsigned lo, unsigned hi)
 {
 	return lo == hi ? snprintf(buf, len, "%u", lo) : snprintf(buf, len, "%u-%u", lo, hi);
@@ -320,6 +301,17 @@ static int borrow(struct hubd_elems *e, char *s)
 		e->cap = cap;
 	}
 	e->v[e->n++] = s;
+	return 0;
+}
+
+int hubd_elems_add(struct hubd_elems *e, char *s)
+{
+	if (!s)
+		return -ENOMEM;
+	if (borrow(e, s) < 0) {
+		free(s);
+		return -ENOMEM;
+	}
 	return 0;
 }
 
