@@ -34,6 +34,7 @@ void hubd_done(struct hubd *h)
 	hubd_rtnl_close(h->rtnl);
 	hubd_nft_close(h->nft);
 	hubd_config_free(h->cfg);
+	hubd_pindex_clear(&h->pindex);
 	hubd_states_free(h->peers, h->n_peers);
 	for (size_t i = 0; i < h->n_reported; i++)
 		free(h->reported[i]);
@@ -86,6 +87,7 @@ void hubd_install_config(struct hubd *h, struct hubd_config *cfg)
 	for (size_t i = 0; i < cfg->n_expired; i++)
 		hubd_note_expired(h->cfg, &cfg->expired[i],
 				  hubd_config_peer_by_name(h->cfg, cfg->expired[i].name));
+	hubd_pindex_clear(&h->pindex); /* it names the old config's peers */
 	hubd_config_free(h->cfg);
 	h->cfg = cfg;
 	log_set_interface(cfg->iface.name);

@@ -14,6 +14,7 @@
 #include "changes.h"
 #include "config.h"
 #include "host.h"
+#include "peer-index.h"
 #include "hubd/wgnl.h"
 
 enum hubd_health { HEALTH_NEVER, HEALTH_UP, HEALTH_STALE, HEALTH_IDLE };
@@ -76,6 +77,7 @@ struct hubd {
 	struct hubd_config *cfg; /* effective: accepted peers plus last good of rejected ones */
 	struct hubd_peer_state *peers; /* sorted by key */
 	size_t n_peers;
+	struct hubd_pindex pindex; /* cfg's AllowedIPs, for the changed-files reconcile */
 	char **reported; /* config errors already logged, so each is logged once */
 	size_t n_reported;
 	struct hubd_counters counters;

@@ -8,6 +8,7 @@ src_hubd_libhubd_a_SOURCES = \
 	src/hubd/diff.c src/hubd/diff.h \
 	src/hubd/nft.c src/hubd/nft.h \
 	src/hubd/policy.c src/hubd/policy.h \
+	src/hubd/peer-index.c src/hubd/peer-index.h \
 	src/common/log.c src/common/log.h \
 	src/hubd/control-request.c src/hubd/control.h \
 	src/hubd/control-status.c

@@ -123,14 +123,24 @@ static int delta_read(struct delta *d)
 	return r < 0 ? -EAGAIN : 0;
 }
 
-static bool clashes(const struct hubd_peer_conf *q, const struct hubd_peer_conf *p)
+static bool owner_dirty(const char *owner, void *user)
 {
-	if (!memcmp(q->public_key, p->public_key, WGNL_KEY_LEN))
+	return is_dirty(user, owner);
+}
+
+/* Does the fresh peer clash with a running peer that did not change: its key, or AllowedIPs
+ * overlapping theirs? */
+static bool clashes_running(struct delta *d, const struct hubd_peer_conf *f)
+{
+	struct hubd *h = d->h;
+	const struct hubd_peer_state *s = hubd_state_find(h->peers, h->n_peers, f->public_key);
+
+	/* The states are the running peers', one each, by key. */
+	if (s && !is_dirty(d, s->name))
 		return true;
-	for (size_t a = 0; a < q->n_allowed_ips; a++)
-		for (size_t b = 0; b < p->n_allowed_ips; b++)
-			if (hubd_prefix_overlap(&q->allowed_ips[a], &p->allowed_ips[b]))
-				return true;
+	for (size_t i = 0; i < f->n_allowed_ips; i++)
+		if (hubd_pindex_overlap(&h->pindex, &f->allowed_ips[i], owner_dirty, d))
+			return true;
 	return false;
 }
 
@@ -165,31 +175,31 @@ static bool fresh_accepted(const struct delta *d)
 /*
  * Would the full verifier accept every fresh peer? The running peers that
  * did not change are incumbents there and go first, so any clash with one of
- * them (same key, overlapping AllowedIPs) rejects the fresh peer: a scan finds
- * that. The rest is the verifier's own answer about the fresh peers alone.
+ * them (same key, overlapping AllowedIPs) rejects the fresh peer: the index
+ * of their prefixes and the states by key find that without a scan. The rest
+ * is the verifier's own answer about the fresh peers alone.
  */
-static bool delta_fits(const struct delta *d)
+static bool delta_fits(struct delta *d)
 {
-	const struct hubd_config *run = d->h->cfg;
-	size_t prefixes = 0, total = 0;
+	struct hubd *h = d->h;
+	const struct hubd_iface_conf *ic = &h->cfg->iface;
+	size_t prefixes = 0, total;
 
 	for (size_t i = 0; i < d->n; i++)
 		prefixes += d->fresh[i].name ? d->fresh[i].n_allowed_ips : 0;
 	if (prefixes > DELTA_MAX_PREFIXES)
 		return false;
-	for (size_t k = 0; k < run->n_peers; k++) {
-		const struct hubd_peer_conf *q = &run->peers[k];
-
-		if (is_dirty(d, q->name))
-			continue;
-		total += q->n_allowed_ips;
-		for (size_t i = 0; i < d->n; i++)
-			if (d->fresh[i].name && clashes(q, &d->fresh[i]))
-				return false;
-	}
+	if (!h->pindex.valid && hubd_pindex_build(&h->pindex, h->cfg) < 0)
+		return false;
+	/* The unchanged peers' prefixes: all indexed but the changed files' old versions. */
+	total = h->pindex.n;
+	for (size_t i = 0; i < d->n; i++)
+		total -= d->old[i] ? d->old[i]->n_allowed_ips : 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->fresh[i].name && clashes_running(d, &d->fresh[i]))
+			return false;
 	/* Over MaxPrefixes in all, the verifier refuses by its own order: the full path's. */
-	if (total + prefixes >
-	    (run->iface.max_prefixes ? run->iface.max_prefixes : HUBD_DEFAULT_MAX_PREFIXES))
+	if (total + prefixes > (ic->max_prefixes ? ic->max_prefixes : HUBD_DEFAULT_MAX_PREFIXES))
 		return false;
 	return fresh_accepted(d);
 }
@@ -531,6 +541,28 @@ static int delta_policy(struct delta *d, struct hubd_changes *ch)
 	return r;
 }
 
+/*
+ * The index follows the running config: out go the entries of every changed
+ * file's running version, in come those of its fresh one, whose name string
+ * the running config takes over as it is (commit_config moves the struct).
+ */
+static int index_update(struct delta *d)
+{
+	_cleanup_free_ const struct hubd_peer_conf **gone = calloc(d->n + 1, sizeof(*gone));
+	_cleanup_free_ const struct hubd_peer_conf **came = calloc(d->n + 1, sizeof(*came));
+	size_t ng = 0, nc = 0;
+
+	if (!gone || !came)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->old[i])
+			gone[ng++] = d->old[i];
+		if (d->fresh[i].name)
+			came[nc++] = &d->fresh[i];
+	}
+	return hubd_pindex_update(&d->h->pindex, gone, ng, came, nc);
+}
+
 /* Commit what was sent: the old versions' memory goes as the new ones take their place. */
 static int delta_commit(struct delta *d, struct hubd_changes *ch)
 {
@@ -547,7 +579,11 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 
 	h->timing.nft += hubd_now_us() - tp;
 	if (r == 0)
+		r = index_update(d);
+	if (r == 0)
 		r = commit_config(d); /* d->old points into the old config: used up above */
+	if (r < 0)
+		hubd_pindex_clear(&h->pindex); /* built again from what runs when next asked */
 	if (r < 0) {
 		hubd_route_delta_free(&rd);
 		return r;

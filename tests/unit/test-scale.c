@@ -11,11 +11,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "daemon.h"
 #include "diff.h"
 #include "route-delta.h"
+#include "peer-index.h"
 #include "rtnl.h"
 
 /* ---- the health timer ---- */
@@ -190,6 +194,133 @@ START_TEST(route_delta_of_changed_peers)
 }
 END_TEST
 
+/* ---- the index of running prefixes (peer-index.c), against a scan ---- */
+
+#define IX_PEERS 200
+
+/* A random prefix from a small space, so that nesting and equal prefixes are common. */
+static struct hubd_prefix random_prefix(void)
+{
+	struct hubd_prefix p = {0};
+
+	if (rand() % 4) {
+		p.family = AF_INET;
+		p.addr.in.s_addr = htonl(0x0a000000u | (uint32_t)(rand() % 4096));
+		p.cidr = (uint8_t)(rand() % 7 ? 20 + rand() % 13 : rand() % 20);
+	} else {
+		p.family = AF_INET6;
+		p.addr.in6.s6_addr[0] = 0xfd;
+		p.addr.in6.s6_addr[15] = (uint8_t)rand();
+		p.addr.in6.s6_addr[8] = (uint8_t)(rand() % 2);
+		p.cidr = (uint8_t)(rand() % 5 ? 120 + rand() % 9 : rand() % 120);
+	}
+	hubd_prefix_mask(&p);
+	return p;
+}
+
+static void random_peer(struct hubd_peer_conf *c, unsigned id)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "p%u", id);
+	c->name = strdup(name);
+	c->n_allowed_ips = (size_t)(rand() % 4); /* none, one, or a few, a twice-listed one too */
+	c->allowed_ips = calloc(c->n_allowed_ips + 1, sizeof(*c->allowed_ips));
+	for (size_t j = 0; j < c->n_allowed_ips; j++)
+		c->allowed_ips[j] = j && rand() % 8 == 0 ? c->allowed_ips[0] : random_prefix();
+}
+
+static void drop_peer(struct hubd_peer_conf *c)
+{
+	free(c->name);
+	free(c->allowed_ips);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool skipped(const char *owner, void *user)
+{
+	const bool *skip = user;
+
+	return skip[atoi(owner + 1) % IX_PEERS];
+}
+
+/* The index's answer for q holds what a scan of every peer finds. */
+static void check_query(const struct hubd_pindex *x, const struct hubd_peer_conf *v,
+			const struct hubd_prefix *q, bool *skip)
+{
+	const char *o = hubd_pindex_overlap(x, q, skipped, skip);
+	bool any = false, ok = false;
+
+	for (size_t i = 0; i < IX_PEERS; i++)
+		for (size_t j = 0; v[i].name && j < v[i].n_allowed_ips; j++) {
+			if (!hubd_prefix_overlap(q, &v[i].allowed_ips[j]) || skipped(v[i].name, skip))
+				continue;
+			any = true;
+			ok = ok || o == v[i].name; /* the very string: owners are by identity */
+		}
+	ck_assert_msg(any == (o != NULL), "found %s, a scan %s", o ? o : "none",
+		      any ? "finds one" : "none");
+	ck_assert(!o || ok);
+}
+
+START_TEST(prefix_index_answers_as_a_scan)
+{
+	struct hubd_peer_conf v[IX_PEERS] = {0};
+	struct hubd_config cfg = {0};
+	struct hubd_pindex x = {0};
+	unsigned next = 0;
+
+	srand(2112 + (unsigned)_i);
+	for (size_t i = 0; i < IX_PEERS; i++)
+		random_peer(&v[i], next++ * IX_PEERS + (unsigned)i);
+	cfg.peers = v;
+	cfg.n_peers = IX_PEERS;
+	ck_assert_int_eq(hubd_pindex_build(&x, &cfg), 0);
+	for (int round = 0; round < 40; round++) {
+		const struct hubd_peer_conf *gone[8], *came[8];
+		struct hubd_peer_conf old[8];
+		size_t at[8], k = (size_t)(rand() % 8), g = 0, n_came = 0, total = 0;
+		bool skip[IX_PEERS];
+
+		/* Replace, add or drop a few peers, each by its slot. */
+		for (size_t i = 0; i < k; i++) {
+			at[i] = (size_t)(rand() % IX_PEERS);
+			for (size_t j = 0; j < i; j++)
+				if (at[j] == at[i])
+					at[i] = SIZE_MAX;
+		}
+		for (size_t i = 0; i < k; i++) {
+			if (at[i] == SIZE_MAX)
+				continue;
+			old[g] = v[at[i]];
+			gone[g] = &old[g];
+			g++;
+			memset(&v[at[i]], 0, sizeof(v[0]));
+			if (rand() % 4)
+				random_peer(&v[at[i]], next++ * IX_PEERS + (unsigned)at[i]);
+			if (v[at[i]].name)
+				came[n_came++] = &v[at[i]];
+		}
+		ck_assert_int_eq(hubd_pindex_update(&x, gone, g, came, n_came), 0);
+		for (size_t i = 0; i < g; i++)
+			drop_peer(&old[i]);
+		for (size_t i = 0; i < IX_PEERS; i++) {
+			skip[i] = rand() % 3 == 0;
+			total += v[i].name ? v[i].n_allowed_ips : 0;
+		}
+		ck_assert_uint_eq(x.n, total);
+		for (int t = 0; t < 50; t++) {
+			struct hubd_prefix q = random_prefix();
+
+			check_query(&x, v, &q, skip);
+		}
+	}
+	hubd_pindex_clear(&x);
+	for (size_t i = 0; i < IX_PEERS; i++)
+		drop_peer(&v[i]);
+}
+END_TEST
+
 /* ---- our own echoes, dropped ---- */
 
 /* Send a netlink header with port pid through a datagram pair whose receiver has the filter. */
@@ -231,6 +362,9 @@ static Suite *suite(void)
 	tcase_add_test(t, health_delay_grows_with_the_cost);
 	tcase_add_test(t, health_share_stays_under_a_twentieth);
 	tcase_add_test(t, health_next_reads_the_config_and_the_last_cost);
+	suite_add_tcase(s, t);
+	t = tcase_create("index");
+	tcase_add_loop_test(t, prefix_index_answers_as_a_scan, 0, 8);
 	suite_add_tcase(s, t);
 	t = tcase_create("routes");
 	tcase_add_loop_test(t, route_delta_of_changed_peers, 0,

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The running peers' AllowedIPs by prefix (peer-index.h). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "macro.h"
+#include "peer-index.h"
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const struct hubd_pindex_entry *a = pa, *b = pb;
+	int r = hubd_prefix_cmp(&a->p, &b->p);
+
+	if (r)
+		return r;
+	/* Owners apart by identity: a NULL owner sorts first, so a probe finds the first
+	 * entry of its prefix. */
+	return (uintptr_t)a->owner < (uintptr_t)b->owner
+		   ? -1
+		   : (uintptr_t)a->owner > (uintptr_t)b->owner;
+}
+
+/* The first entry not below e. */
+static size_t lower_bound(const struct hubd_pindex *x, const struct hubd_pindex_entry *e)
+{
+	size_t lo = 0, hi = x->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (entry_cmp(&x->v[mid], e) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static unsigned *len_count(struct hubd_pindex *x, const struct hubd_prefix *p)
+{
+	return p->family == AF_INET ? &x->lens4[p->cidr] : &x->lens6[p->cidr];
+}
+
+void hubd_pindex_clear(struct hubd_pindex *x)
+{
+	free(x->v);
+	memset(x, 0, sizeof(*x));
+}
+
+static size_t count_prefixes(const struct hubd_peer_conf *const *v, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		k += v[i]->n_allowed_ips;
+	return k;
+}
+
+/* Each prefix of the n peers as an entry, appended to out. */
+static void entries_of(const struct hubd_peer_conf *const *v, size_t n,
+		       struct hubd_pindex_entry *out)
+{
+	for (size_t i = 0, k = 0; i < n; i++)
+		for (size_t j = 0; j < v[i]->n_allowed_ips; j++)
+			out[k++] = (struct hubd_pindex_entry){v[i]->allowed_ips[j], v[i]->name};
+}
+
+int hubd_pindex_build(struct hubd_pindex *x, const struct hubd_config *cfg)
+{
+	_cleanup_free_ const struct hubd_peer_conf **peers =
+	    calloc(cfg->n_peers + 1, sizeof(*peers));
+
+	hubd_pindex_clear(x);
+	if (!peers)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_peers; i++)
+		peers[i] = &cfg->peers[i];
+	x->cap = count_prefixes(peers, cfg->n_peers) + 1;
+	x->v = calloc(x->cap, sizeof(*x->v));
+	if (!x->v) {
+		hubd_pindex_clear(x);
+		return -ENOMEM;
+	}
+	x->n = x->cap - 1;
+	entries_of(peers, cfg->n_peers, x->v);
+	qsort(x->v, x->n, sizeof(*x->v), entry_cmp);
+	for (size_t i = 0; i < x->n; i++)
+		++*len_count(x, &x->v[i].p);
+	x->valid = true;
+	return 0;
+}
+
+/*
+ * Where the gone peers' entries are, sorted. A prefix a file lists twice is
+ * two equal entries: each distinct (prefix, owner) takes its whole run once.
+ */
+static int find_gone(const struct hubd_pindex *x, const struct hubd_peer_conf *const *gone,
+		     size_t n_gone, size_t **ret, size_t *ret_n)
+{
+	size_t n = count_prefixes(gone, n_gone), k = 0;
+	_cleanup_free_ struct hubd_pindex_entry *e = calloc(n + 1, sizeof(*e));
+	size_t *at = calloc(n + 1, sizeof(*at));
+
+	if (!e || !at) {
+		free(at);
+		return -ENOMEM;
+	}
+	entries_of(gone, n_gone, e);
+	qsort(e, n, sizeof(*e), entry_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && entry_cmp(&e[i - 1], &e[i]) == 0)
+			continue;
+		for (size_t lo = lower_bound(x, &e[i]);
+		     lo < x->n && k < n && entry_cmp(&x->v[lo], &e[i]) == 0; lo++)
+			at[k++] = lo;
+	}
+	/* Runs of distinct entries found in entry order: already ascending. */
+	*ret = at;
+	*ret_n = k;
+	return 0;
+}
+
+/* Drop the entries at the sorted positions at[0..n), moving only what lies after the first. */
+static void remove_at(struct hubd_pindex *x, const size_t *at, size_t n)
+{
+	size_t w, k = 0;
+
+	if (!n)
+		return;
+	w = at[0];
+	for (size_t i = at[0]; i < x->n; i++) {
+		if (k < n && at[k] == i) {
+			--*len_count(x, &x->v[i].p);
+			k++;
+			continue;
+		}
+		x->v[w++] = x->v[i];
+	}
+	x->n = w;
+}
+
+/* Merge the sorted a[0..n) in from the back: only the entries after the first insertion
+ * point move. */
+static void merge_in(struct hubd_pindex *x, const struct hubd_pindex_entry *a, size_t n)
+{
+	size_t i = x->n, j = n, w = x->n + n;
+
+	while (j > 0) {
+		if (i > 0 && entry_cmp(&x->v[i - 1], &a[j - 1]) > 0)
+			x->v[--w] = x->v[--i];
+		else
+			x->v[--w] = a[--j];
+	}
+	for (size_t k = 0; k < n; k++)
+		++*len_count(x, &a[k].p);
+	x->n += n;
+}
+
+static int reserve(struct hubd_pindex *x, size_t n)
+{
+	struct hubd_pindex_entry *v;
+	size_t cap = x->cap;
+
+	if (n <= cap)
+		return 0;
+	while (cap < n)
+		cap = cap ? cap * 2 : 64;
+	v = realloc(x->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	x->v = v;
+	x->cap = cap;
+	return 0;
+}
+
+int hubd_pindex_update(struct hubd_pindex *x, const struct hubd_peer_conf *const *gone,
+		       size_t n_gone, const struct hubd_peer_conf *const *came, size_t n_came)
+{
+	_cleanup_free_ size_t *at = NULL;
+	_cleanup_free_ struct hubd_pindex_entry *add = NULL;
+	size_t n_at = 0, n_add = count_prefixes(came, n_came);
+	int r;
+
+	if (!x->valid)
+		return 0; /* built whole when next asked */
+	r = find_gone(x, gone, n_gone, &at, &n_at);
+	if (r == 0 && !(add = calloc(n_add + 1, sizeof(*add))))
+		r = -ENOMEM;
+	if (r == 0)
+		r = reserve(x, x->n - n_at + n_add);
+	if (r < 0) {
+		hubd_pindex_clear(x);
+		return r;
+	}
+	entries_of(came, n_came, add);
+	qsort(add, n_add, sizeof(*add), entry_cmp);
+	remove_at(x, at, n_at);
+	merge_in(x, add, n_add);
+	return 0;
+}
+
+/* The first owner not skipped among the entries from i on that q contains. */
+static const char *inside(const struct hubd_pindex *x, size_t i, const struct hubd_prefix *q,
+			  bool (*skip)(const char *, void *), void *user)
+{
+	for (; i < x->n && hubd_prefix_contains(q, &x->v[i].p); i++)
+		if (!skip || !skip(x->v[i].owner, user))
+			return x->v[i].owner;
+	return NULL;
+}
+
+const char *hubd_pindex_overlap(const struct hubd_pindex *x, const struct hubd_prefix *q,
+				bool (*skip)(const char *owner, void *user), void *user)
+{
+	const unsigned *lens = q->family == AF_INET ? x->lens4 : x->lens6;
+	struct hubd_pindex_entry probe = {*q, NULL};
+	const char *o;
+
+	/* Sorted by address first, q comes right before every prefix it contains (q's own
+	 * equals among them). */
+	if ((o = inside(x, lower_bound(x, &probe), q, skip, user)))
+		return o;
+	/* A shorter prefix holding q is q masked to that length: one lookup per length in use. */
+	for (unsigned c = 0; c < q->cidr; c++) {
+		size_t i;
+
+		if (!lens[c])
+			continue;
+		probe.p = *q;
+		probe.p.cidr = (uint8_t)c;
+		hubd_prefix_mask(&probe.p);
+		for (i = lower_bound(x, &probe); i < x->n && !hubd_prefix_cmp(&x->v[i].p, &probe.p);
+		     i++)
+			if (!skip || !skip(x->v[i].owner, user))
+				return x->v[i].owner;
+	}
+	return NULL;
+}
