@@ -269,6 +269,21 @@ static int validate(const struct wgnl_device *dev)
 	return 0;
 }
 
+/*
+ * A bound on the bytes dev's message takes whole: the headers and device
+ * attributes, then per peer every attribute it may carry and per allowed IP
+ * its nest. A set of one peer then zeroes and wipes a few hundred bytes, not
+ * the 65 KiB buffer that hundreds of peers need.
+ */
+static size_t set_bound(const struct wgnl_device *dev)
+{
+	size_t n = 256;
+
+	for (size_t i = 0; i < dev->n_peers; i++)
+		n += 160 + 48 * dev->peers[i].n_allowedips;
+	return n;
+}
+
 int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t seq, size_t buf_size,
 		   wgnl_emit_fn emit, void *user)
 {
@@ -286,6 +301,9 @@ int wgnl_build_set(const struct wgnl_device *dev, uint16_t family_id, uint32_t s
 	r = validate(dev);
 	if (r < 0)
 		return r;
+	/* Whatever fits in the bound fits in any larger buffer too: the same messages. */
+	if (set_bound(dev) < buf_size)
+		b.buf_size = buf_size = set_bound(dev);
 	/* Zeroed: libmnl before 1.0.5 leaves attribute padding unset, and it is sent. */
 	b.buf = calloc(1, buf_size);
 	if (!b.buf)

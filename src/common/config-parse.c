@@ -460,7 +460,9 @@ static bool grow(void **arr, size_t n, size_t size)
 
 	if (n && (n & (n - 1)))
 		return true;
-	a = realloc(*arr, (n ? n * 2 : 4) * size);
+	/* From one: most peers have one or two AllowedIPs, and a 100,000-peer hub keeps them all.
+	 */
+	a = realloc(*arr, (n ? n * 2 : 1) * size);
 	if (!a)
 		return false;
 	*arr = a;

@@ -9,18 +9,66 @@
 #include "macro.h"
 #include "peer-index.h"
 
+static uint64_t load_be64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+static struct hubd_pindex_entry entry_of(const struct hubd_prefix *p, const char *owner)
+{
+	uint8_t a[16] = {0};
+
+	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
+	return (struct hubd_pindex_entry){
+	    {load_be64(a), load_be64(a + 8)}, (uint8_t)p->family, p->cidr, owner};
+}
+
+/* Keep the top cidr bits of the 128-bit number. */
+static void mask_to(uint64_t v[2], unsigned cidr)
+{
+	v[0] &= cidr >= 64 ? ~0ULL : cidr ? ~0ULL << (64 - cidr) : 0;
+	v[1] &= cidr >= 128 ? ~0ULL : cidr > 64 ? ~0ULL << (128 - cidr) : 0;
+}
+
 static int entry_cmp(const void *pa, const void *pb)
 {
 	const struct hubd_pindex_entry *a = pa, *b = pb;
-	int r = hubd_prefix_cmp(&a->p, &b->p);
 
-	if (r)
-		return r;
+	/* Address before length: a prefix sorts right before those it contains. */
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	if (a->start[0] != b->start[0])
+		return a->start[0] < b->start[0] ? -1 : 1;
+	if (a->start[1] != b->start[1])
+		return a->start[1] < b->start[1] ? -1 : 1;
+	if (a->cidr != b->cidr)
+		return a->cidr < b->cidr ? -1 : 1;
 	/* Owners apart by identity: a NULL owner sorts first, so a probe finds the first
 	 * entry of its prefix. */
 	return (uintptr_t)a->owner < (uintptr_t)b->owner
 		   ? -1
 		   : (uintptr_t)a->owner > (uintptr_t)b->owner;
+}
+
+static bool same_prefix(const struct hubd_pindex_entry *a, const struct hubd_pindex_entry *b)
+{
+	return a->family == b->family && a->cidr == b->cidr && a->start[0] == b->start[0] &&
+	       a->start[1] == b->start[1];
+}
+
+/* Is e inside q (or q itself)? */
+static bool contains(const struct hubd_pindex_entry *q, const struct hubd_pindex_entry *e)
+{
+	uint64_t v[2] = {e->start[0], e->start[1]};
+
+	if (q->family != e->family || q->cidr > e->cidr)
+		return false;
+	mask_to(v, q->cidr); /* IPv4 sits in the top bits: one mask for both */
+	return v[0] == q->start[0] && v[1] == q->start[1];
 }
 
 /* The first entry not below e. */
@@ -39,9 +87,9 @@ static size_t lower_bound(const struct hubd_pindex *x, const struct hubd_pindex_
 	return lo;
 }
 
-static unsigned *len_count(struct hubd_pindex *x, const struct hubd_prefix *p)
+static unsigned *len_count(struct hubd_pindex *x, const struct hubd_pindex_entry *e)
 {
-	return p->family == AF_INET ? &x->lens4[p->cidr] : &x->lens6[p->cidr];
+	return e->family == AF_INET ? &x->lens4[e->cidr] : &x->lens6[e->cidr];
 }
 
 void hubd_pindex_clear(struct hubd_pindex *x)
@@ -65,7 +113,7 @@ static void entries_of(const struct hubd_peer_conf *const *v, size_t n,
 {
 	for (size_t i = 0, k = 0; i < n; i++)
 		for (size_t j = 0; j < v[i]->n_allowed_ips; j++)
-			out[k++] = (struct hubd_pindex_entry){v[i]->allowed_ips[j], v[i]->name};
+			out[k++] = entry_of(&v[i]->allowed_ips[j], v[i]->name);
 }
 
 int hubd_pindex_build(struct hubd_pindex *x, const struct hubd_config *cfg)
@@ -88,7 +136,7 @@ int hubd_pindex_build(struct hubd_pindex *x, const struct hubd_config *cfg)
 	entries_of(peers, cfg->n_peers, x->v);
 	qsort(x->v, x->n, sizeof(*x->v), entry_cmp);
 	for (size_t i = 0; i < x->n; i++)
-		++*len_count(x, &x->v[i].p);
+		++*len_count(x, &x->v[i]);
 	x->valid = true;
 	return 0;
 }
@@ -133,7 +181,7 @@ static void remove_at(struct hubd_pindex *x, const size_t *at, size_t n)
 	w = at[0];
 	for (size_t i = at[0]; i < x->n; i++) {
 		if (k < n && at[k] == i) {
-			--*len_count(x, &x->v[i].p);
+			--*len_count(x, &x->v[i]);
 			k++;
 			continue;
 		}
@@ -155,7 +203,7 @@ static void merge_in(struct hubd_pindex *x, const struct hubd_pindex_entry *a, s
 			x->v[--w] = a[--j];
 	}
 	for (size_t k = 0; k < n; k++)
-		++*len_count(x, &a[k].p);
+		++*len_count(x, &a[k]);
 	x->n += n;
 }
 
@@ -166,8 +214,9 @@ static int reserve(struct hubd_pindex *x, size_t n)
 
 	if (n <= cap)
 		return 0;
+	/* By a quarter: at 100,000 peers a doubling would hold megabytes for nothing. */
 	while (cap < n)
-		cap = cap ? cap * 2 : 64;
+		cap = cap + cap / 4 + 64;
 	v = realloc(x->v, cap * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
@@ -203,10 +252,10 @@ int hubd_pindex_update(struct hubd_pindex *x, const struct hubd_peer_conf *const
 }
 
 /* The first owner not skipped among the entries from i on that q contains. */
-static const char *inside(const struct hubd_pindex *x, size_t i, const struct hubd_prefix *q,
+static const char *inside(const struct hubd_pindex *x, size_t i, const struct hubd_pindex_entry *q,
 			  bool (*skip)(const char *, void *), void *user)
 {
-	for (; i < x->n && hubd_prefix_contains(q, &x->v[i].p); i++)
+	for (; i < x->n && contains(q, &x->v[i]); i++)
 		if (!skip || !skip(x->v[i].owner, user))
 			return x->v[i].owner;
 	return NULL;
@@ -216,23 +265,21 @@ const char *hubd_pindex_overlap(const struct hubd_pindex *x, const struct hubd_p
 				bool (*skip)(const char *owner, void *user), void *user)
 {
 	const unsigned *lens = q->family == AF_INET ? x->lens4 : x->lens6;
-	struct hubd_pindex_entry probe = {*q, NULL};
+	struct hubd_pindex_entry probe = entry_of(q, NULL), want = probe;
 	const char *o;
 
 	/* Sorted by address first, q comes right before every prefix it contains (q's own
 	 * equals among them). */
-	if ((o = inside(x, lower_bound(x, &probe), q, skip, user)))
+	if ((o = inside(x, lower_bound(x, &probe), &want, skip, user)))
 		return o;
 	/* A shorter prefix holding q is q masked to that length: one lookup per length in use. */
 	for (unsigned c = 0; c < q->cidr; c++) {
-		size_t i;
-
 		if (!lens[c])
 			continue;
-		probe.p = *q;
-		probe.p.cidr = (uint8_t)c;
-		hubd_prefix_mask(&probe.p);
-		for (i = lower_bound(x, &probe); i < x->n && !hubd_prefix_cmp(&x->v[i].p, &probe.p);
+		probe = want;
+		probe.cidr = (uint8_t)c;
+		mask_to(probe.start, c);
+		for (size_t i = lower_bound(x, &probe); i < x->n && same_prefix(&x->v[i], &probe);
 		     i++)
 			if (!skip || !skip(x->v[i].owner, user))
 				return x->v[i].owner;

@@ -17,6 +17,7 @@
  * the health timer's dump, as WireGuard sends no notifications anyway.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -327,6 +328,24 @@ static void insert_sorted(void *v, size_t *n, const void *elem, size_t size,
 	++*n;
 }
 
+/*
+ * Room for n elements of size in *v: a file dropped into a big hub must not
+ * cost a realloc that copies every running peer, so the array grows by an
+ * eighth at a time and what malloc already gave is used first.
+ */
+static int reserve(void *v, size_t n, size_t size)
+{
+	void *p;
+
+	if (*(void **)v && malloc_usable_size(*(void **)v) >= n * size)
+		return 0;
+	p = realloc(*(void **)v, (n + n / 8 + 4) * size);
+	if (!p)
+		return -ENOMEM;
+	*(void **)v = p;
+	return 0;
+}
+
 /* Drop the elements marked in gone, keeping the order. */
 static size_t compact(void *v, size_t n, const bool *gone, size_t size)
 {
@@ -379,13 +398,8 @@ static int commit_config(struct delta *d)
 		if (hubd_config_put_expired(run, &d->exp[i]) < 0)
 			return -ENOMEM;
 	}
-	if (adds) {
-		struct hubd_peer_conf *v = realloc(run->peers, (run->n_peers + adds) * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		run->peers = v;
-	}
+	if (adds && reserve(&run->peers, run->n_peers + adds, sizeof(*run->peers)) < 0)
+		return -ENOMEM;
 	for (size_t i = 0; i < d->n && adds; i++) {
 		if (d->old[i] || !d->fresh[i].name)
 			continue;
@@ -431,18 +445,13 @@ static int commit_states(struct delta *d)
 		h->n_peers = compact(h->peers, h->n_peers, gone, sizeof(*h->peers));
 	for (size_t j = 0; j < d->nst; j++)
 		adds += !placed[j];
-	if (adds) {
-		struct hubd_peer_state *v = realloc(h->peers, (h->n_peers + adds + 1) * sizeof(*v));
-
-		if (!v) {
-			/* The placed states are h->peers' now; the unplaced stay in d->st and are
-			 * freed with it. */
-			for (size_t j = 0; j < d->nst; j++)
-				if (placed[j])
-					memset(&d->st[j], 0, sizeof(d->st[j]));
-			return -ENOMEM;
-		}
-		h->peers = v;
+	if (adds && reserve(&h->peers, h->n_peers + adds + 1, sizeof(*h->peers)) < 0) {
+		/* The placed states are h->peers' now; the unplaced stay in d->st and are freed
+		 * with it. */
+		for (size_t j = 0; j < d->nst; j++)
+			if (placed[j])
+				memset(&d->st[j], 0, sizeof(d->st[j]));
+		return -ENOMEM;
 	}
 	for (size_t j = 0; j < d->nst; j++)
 		if (!placed[j])

@@ -387,6 +387,13 @@ int reconcile_full(struct hubd *h, bool read, bool dry, bool *applied, struct hu
 		hubd_states_free(st, nst);
 	else
 		hubd_states_replace(h, st, nst);
+	/* A new config was installed: the changed-files path's index of it is made now, with
+	 * the O(N) work, rather than by the next one-file change (without memory, it will). */
+	if (!dry && !h->pindex.valid) {
+		t = hubd_now_us();
+		hubd_pindex_build(&h->pindex, h->cfg);
+		h->timing.verify += hubd_now_us() - t;
+	}
 	hubd_config_free(fresh);
 	return r;
 }

@@ -98,8 +98,12 @@ int hubd_route_delta_apply(struct hubd *h, const struct hubd_route_delta *d,
 
 	if (r < 0)
 		log_err_errno(r, "routes via %s", h->cfg->iface.name);
-	/* The addresses do not follow the peers, and the kernel tells of any drift in them. */
-	e = hubd_net_sync_parts(h, h->cfg, h->ifindex, HUBD_NET_NFT | HUBD_NET_FORWARDING, false,
-				ch);
+	/* The addresses do not follow the peers, and the kernel tells of any drift in them. The
+	 * table names routed prefixes only for Forward = isolate (its lan sets): otherwise it
+	 * stays as it is, and rendering it means a pass over every peer. */
+	e = hubd_net_sync_parts(h, h->cfg, h->ifindex,
+				(h->cfg->iface.forward == HUBD_FORWARD_ISOLATE ? HUBD_NET_NFT : 0) |
+				    HUBD_NET_FORWARDING,
+				false, ch);
 	return r < 0 ? r : e;
 }

@@ -130,7 +130,7 @@ struct instance {
 	bool link_exists;
 	unsigned links_created, links_up;
 	unsigned net_parts; /* HUBD_NET_* asked for since the step began */
-	char *routes;	    /* the routed prefixes last asked for (routes, nft table) */
+	char *routes;	    /* the routed prefixes the nftables table last named */
 	char *kroutes;	    /* the routes the kernel holds, as routes_text writes them */
 	size_t sets_before; /* k.n_sets when the step began */
 	bool policy_on;	    /* the nftables table has the Access sets (a stubbed nft.c) */
@@ -249,10 +249,12 @@ int __wrap_hubd_net_sync_parts(struct hubd *h, const struct hubd_config *cfg, in
 	ck_assert_int_eq(ifindex, FAKE_IFINDEX);
 	ck_assert(!dry);
 	cur->net_parts |= parts;
-	/* The routes and the nftables table follow the peers' routed prefixes. */
-	if (parts & (HUBD_NET_ROUTES | HUBD_NET_NFT)) {
+	/* The nftables table names the peers' routed prefixes for Forward = isolate alone (its
+	 * lan sets); the routes follow them always. */
+	if (parts & HUBD_NET_NFT) {
 		free(cur->routes);
-		cur->routes = routes_text(cfg);
+		cur->routes =
+		    cfg->iface.forward == HUBD_FORWARD_ISOLATE ? routes_text(cfg) : strdup("");
 	}
 	if (parts & HUBD_NET_ROUTES) {
 		free(cur->kroutes);
@@ -930,6 +932,46 @@ START_TEST(test_access_delta)
 }
 END_TEST
 
+/*
+ * A routed prefix dropped in: its route, and the nftables table only when the
+ * table names routed prefixes (Forward = isolate's lan sets). Rendering the
+ * table is a pass over every peer, which a one-peer change must not pay for
+ * nothing.
+ */
+START_TEST(test_routed_drop_syncs_table_for_isolate_only)
+{
+	const struct hubd_reconcile_request all = {.triggers = RECONCILE_CONFIG};
+	char dir[64], *names[] = {"c.conf"}, conf[512];
+	struct hubd_reconcile_request files = {
+	    .triggers = RECONCILE_FILES, .files = names, .n_files = 1};
+	bool isolate = _i == 1;
+	struct instance *in;
+	char *kroutes;
+
+	setup_dir(dir, sizeof(dir));
+	snprintf(conf, sizeof(conf),
+		 "[Interface]\nAddress = 10.8.0.1/24\nListenPort = 51820\n"
+		 "PrivateKeyFile = %s/private.key\nForward = %s\n",
+		 dir, isolate ? "isolate" : "hub");
+	write_file(dir, "hubd.conf", conf, 0644);
+	write_file(dir, "peers.d/a.conf", A, 0644);
+	in = instance_new(dir, true);
+	reconcile(in, &all);
+	ck_assert_int_ge(in->r, 0);
+	write_file(dir, "peers.d/c.conf", PEER("K3", "10.8.0.4/32, 192.168.20.0/24"), 0644);
+	reconcile(in, &files);
+	ck_assert_int_ge(in->r, 0);
+	assert_path("routed drop", in, HUBD_PATH_FILES);
+	kroutes = normalized(in->kroutes);
+	ck_assert_str_eq(kroutes, "192.168.20.0/24 ");
+	free(kroutes);
+	ck_assert_uint_eq(!!(in->net_parts & HUBD_NET_NFT), isolate);
+	ck_assert_str_eq(in->routes, isolate ? "192.168.20.0/24 " : "");
+	instance_free(in);
+	remove_dir(dir);
+}
+END_TEST
+
 /* ---- a restart: the kernel is the record of who holds what ---- */
 
 /* The AllowedIPs the fake kernel gives the peer with key @Kn@ (n = 1..5), "" if none. */
@@ -1147,6 +1189,7 @@ static Suite *reconcile_suite(void)
 	tcase_add_checked_fixture(tc, make_keys, NULL);
 	tcase_add_loop_test(tc, test_differential, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, test_access_delta);
+	tcase_add_loop_test(tc, test_routed_drop_syncs_table_for_isolate_only, 0, 2);
 	suite_add_tcase(s, tc);
 	tcase_add_checked_fixture(tr, make_keys, NULL);
 	tcase_add_loop_test(tr, test_restart_keeps_holder, 0,

@@ -253,7 +253,8 @@ static void check_query(const struct hubd_pindex *x, const struct hubd_peer_conf
 
 	for (size_t i = 0; i < IX_PEERS; i++)
 		for (size_t j = 0; v[i].name && j < v[i].n_allowed_ips; j++) {
-			if (!hubd_prefix_overlap(q, &v[i].allowed_ips[j]) || skipped(v[i].name, skip))
+			if (!hubd_prefix_overlap(q, &v[i].allowed_ips[j]) ||
+			    skipped(v[i].name, skip))
 				continue;
 			any = true;
 			ok = ok || o == v[i].name; /* the very string: owners are by identity */
