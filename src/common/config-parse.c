@@ -460,8 +460,7 @@ static bool grow(void **arr, size_t n, size_t size)
 
 	if (n && (n & (n - 1)))
 		return true;
-	/* From one: most peers have one or two AllowedIPs, and a 100,000-peer hub keeps them all.
-	 */
+	/* From one: most peers have one or two AllowedIPs, and a big hub keeps them all. */
 	a = realloc(*arr, (n ? n * 2 : 1) * size);
 	if (!a)
 		return false;
