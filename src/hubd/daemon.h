@@ -62,7 +62,7 @@ struct hubd_path_stats {
 
 /* Where the last reconcile's time went, in microseconds (logged with --debug). */
 struct hubd_timing {
-	uint64_t read, verify, states, link, dump, diff, set, wait, net, addr, nft, log;
+	uint64_t read, verify, states, link, dump, diff, set, wait, net, addr, nft, commit, log;
 };
 
 struct hubd {

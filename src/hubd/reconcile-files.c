@@ -584,15 +584,17 @@ static int delta_commit(struct delta *d, struct hubd_changes *ch)
 						       d->changed, &rd) == 0;
 	uint64_t tp = hubd_now_us();
 	int policy = delta_policy(d, ch); /* before commit_config: d->old is still there */
+	uint64_t tc = hubd_now_us();
 	int r = commit_states(d);
 
-	h->timing.nft += hubd_now_us() - tp;
+	h->timing.nft += tc - tp;
 	if (r == 0)
 		r = index_update(d);
 	if (r == 0)
 		r = commit_config(d); /* d->old points into the old config: used up above */
 	if (r < 0)
 		hubd_pindex_clear(&h->pindex); /* built again from what runs when next asked */
+	h->timing.commit = hubd_now_us() - tc;
 	if (r < 0) {
 		hubd_route_delta_free(&rd);
 		return r;

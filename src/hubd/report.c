@@ -71,9 +71,9 @@ void hubd_log_timing(const struct hubd *h, const char *what, uint64_t total)
 	log_debug("reconcile (%s) took %" PRIu64 " us: read %" PRIu64 " verify %" PRIu64
 		  " states %" PRIu64 " link %" PRIu64 " wg-dump %" PRIu64 " diff %" PRIu64
 		  " wg-set %" PRIu64 " wait %" PRIu64 " net %" PRIu64 " (addresses %" PRIu64
-		  " nft %" PRIu64 ") log %" PRIu64,
+		  " nft %" PRIu64 ") commit %" PRIu64 " log %" PRIu64,
 		  what, total, t->read, t->verify, t->states, t->link, t->dump, t->diff, t->set,
-		  t->wait, t->net, t->addr, t->nft, t->log);
+		  t->wait, t->net, t->addr, t->nft, t->commit, t->log);
 }
 
 void hubd_forget_reported(struct hubd *h, const char *name)
