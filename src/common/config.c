@@ -258,3 +258,8 @@ void hubd_config_drop_expired(struct hubd_config *cfg, const char *name)
 		return;
 	}
 }
+
+#if __SIZEOF_POINTER__ == 8
+/* A field added in the wrong place costs every peer of a big hub its padding. */
+_Static_assert(sizeof(struct hubd_peer_conf) == 176, "struct hubd_peer_conf has padding");
+#endif

@@ -105,12 +105,13 @@ struct hubd_iface_conf {
 };
 
 struct hubd_peer_conf {
+	/* Laid out without padding (176 bytes): a big hub holds one per peer, and the files
+	 * path moves them with memmove. */
 	char *name; /* file name without .conf */
 	char *path; /* the file it came from */
 	wgnl_key public_key;
 	char *psk_file; /* NULL when unset */
-	wgnl_key psk;
-	bool has_psk;
+	wgnl_key psk;	/* with has_psk */
 	struct hubd_prefix *allowed_ips;
 	size_t n_allowed_ips;
 	char *endpoint_host; /* NULL when unset; a literal address or a host name, no brackets */
@@ -118,7 +119,6 @@ struct hubd_peer_conf {
 	uint16_t keepalive; /* 0 = off */
 	/* Where each value was written, for diagnostics (0 = not written). */
 	unsigned public_key_line;
-	unsigned psk_file_line;
 	unsigned *allowed_ips_lines; /* parallel to allowed_ips */
 	/*
 	 * Access (access.h): with has_access, the only destinations the peer may
@@ -128,11 +128,13 @@ struct hubd_peer_conf {
 	struct hubd_access *access;
 	unsigned *access_lines; /* parallel to access */
 	size_t n_access;
-	bool has_access;
-	unsigned access_none_line; /* where "Access = none" was written; 0: not */
 	/* ExpiresAt: the Unix time from which the peer is out of the kernel; 0: never. */
 	int64_t expires_at;
+	unsigned psk_file_line;
+	unsigned access_none_line; /* where "Access = none" was written; 0: not */
 	unsigned expires_line;
+	bool has_psk;
+	bool has_access;
 	/*
 	 * Set by the daemon for a peer running unchanged: the verifier takes these
 	 * first, so a new or edited file can never take a running peer's key or
