@@ -72,15 +72,6 @@ static size_t fw_search(const struct fenwick *f, uint64_t target)
 	return pos; /* 1-based pos + 1 turned 0-based */
 }
 
-static uint64_t load_be64(const uint8_t *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 /* Counts and sums of peer numbers of the accepted prefixes covering a position, kept together
  * so that one walk over the tree answers both. */
 struct cover {
@@ -113,11 +104,7 @@ static struct cover fw2_sum(const struct fenwick2 *f, size_t i)
 
 static void entry_init(struct entry *e, const struct hubd_prefix *p, uint32_t flat)
 {
-	uint8_t a[16] = {0};
-
-	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
-	e->start[0] = load_be64(a);
-	e->start[1] = load_be64(a + 8);
+	hubd_prefix_u128(p, e->start);
 	e->family = (uint8_t)p->family;
 	e->cidr = p->cidr;
 	e->flat = flat;

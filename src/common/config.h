@@ -317,6 +317,10 @@ bool strv_contains(char *const *v, size_t n, const char *s);
  * prefix so sorts right before every prefix it contains; equal means same
  * family, address and length. Returns <0, 0 or >0, as qsort wants.
  *
+ * hubd_prefix_u128: p's address as a 128-bit number in two halves, most
+ * significant first, IPv4 in the top 32 bits: integers that compare and mask
+ * fast, in hubd_prefix_cmp's order of addresses within a family.
+ *
  * hubd_endpoint_parse: "host:port" or "[v6]:port" into a malloc'd host without
  * brackets and a port 1..65535. Returns -EINVAL when malformed, -ERANGE for a
  * port out of range, -ENOMEM.
@@ -330,6 +334,7 @@ bool hubd_prefix_overlap(const struct hubd_prefix *a, const struct hubd_prefix *
 bool hubd_prefix_is_host(const struct hubd_prefix *p);
 void hubd_prefix_format_addr(const struct hubd_prefix *p, char *buf, size_t len);
 int hubd_prefix_cmp(const void *a, const void *b);
+void hubd_prefix_u128(const struct hubd_prefix *p, uint64_t ret[2]);
 int hubd_endpoint_parse(const char *s, char **ret_host, uint16_t *ret_port);
 
 #endif

@@ -245,3 +245,21 @@ int hubd_endpoint_parse(const char *s, char **ret_host, uint16_t *ret_port)
 	*ret_port = port;
 	return 0;
 }
+
+static uint64_t load_be64(const uint8_t *b)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | b[i];
+	return v;
+}
+
+void hubd_prefix_u128(const struct hubd_prefix *p, uint64_t ret[2])
+{
+	uint8_t a[16] = {0};
+
+	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
+	ret[0] = load_be64(a);
+	ret[1] = load_be64(a + 8);
+}

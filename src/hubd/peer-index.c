@@ -9,22 +9,13 @@
 #include "macro.h"
 #include "peer-index.h"
 
-static uint64_t load_be64(const uint8_t *b)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | b[i];
-	return v;
-}
-
 static struct hubd_pindex_entry entry_of(const struct hubd_prefix *p, const char *owner)
 {
-	uint8_t a[16] = {0};
+	struct hubd_pindex_entry e = {
+	    .family = (uint8_t)p->family, .cidr = p->cidr, .owner = owner};
 
-	memcpy(a, &p->addr, p->family == AF_INET ? 4 : 16);
-	return (struct hubd_pindex_entry){
-	    {load_be64(a), load_be64(a + 8)}, (uint8_t)p->family, p->cidr, owner};
+	hubd_prefix_u128(p, e.start);
+	return e;
 }
 
 /* Keep the top cidr bits of the 128-bit number. */
