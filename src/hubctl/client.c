@@ -104,7 +104,7 @@ static int read_reply(int fd, char **ret, size_t *ret_len)
 	for (;;) {
 		ssize_t n;
 
-		if (len == cap) {
+		if (len + 1 == cap) {
 			if (cap >= HUBCTL_REPLY_MAX)
 				return -EMSGSIZE;
 			nbuf = realloc(buf, cap * 2);
@@ -113,7 +113,7 @@ static int read_reply(int fd, char **ret, size_t *ret_len)
 			buf = nbuf;
 			cap *= 2;
 		}
-		n = read(fd, buf + len, cap - len);
+		n = read(fd, buf + len, cap - len - 1); /* room for a NUL */
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -122,9 +122,26 @@ static int read_reply(int fd, char **ret, size_t *ret_len)
 			break;
 		len += (size_t)n;
 	}
+	buf[len] = '\0';
 	*ret = TAKE_PTR(buf);
 	*ret_len = len;
 	return 0;
+}
+
+/* The reply's text, unparsed (NUL-terminated besides). */
+static int request_text(const struct hubctl_opts *o, const char *command, int pass_fd, char **ret,
+			size_t *ret_len)
+{
+	int fd, r;
+
+	fd = connect_socket(o->socket_path);
+	if (fd < 0)
+		return fd;
+	r = send_request(fd, command, pass_fd);
+	if (r >= 0)
+		r = read_reply(fd, ret, ret_len);
+	close(fd);
+	return r;
 }
 
 int hubctl_request_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
@@ -134,15 +151,9 @@ int hubctl_request_fd(const struct hubctl_opts *o, const char *command, int pass
 	struct json_object *reply;
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0;
-	int fd, r;
+	int r;
 
-	fd = connect_socket(o->socket_path);
-	if (fd < 0)
-		return fd;
-	r = send_request(fd, command, pass_fd);
-	if (r >= 0)
-		r = read_reply(fd, &buf, &len);
-	close(fd);
+	r = request_text(o, command, pass_fd, &buf, &len);
 	if (r < 0)
 		return r;
 	tok = json_tokener_new();
@@ -196,25 +207,48 @@ static int request_failed(const struct hubctl_opts *o, int r)
 	}
 }
 
-int hubctl_call_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
-		   struct json_object **ret_reply)
+int hubctl_reply_failed(struct json_object *reply)
 {
-	struct json_object *reply = NULL, *ok;
-	int r = hubctl_request_fd(o, command, pass_fd, &reply);
+	struct json_object *ok;
 
-	if (r < 0)
-		return request_failed(o, r);
 	/* A reload with rejected files may answer ok:false with its lists: the verb prints them. */
 	if (json_object_object_get_ex(reply, "ok", &ok) && !json_object_get_boolean(ok) &&
 	    !hubctl_json_array(reply, "changes") && !hubctl_json_array(reply, "errors")) {
 		const char *e = hubctl_json_str(reply, "error");
 
 		fprintf(stderr, "hubctl: hubd: %s\n", e ? e : "request failed");
-		json_object_put(reply);
 		return HUBCTL_EXIT_ERROR;
+	}
+	return 0;
+}
+
+int hubctl_call_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
+		   struct json_object **ret_reply)
+{
+	struct json_object *reply = NULL;
+	int r = hubctl_request_fd(o, command, pass_fd, &reply);
+
+	if (r < 0)
+		return request_failed(o, r);
+	r = hubctl_reply_failed(reply);
+	if (r) {
+		json_object_put(reply);
+		return r;
 	}
 	*ret_reply = reply;
 	return 0;
+}
+
+int hubctl_call_text(const struct hubctl_opts *o, const char *command, char **ret, size_t *ret_len)
+{
+	int r = request_text(o, command, -1, ret, ret_len);
+
+	return r < 0 ? request_failed(o, r) : 0;
+}
+
+int hubctl_bad_reply(void)
+{
+	return request_failed(NULL, -EBADMSG); /* which names no socket: o unused */
 }
 
 bool hubctl_extra_args(int argc, char **argv, const char *usage)

@@ -8,8 +8,8 @@
 
 #include "hubctl.h"
 
-#define HUBCTL_REPLY_MAX   (16U << 20) /* a status of many thousand peers fits */
-#define HUBCTL_TIMEOUT_SEC 60	       /* a reload of a large peer set is not instant */
+#define HUBCTL_REPLY_MAX   (256U << 20) /* a status of 100,000 peers is ~25 MiB: fits */
+#define HUBCTL_TIMEOUT_SEC 60		/* a reload of a large peer set is not instant */
 
 /* The verbs, each in hubctl-VERB.c. */
 /* "--opt VALUE" or "--opt=VALUE" at argv[*i]: true if it is opt, *ret the value (NULL when
@@ -36,6 +36,17 @@ int hubctl_call(const struct hubctl_opts *o, const char *command, struct json_ob
 /* The same, passing the open file pass_fd along with the request (SCM_RIGHTS). */
 int hubctl_call_fd(const struct hubctl_opts *o, const char *command, int pass_fd,
 		   struct json_object **ret_reply);
+
+/*
+ * The reply as text, NUL-terminated, not parsed: for a long reply that a verb
+ * reads piece by piece (status). On failure prints why and returns the exit code.
+ * hubctl_reply_failed: for a parsed reply {"ok":false,"error":...} (without
+ * changes or errors arrays) print the error and return the exit code, else 0.
+ * hubctl_bad_reply: say that the reply is not JSON, return the exit code.
+ */
+int hubctl_call_text(const struct hubctl_opts *o, const char *command, char **ret, size_t *ret_len);
+int hubctl_reply_failed(struct json_object *reply);
+int hubctl_bad_reply(void);
 
 /* Refuse arguments a verb does not take: prints usage, returns true when there were any. */
 bool hubctl_extra_args(int argc, char **argv, const char *usage);

@@ -29,8 +29,8 @@
 #include "takeover.h"
 
 /*
- * A client has REQUEST_TIMEOUT_USEC to send its request and, from then on,
- * REPLY_TIMEOUT_USEC to take the whole reply; past either it is dropped. The
+ * A client has REQUEST_TIMEOUT_USEC to send its request and, once the reply
+ * is made, REPLY_TIMEOUT_USEC to take all of it; past either it is dropped. The
  * reply waits in the connection's buffer and goes out as the socket drains,
  * so a slow reader only ever delays itself.
  */
@@ -239,49 +239,6 @@ static json_object *prefixes(const struct hubd_prefix *p, size_t n)
 	return a;
 }
 
-static json_object *endpoint(const union wgnl_endpoint *ep)
-{
-	char host[INET6_ADDRSTRLEN], buf[INET6_ADDRSTRLEN + 10];
-
-	if (ep->addr.sa_family == AF_INET) {
-		inet_ntop(AF_INET, &ep->addr4.sin_addr, host, sizeof(host));
-		snprintf(buf, sizeof(buf), "%s:%u", host, ntohs(ep->addr4.sin_port));
-	} else if (ep->addr.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &ep->addr6.sin6_addr, host, sizeof(host));
-		snprintf(buf, sizeof(buf), "[%s]:%u", host, ntohs(ep->addr6.sin6_port));
-	} else {
-		return NULL;
-	}
-	return json_object_new_string(buf);
-}
-
-static json_object *peer_json(const struct hubd_peer_conf *p, const struct hubd_peer_state *s,
-			      int64_t now, bool expired)
-{
-	json_object *o = json_object_new_object();
-	char b64[WGNL_KEY_B64_LEN + 1];
-
-	wgnl_key_to_base64(b64, p->public_key);
-	json_object_object_add(o, "name", json_object_new_string(p->name));
-	json_object_object_add(o, "public_key", json_object_new_string(b64));
-	json_object_object_add(o, "endpoint",
-			       s ? endpoint(s->learned.addr.sa_family ? &s->learned : &s->resolved)
-				 : NULL);
-	json_object_object_add(o, "allowed_ips", prefixes(p->allowed_ips, p->n_allowed_ips));
-	json_object_object_add(o, "persistent_keepalive", json_object_new_int(p->keepalive));
-	json_object_object_add(o, "latest_handshake",
-			       json_object_new_int64(s ? s->last_handshake : 0));
-	json_object_object_add(
-	    o, "handshake_age",
-	    s && s->last_handshake ? json_object_new_int64(now - s->last_handshake) : NULL);
-	json_object_object_add(o, "rx_bytes", json_object_new_uint64(s ? s->rx_bytes : 0));
-	json_object_object_add(o, "tx_bytes", json_object_new_uint64(s ? s->tx_bytes : 0));
-	json_object_object_add(
-	    o, "health", json_object_new_string(hubd_health_name(s ? s->health : HEALTH_NEVER)));
-	control_peer_policy_json(o, p, expired);
-	return o;
-}
-
 /*
  * hubctl takeover FILE: the file comes as a descriptor that hubctl opened.
  * Root only, unlike the other requests: it changes where the hub sends its
@@ -409,6 +366,8 @@ static void reply_status(struct conn *c)
 {
 	struct hubd *h = c->l->h;
 	json_object *head;
+	struct control_buf peer = {0};
+	char b64[WGNL_KEY_B64_LEN + 1];
 	const char *text;
 	int64_t now = time(NULL);
 	int r;
@@ -436,29 +395,32 @@ static void reply_status(struct conn *c)
 		     hubd_peer_conf_name_cmp(&h->cfg->expired[e], &h->cfg->peers[i]) < 0);
 		const struct hubd_peer_conf *p =
 		    expired ? &h->cfg->expired[e++] : &h->cfg->peers[i++];
-		json_object *o =
-		    peer_json(p, expired ? NULL : hubd_peer_find(h, p->public_key), now, expired);
+		const struct hubd_peer_state *s = expired ? NULL : hubd_peer_find(h, p->public_key);
 
-		text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
-		r = i + e > 1 ? out_add(c, ",", 1) : 0;
+		/* Text written directly (control-status.c): a json-c object per peer cost more
+		 * than the kernel's dump. One buffer, reused: the peer's text, then a copy. */
+		peer.len = 0;
+		wgnl_key_to_base64(b64, p->public_key);
+		r = control_peer_status(&peer, p, s, now, b64,
+					expired ? "expired"
+						: hubd_health_name(s ? s->health : HEALTH_NEVER));
+		if (r >= 0 && i + e > 1)
+			r = out_add(c, ",", 1);
 		if (r >= 0)
-			r = out_add(c, text, strlen(text));
-		json_object_put(o);
+			r = out_add(c, peer.data, peer.len);
 	}
+	free(peer.data);
 	if (r >= 0)
 		r = out_add(c, "]}\n", 3);
-	malloc_trim(0); /* the dump and the peers' JSON were O(N) */
+	malloc_trim(0); /* the dump's messages were O(N); the peers' text reuses one buffer */
 	if (r < 0) {
 		c->out_len = 0;
 		reply(c, error_reply("out of memory"));
 	}
 }
 
-static void answer(struct conn *c)
+static void answer_request(struct conn *c)
 {
-	/* One deadline for the whole reply, however slowly the client reads. */
-	sd_event_source_set_time_relative(c->timer, REPLY_TIMEOUT_USEC);
-	c->replying = true;
 	if (c->denied) {
 		reply(c, error_reply("permission denied"));
 		return;
@@ -490,6 +452,16 @@ static void answer(struct conn *c)
 	default:
 		reply(c, error_reply("malformed request"));
 	}
+}
+
+static void answer(struct conn *c)
+{
+	c->replying = true;
+	answer_request(c);
+	/* One deadline for the whole reply, however slowly the client reads, counted from when
+	 * the reply is made: a reload or status of 100,000 peers can take longer than that to
+	 * make on a slow machine, and the client waits for it (HUBCTL_TIMEOUT_SEC). */
+	sd_event_source_set_time_relative(c->timer, REPLY_TIMEOUT_USEC);
 }
 
 /*

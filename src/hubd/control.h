@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define CONTROL_REQUEST_MAX 4096
 
@@ -29,13 +30,31 @@ int control_parse_request(const char *buf, size_t len);
  */
 int control_daemon_running(const char *path, const char *config_dir);
 
+/* A growing text buffer: the status reply is written into one, peer by peer. */
+struct control_buf {
+	char *data;
+	size_t len, cap;
+};
+
+struct hubd_peer_state;
+
+/* Append n bytes of s to b; -ENOMEM leaves b as it was. */
+int control_buf_add(struct control_buf *b, const char *s, size_t n);
+
+/* Append s as a JSON string, quoted and escaped as json-c writes it (without "\/"). */
+int control_json_string(struct control_buf *b, const char *s);
+
 /*
- * Add p's policy to its status object o: "access", its Access entries in
+ * Append p's object of the status reply (docs/control-protocol.md), its keys
+ * in the documented order: its public key as b64 (the caller's: this file
+ * links without libwgnl), the kernel's view from s (NULL: none, as for a
+ * peer kept out of the kernel) with handshake_age counted to now, health as
+ * given ("expired" for such a peer), then "access", its Access entries in
  * hubd's own form ([] for "Access = none", absent without Access), and
- * "expires_at", RFC 3339 in UTC (absent without ExpiresAt). With expired
- * (a peer kept out of the kernel, hubd_config_split_expired), "health" is
- * set to "expired".
+ * "expires_at", RFC 3339 in UTC (absent without ExpiresAt). 0 or -ENOMEM.
  */
-void control_peer_policy_json(struct json_object *o, const struct hubd_peer_conf *p, bool expired);
+int control_peer_status(struct control_buf *b, const struct hubd_peer_conf *p,
+			const struct hubd_peer_state *s, int64_t now, const char *b64,
+			const char *health);
 
 #endif

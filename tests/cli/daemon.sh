@@ -128,5 +128,23 @@ grep -q "hubd: permission denied" "$tmp/err" || fail "refusal message: $(cat "$t
 echo 'not json' >"$replies/status.json"
 [ "$(code status)" = 1 ] || fail "a non-JSON reply: exit $rc"
 grep -q "not a JSON object" "$tmp/err" || fail "non-JSON message: $(cat "$tmp/err")"
+echo '{"ok":true,"interface":{"name":"wg0"},"peers":[{"name":"a"},{"name":"b"' >"$replies/status.json"
+[ "$(code status)" = 1 ] || fail "a reply cut off among the peers: exit $rc"
+grep -q "not a JSON object" "$tmp/err" || fail "cut-off message: $(cat "$tmp/err")"
+[ ! -s "$tmp/out" ] || fail "a cut-off reply printed a table: $(cat "$tmp/out")"
 [ "$(code reload extra)" = 1 ] || fail "reload with an extra argument: exit $rc"
+
+# 70,000 peers make a reply of about 18 MiB: more than hubctl once took (16 MiB).
+echo "# status of 70,000 peers"
+awk 'BEGIN {
+	printf "{\"ok\":true,\"interface\":{\"name\":\"wg0\",\"peers_total\":70000},\"peers\":["
+	for (i = 0; i < 70000; i++)
+		printf "%s{\"name\":\"peer%06d\",\"public_key\":\"aHViLXB1YmxpYy1rZXktLS0tLS0tLS0tLS0tLS0tLS0=\",\"endpoint\":\"198.51.100.7:%d\",\"allowed_ips\":[\"10.%d.%d.%d/32\",\"fd00:8::1:0:%x/128\"],\"persistent_keepalive\":25,\"latest_handshake\":1700000000,\"handshake_age\":%d,\"rx_bytes\":%d,\"tx_bytes\":%d,\"health\":\"up\"}", i ? "," : "", i, 10000 + i, 100 + int(i / 65536), int(i / 256) % 256, i % 256, i, i, i * 1000, i * 7
+	printf "]}\n"
+}' >"$replies/status.json"
+[ "$(wc -c <"$replies/status.json")" -gt $((16 << 20)) ] || fail "the big reply is too small to test the old limit"
+[ "$(code status)" = 0 ] || fail "status of 70,000 peers: exit $rc: $(cat "$tmp/err")"
+[ "$(grep -c '^peer' "$tmp/out")" = 70000 ] || fail "status of 70,000 peers: $(grep -c '^peer' "$tmp/out") rows"
+grep -Eq '^peer069999 +198\.51\.100\.7:79999 +10\.101\.17\.111/32, fd00:8::1:0:1116f/128 +19h 26m 39s ago +66\.76 MiB +478\.51 KiB +up$' "$tmp/out" ||
+	fail "the last of 70,000 rows: $(tail -n 1 "$tmp/out")"
 echo "ok"
