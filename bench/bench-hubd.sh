@@ -5,14 +5,16 @@
 # Prints a table: cold start to READY vs `wg setconf`, one peer edited vs
 # `wg syncconf`, file-drop-to-kernel latency in and outside the hub's subnet, RSS and
 # bytes per peer, netlink messages per change, `hubctl reload` vs `wg syncconf`,
-# `hubctl status` vs `wg show dump`, the health timer's CPU share on an idle hub.
+# `hubctl status` vs `wg show dump`, the health timer's CPU share on an idle hub, and the
+# longest a control request waited for hubd's loop at any moment after READY.
 # At PEERS=100000 give the VM 4 GiB and time: HUBD_VM_MEM=4096 HUBD_VM_TIMEOUT=7200.
 # Knobs (HUBD_BENCH_PEERS etc. through tests/vm/run, which passes only HUBD_* variables):
 # PEERS (10000), BENCH_REPS (3: cold starts, median; wg syncconf runs max(REPS, 5) times),
 # BENCH_STEPS (10 edits and 10 drops), BENCH_GAP_MS (1000, quiet time between
 # steps), BENCH_HEALTH (HealthInterval, 3600: the health timer stays out of the
 # measurements), BENCH_PROFILE (1: a perf or strace look at one change), BENCH_OUTSIDE
-# (1: 7 peers in 20 outside the subnet), BENCH_HEALTH_WINDOW (60 s of idle CPU measured).
+# (1: 7 peers in 20 outside the subnet), BENCH_HEALTH_WINDOW (60 s of idle CPU measured),
+# BENCH_PROBE_MS (50: the pause between two requests of the responsiveness probe).
 # hubd-vm-timeout: 1800
 # It is not a test: a MISS does not fail it; only a broken run does.
 source "$HUBD_SRCDIR/tests/vm/lib.sh"
@@ -31,6 +33,7 @@ STEPS=${BENCH_STEPS:-${HUBD_BENCH_STEPS:-10}}
 GAP=${BENCH_GAP_MS:-${HUBD_BENCH_GAP_MS:-1000}}
 HEALTH=${BENCH_HEALTH:-${HUBD_BENCH_HEALTH:-3600}}
 PROFILE=${BENCH_PROFILE:-${HUBD_BENCH_PROFILE:-1}}
+PROBE_MS=${BENCH_PROBE_MS:-${HUBD_BENCH_PROBE_MS:-50}}
 # wg syncconf is cheap to repeat (no link to delete) and noisy under TCG: at least 5.
 SYNC_REPS=$((REPS > 5 ? REPS : 5))
 NS=hbench
@@ -49,6 +52,41 @@ rows=()
 # row FIGURE OURS REFERENCE RATIO TARGET VERDICT
 row() { rows+=("$(printf '| %s | %s | %s | %s | %s | %s |' "$@")"); }
 verdict() { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+
+# --- the loop's responsiveness --------------------------------------------------------------
+# From READY on, bench-poll probe sends hubd a request it answers without work (an unknown
+# command) every PROBE_MS and times each answer: whatever holds the loop (a state record
+# written, a full resync, a health check) holds it too. phase NAME marks where the run is, so
+# that each long wait can be told by what the bench was doing then; the probe also says how
+# much CPU hubd used during it (near the wait: the loop was busy) and how long the probe
+# itself went unscheduled (the machine's stall, not hubd's).
+phase() { printf '%s\t%s\n' "${2:-$EPOCHREALTIME}" "$1" >>"$D/phases"; }
+probe_start() { # LOG OUT INTERVAL_MS: PROBE_PID
+	: >>"$1"
+	"$POLL" probe "$D/control.sock" "$3" 200 "$1" >"$2" 2>&1 &
+	PROBE_PID=$!
+	cleanup _kill_wait "$PROBE_PID"
+}
+# probe_stop OUT: log the waits of 200 ms or more with their phases, and the longest per
+# phase; sets P_MAX (ms), P_PHASE, P_N (probes answered), P_FAILED, P_MEDIAN, and P_MAX2 and
+# P_PHASE2, the longest outside a phase whose name says "by design".
+probe_stop() {
+	kill -TERM "$PROBE_PID"
+	wait "$PROBE_PID" || fail "the probe failed: $(tail -n 3 "$1")"
+	awk -F '\t' 'FNR == NR { t[++np] = $1; name[np] = $2; next }
+		function at(x,  i, p) { p = "before the first phase"; for (i = 1; i <= np; i++) if (t[i] <= x) p = name[i]; return p }
+		$0 ~ /^long / { split($0, f, " "); ph = at(f[4])
+			printf "#   %s ms at %s (hubd CPU %s ms, the probe starved %s ms): %s\n", f[2], f[4], f[6], f[8], ph
+			if (f[2] > pm[ph]) pm[ph] = f[2]; next }
+		$0 ~ /^  log: / { print "#   " $0; next }
+		$0 ~ /^probes / { split($0, f, " "); print "#   " $0; S = f[2] " " f[4] " " f[6] " " f[10] "\t" at(f[12]) }
+		END { m2 = 0; p2 = "-"; for (ph in pm) { printf "#   longest in %s: %s ms\n", ph, pm[ph]
+				if (ph !~ /by design/ && pm[ph] > m2) { m2 = pm[ph]; p2 = ph } }
+			print "SUMMARY\t" S "\t" m2 "\t" p2 }' "$D/phases" "$1" >"$1.report"
+	grep -v '^SUMMARY' "$1.report" || true
+	IFS=$'\t' read -r _ nums P_PHASE P_MAX2 P_PHASE2 < <(grep '^SUMMARY' "$1.report")
+	read -r P_N P_FAILED P_MEDIAN P_MAX <<<"$nums"
+}
 
 log "hubd benchmark: $N peers, $REPS cold starts, $STEPS edits + $STEPS drops, $(nproc) CPUs"
 netns_new "$NS"
@@ -118,13 +156,13 @@ log "config written: $N peer files, $outs of them with a /32 outside the hub's s
 # hubd_up NS LOG SOCKET: start hubd (HUBD_PID); T_UP is its start-to-ready seconds. Not in
 # a $(...): hubd would hold the substitution's pipe open.
 hubd_up() {
-	local t0 t1
+	local t0
 	t0=$EPOCHREALTIME
 	ip netns exec "$1" "$HUBD" --foreground --debug --config-dir "$C" --socket "$3" \
 		--state-dir "$D/state" </dev/null >/dev/null 2>>"$2" &
 	HUBD_PID=$!
-	t1=$("$POLL" wait-line "$2" "[ready]" 600) || fail "hubd not ready; its log: $(tail -n 20 "$2")"
-	T_UP=$(calc "$t1 - $t0")
+	READY_AT=$("$POLL" wait-line "$2" "[ready]" 600) || fail "hubd not ready; its log: $(tail -n 20 "$2")"
+	T_UP=$(calc "$READY_AT - $t0")
 }
 t_hubd=() t_set=() paired=()
 for ((r = 1; r <= REPS; r++)); do
@@ -134,6 +172,8 @@ for ((r = 1; r <= REPS; r++)); do
 		netns_new "$ns"
 	fi
 	ip -n "$ns" link add wgref type wireguard
+	# The last round's hubd is probed from its READY on (the probe waits for the line).
+	[ "$r" = "$REPS" ] && probe_start "$D/hubd-$r.log" "$D/probe.txt" "$PROBE_MS"
 	# Which goes first alternates: the machine's speed drifts within a round too.
 	[ $((r % 2)) = 0 ] && hubd_up "$ns" "$D/hubd-$r.log" "$sock"
 	t0=$EPOCHREALTIME
@@ -175,6 +215,12 @@ status_field() { # FIELD: a counter from hubctl --json status
 rss() { awk '$1 == "VmRSS:" { r = $2 } $1 == "VmHWM:" { h = $2 } END { printf "%.1f %.1f", r / 1024, h / 1024 }' "/proc/$HUBD_PID/status"; }
 read -r rss0 hwm0 <<<"$(rss)"
 log "hubd after start: VmRSS $rss0 MiB, VmHWM $hwm0 MiB"
+# The cold start's aftermath with nothing else running: what the kernel's notifications of it
+# cause, and the first state record (written RECORD_DELAY_USEC, 2 s, after READY); 3 s more.
+phase "the cold start's aftermath, idle (its state record among it)" "$READY_AT"
+"$POLL" wait-line "$D/hubd-$REPS.log" "state record" 300 >/dev/null || log "no state record written"
+sleep 3
+phase "wg syncconf of the reference (hubd idle, the CPU shared)"
 
 # --- one peer edited: hubd vs wg syncconf of the whole config with that edit ------------
 t_sync=()
@@ -211,11 +257,14 @@ sleep 1
 # series NAME SPEC: run the steps; sets lat (median ms) and msgs (netlink messages per step).
 series() {
 	local m0 c0 m1 c1 out
+	phase "$1: hubctl --json status, twice (the series' counters)"
 	m0=$(status_field netlink_messages) c0=$(status_field reconciles)
+	phase "$1: a peer file a step, ${GAP} ms apart (state records among them)"
 	out=$(nsx "$POLL" drops wg0 "$2" "$GAP" 60 "$D/hubd-$REPS.log") ||
 		{ echo "$out"; fail "$1: a step was not applied"; }
 	echo "$out" | sed 's/^/#   /'
 	grep ' took ' "$D/hubd-$REPS.log" | tail -n "$STEPS" | sed 's/^/#   /'
+	phase "$1: hubctl --json status, twice (the series' counters)"
 	m1=$(status_field netlink_messages) c1=$(status_field reconciles)
 	lat=$(echo "$out" | awk '$1 == "median" { print $2 }')
 	dump=$(echo "$out" | awk '$1 == "median" { print $8 }')
@@ -263,9 +312,13 @@ row "hubd VmRSS after start, bytes per peer" "$(calc "$rss0 * 1048576 / $N")" "-
 	"$(verdict "$rss0 * 1048576 / $N <= 330")"
 row "hubd VmRSS / VmHWM after $((2 * STEPS)) changes (MiB)" "$rss1 / $hwm1" "-" "-" "<= 16 MiB" \
 	"$(verdict "$hwm1 <= 16")"
+# The last series' state record, written 2 s after its last change.
+phase "after the series, idle (its last state record)"
+sleep 4
 # A full reload re-reads every file and compares the whole device: its peak, apart (writing
 # 5 to clear_refs resets VmHWM to the current RSS).
 echo 5 >"/proc/$HUBD_PID/clear_refs"
+phase "hubctl reload of every file (on the loop by design)"
 t0=$EPOCHREALTIME
 "$HUBCTL" --socket "$D/control.sock" reload >/dev/null || fail "hubctl reload failed"
 t_reload=$(calc "($EPOCHREALTIME - $t0) * 1000")
@@ -279,6 +332,7 @@ row "hubctl reload of the unchanged files (ms)" "$t_reload" "$(calc "$sync * 100
 	"${ratio}x" "<= 1.0x" "$(verdict "$ratio <= 1.0")"
 
 # --- hubctl status against wg show dump ---------------------------------------------------
+phase "hubctl status and wg show dump"
 t_st=() t_dump=()
 for ((r = 1; r <= SYNC_REPS; r++)); do
 	t0=$EPOCHREALTIME
@@ -298,6 +352,16 @@ row "hubctl status (ms)" "$(calc "$st * 1000")" "$(calc "$dmp * 1000") (wg show 
 row "full reconciles for kernel notifications, overruns (all since start)" \
 	"$(grep -c 'reconcile (kernel) took' "$D/hubd-$REPS.log" || true), $(grep -c 'notifications overran' "$D/hubd-$REPS.log" || true)" \
 	"-" "-" "0, 0" "-"
+
+# The probe ends here: strace would slow hubd's loop itself.
+log "responsiveness: the longest waits for hubd's answer to a control request after READY"
+probe_stop "$D/probe.txt"
+row "longest wait for an answer to a control request after READY (ms; at: $P_PHASE; $P_N requests, median $P_MEDIAN ms, $P_FAILED failed)" \
+	"$P_MAX" "-" "-" "<= 1 s" "$(verdict "$P_MAX <= 1000 && $P_FAILED == 0")"
+# (0: none of 200 ms or more, the probe's threshold for telling a wait)
+row "longest wait, apart from a hubctl reload's own (ms; at: $P_PHASE2)" \
+	"$([ "$P_MAX2" = 0 ] && echo "< 200" || echo "$P_MAX2")" "-" "-" "<= 1 s" \
+	"$(verdict "$P_MAX2 <= 1000 && $P_FAILED == 0")"
 
 # --- where a change's time goes -----------------------------------------------------------
 if [ "$PROFILE" = 1 ]; then
@@ -328,11 +392,19 @@ cat "$D/hubd.conf.new" >"$C/hubd.conf"
 hubd_up "$NS" "$D/hubd-idle.log" "$D/control.sock"
 cleanup _kill_wait "$HUBD_PID"
 log "hubd started again with the default HealthInterval: ready in $T_UP s"
+# Probed too, 4 times a second (its own cost stays well under 1 % of a CPU): a health check
+# holds the loop for its dump.
+phase "idle hub, default HealthInterval (health checks)" "$READY_AT"
+probe_start "$D/hubd-idle.log" "$D/probe-idle.txt" 250
 sleep 2
 cpu() { awk '{ print $14 + $15 }' "/proc/$HUBD_PID/stat"; }
 c0=$(cpu) t0=$EPOCHREALTIME
 sleep "$WINDOW"
 c1=$(cpu) t1=$EPOCHREALTIME
+log "responsiveness on the idle hub"
+probe_stop "$D/probe-idle.txt"
+row "longest wait for an answer to a control request, idle hub, default HealthInterval (ms; $P_N requests)" \
+	"$P_MAX" "-" "-" "<= 1 s" "$(verdict "$P_MAX <= 1000 && $P_FAILED == 0")"
 share=$(calc "100 * ($c1 - $c0) / $(getconf CLK_TCK) / ($t1 - $t0)")
 timers=$(grep -c 'reconcile (health timer) took' "$D/hubd-idle.log" || true)
 log "health timer: $timers checks in ${WINDOW} s"

@@ -20,15 +20,32 @@
  *	is the applied time with HUBD_LOG, else the dump-seen time, an upper
  *	bound whose resolution is one dump.
  *
+ *   bench-poll probe SOCKET INTERVAL_MS LONG_MS [HUBD_LOG]
+ *	How long hubd's loop keeps a control request waiting: until SIGTERM,
+ *	connect to SOCKET, send a request hubd answers without any work (an
+ *	unknown command: docs/control-protocol.md), read the reply to its end,
+ *	sleep INTERVAL_MS, again. With HUBD_LOG, first wait for its "[ready]"
+ *	line. Prints a line "long W at T cpu C starved S" per wait of LONG_MS
+ *	or more (W in ms, T the wall-clock second it began, like
+ *	$EPOCHREALTIME; C the CPU ms hubd's process used meanwhile, from
+ *	/proc, so a busy loop shows C near W; S the longest the probe itself
+ *	went unscheduled while it waited, polling every 20 ms: the machine's
+ *	stall, not hubd's), each followed by the lines of HUBD_LOG written
+ *	meanwhile that say what hubd did (a reconcile's "took", a state record,
+ *	an overrun), then "probes N failed F median M p99 P max X at T".
+ *
  * Prints figures; it is not a test. Exit 0, 1 on a failure or timeout.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -315,6 +332,170 @@ static int drops(const char *ifname, const char *spec, double gap_ms, double tim
 	return r;
 }
 
+/* --- probe: the loop's responsiveness --------------------------------------------------- */
+
+static volatile sig_atomic_t stopping;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+/*
+ * One request, from connect to the reply's EOF: its seconds, or -1 when it
+ * failed (no socket, no reply within 120 s, or stopped meanwhile). Unix
+ * stream connects complete in the kernel's backlog even while hubd is busy,
+ * so the time is the loop's delay, not ours.
+ */
+/* The CPU time (user + system) of process pid so far, in ms; -1 if /proc does not say. */
+static double cpu_ms(pid_t pid)
+{
+	unsigned long long ut = 0, st = 0;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = pid > 0 ? fopen(path, "r") : NULL;
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* the command name may hold spaces */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1000 / (double)sysconf(_SC_CLK_TCK);
+}
+
+struct probe_result {
+	double wait, cpu, starved; /* ms: the answer's wait, hubd's CPU, the probe's own stall */
+};
+
+static double probe_once(const char *path, struct probe_result *res)
+{
+	static const char req[] = "{\"command\":\"bench-probe\"}\n";
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	double t0 = mono(), last = t0, cpu0 = -1;
+	struct ucred cred = {0};
+	socklen_t clen = sizeof(cred);
+	char buf[512];
+	size_t got = 0;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int ok = 0;
+
+	res->starved = 0;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		goto out;
+	/* The listening socket's owner: hubd, whose CPU time tells a busy loop from a wait. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0)
+		cpu0 = cpu_ms(cred.pid);
+	if (write(fd, req, sizeof(req) - 1) != (ssize_t)sizeof(req) - 1)
+		goto out;
+	for (;;) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+		int k;
+
+		if (stopping || mono() - t0 > 120)
+			goto out;
+		k = poll(&p, 1, 20);
+		if (mono() - last > res->starved / 1000 + 0.020)
+			res->starved = (mono() - last - 0.020) * 1000;
+		last = mono();
+		if (k < 0)
+			goto out;
+		if (k == 0)
+			continue;
+		n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		if (n < 0)
+			goto out;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(buf) - 1)
+			got = 0; /* only the end matters: a complete line */
+	}
+	buf[got] = 0;
+	ok = got && buf[got - 1] == '\n' && strstr(buf, "\"ok\"");
+out:
+	res->wait = (mono() - t0) * 1000;
+	res->cpu = cpu0 >= 0 && cpu_ms(cred.pid) >= 0 ? cpu_ms(cred.pid) - cpu0 : -1;
+	if (fd >= 0)
+		close(fd);
+	return ok ? res->wait / 1000 : -1;
+}
+
+/* hubd's log lines between from and to that say what held the loop: at most 6. */
+static void print_log_between(const char *path, long from, long to)
+{
+	static const char *const telling[] = {" took ", "state record", "overran", "health"};
+	FILE *f = path ? fopen(path, "r") : NULL;
+	char line[1024];
+	int shown = 0;
+
+	if (!f)
+		return;
+	if (fseek(f, from, SEEK_SET) == 0)
+		while (shown < 6 && ftell(f) < to && fgets(line, sizeof(line), f))
+			for (size_t i = 0; i < sizeof(telling) / sizeof(telling[0]); i++)
+				if (strstr(line, telling[i])) {
+					printf("  log: %s%s", line, strchr(line, '\n') ? "" : "\n");
+					shown++;
+					break;
+				}
+	fclose(f);
+}
+
+static int probe(const char *sock, double interval_ms, double long_ms, const char *log)
+{
+	struct sigaction sa = {.sa_handler = on_stop}; /* no SA_RESTART: poll returns EINTR */
+	double *w = NULL, max = 0, max_at = 0;
+	size_t n = 0, cap = 0, failed = 0;
+
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (log && wait_line(log, "[ready]", 3600) != 0)
+		return 1;
+	while (!stopping) {
+		long from = log_size(log);
+		struct probe_result res;
+		double at = wall(), t = probe_once(sock, &res);
+
+		if (stopping)
+			break;
+		if (t < 0) {
+			failed++;
+		} else {
+			if (n == cap) {
+				double *g = realloc(w, (cap = cap ? 2 * cap : 4096) * sizeof(*w));
+
+				if (!g)
+					return 1;
+				w = g;
+			}
+			w[n++] = t * 1000;
+			if (t * 1000 > max)
+				max = t * 1000, max_at = at;
+			if (t * 1000 >= long_ms) {
+				printf("long %.1f at %.6f cpu %.0f starved %.0f\n", t * 1000, at,
+				       res.cpu, res.starved);
+				print_log_between(log, from, log_size(log));
+			}
+		}
+		sleep_ms(interval_ms);
+	}
+	if (n)
+		qsort(w, n, sizeof(*w), cmp_double);
+	printf("probes %zu failed %zu median %.1f p99 %.1f max %.1f at %.6f\n", n, failed,
+	       n ? w[n / 2] : 0, n ? w[n * 99 / 100] : 0, max, max_at);
+	free(w);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -323,7 +504,10 @@ int main(int argc, char **argv)
 	if ((argc == 6 || argc == 7) && !strcmp(argv[1], "drops"))
 		return drops(argv[2], argv[3], atof(argv[4]), atof(argv[5]),
 			     argc == 7 ? argv[6] : NULL);
+	if ((argc == 5 || argc == 6) && !strcmp(argv[1], "probe"))
+		return probe(argv[2], atof(argv[3]), atof(argv[4]), argc == 6 ? argv[5] : NULL);
 	fprintf(stderr, "usage: bench-poll wait-line FILE STRING TIMEOUT\n"
-			"       bench-poll drops IFNAME SPEC GAP_MS TIMEOUT [HUBD_LOG]\n");
+			"       bench-poll drops IFNAME SPEC GAP_MS TIMEOUT [HUBD_LOG]\n"
+			"       bench-poll probe SOCKET INTERVAL_MS LONG_MS [HUBD_LOG]\n");
 	return 2;
 }

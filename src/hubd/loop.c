@@ -72,21 +72,30 @@ unsigned loop_note_file(struct hubd_loop *l, const char *file)
 	return RECONCILE_FILES;
 }
 
+static void record_later(struct hubd_loop *l);
+
+/* The child that wrote the record ended: what changed meanwhile is written in turn. */
+static void record_done(void *userdata)
+{
+	record_later(userdata);
+}
+
+/* Written by a child process: the loop never waits for the disk (record.h). */
 static int on_record(sd_event_source *s, uint64_t usec, void *userdata)
 {
 	struct hubd_loop *l = userdata;
 
-	hubd_record_write(l->h);
+	hubd_record_write_async(l->h, l->event, record_done, l);
 	return 0;
 }
 
 /* A change since the record was written: write it RECORD_DELAY_USEC from now, unless a
- * write is already due. */
+ * write is already due or under way (its end comes back here). */
 static void record_later(struct hubd_loop *l)
 {
 	int on = SD_EVENT_OFF;
 
-	if (!l->h->record_dirty || !l->h->state_dir)
+	if (!l->h->record_dirty || !l->h->state_dir || hubd_record_writer())
 		return;
 	if (!l->record_timer) {
 		if (sd_event_add_time_relative(l->event, &l->record_timer, CLOCK_MONOTONIC,
@@ -245,6 +254,7 @@ int loop_init(struct hubd_loop *l, struct hubd *h)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD); /* sd_event_add_child wants it blocked: the record's writer */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	sd_event_add_signal(l->event, NULL, SIGTERM, on_signal, l);
 	sd_event_add_signal(l->event, NULL, SIGINT, on_signal, l);
@@ -320,7 +330,7 @@ int loop_run(struct hubd_loop *l)
 
 void loop_done(struct hubd_loop *l)
 {
-	hubd_record_write(l->h); /* what changed within RECORD_DELAY_USEC of the end */
+	hubd_record_write(l->h); /* a child's write ended, and what changed since, here and now */
 	sd_event_source_disable_unref(l->record_timer);
 	l->record_timer = NULL;
 	sd_event_source_disable_unref(l->debounce);

@@ -16,6 +16,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+#include <systemd/sd-event.h>
 
 #include "config.h"
 
@@ -38,11 +40,26 @@ bool hubd_record_contests(const struct hubd_record *r, const struct hubd_peer_co
 
 /* The record of cfg's peers, as text (malloc'd, *ret_len bytes). */
 int hubd_record_format(const struct hubd_config *cfg, char **ret, size_t *ret_len);
-/* Write cfg's record to dir/IFNAME.peers atomically (a temporary file, fsync, rename). */
+/* Write cfg's record to dir/IFNAME.peers atomically (a temporary file .IFNAME.peers, fsync,
+ * rename, fsync of dir): a crash at any point leaves the old record or the new one, whole. */
 int hubd_record_save(const char *dir, const struct hubd_config *cfg);
 
 struct hubd;
-/* Save what runs, if it changed since last saved (h->record_dirty); a failure is logged once. */
+/*
+ * Save what runs, if it changed since last saved (h->record_dirty), off the
+ * loop: a child process (fork: the configuration as it stands, copy-on-write)
+ * writes it as hubd_record_save does, so the loop spends only the fork and
+ * never waits for the disk. e watches the child (SIGCHLD must be blocked, as
+ * sd_event_add_child wants) and once it ended calls done(userdata), for the
+ * caller to save what changed meanwhile. One child at a time: while one runs,
+ * this does nothing and record_dirty stays set. Without e, or if fork fails,
+ * the record is written here and now. A failure is logged once per run.
+ */
+void hubd_record_write_async(struct hubd *h, sd_event *e, void (*done)(void *userdata),
+			     void *userdata);
+/* The child writing the record, or 0. */
+pid_t hubd_record_writer(void);
+/* Wait for a child writing the record, then save here and now what is still dirty: at exit. */
 void hubd_record_write(struct hubd *h);
 
 #endif
