@@ -172,6 +172,7 @@ struct verify {
 	const struct hubd_prefix *routes;
 	size_t n_routes;
 	struct hubd_prefix default_routes[HUBD_DEFAULT_PEER_ROUTES];
+	struct hubd_prefix link_local[2]; /* 169.254.0.0/16 and fe80::/10, parsed once */
 };
 
 static int cmp_peer_key(const void *a, const void *b, void *peers)
@@ -378,9 +379,14 @@ static void check_masquerade_lan(struct verify *v, const struct hubd_peer_conf *
 	}
 }
 
+static const char *const link_local[] = {"169.254.0.0/16", "fe80::/10"};
+
 static void routes_init(struct verify *v)
 {
 	const struct hubd_iface_conf *ic = &v->cfg->iface;
+
+	for (size_t k = 0; k < sizeof(link_local) / sizeof(*link_local); k++)
+		hubd_prefix_parse(link_local[k], &v->link_local[k], NULL);
 
 	v->routes = ic->peer_routes;
 	v->n_routes = ic->n_peer_routes;
@@ -398,15 +404,13 @@ static void routes_init(struct verify *v)
 static void check_peer_routes(struct verify *v, const struct hubd_peer_conf *p, size_t j,
 			      unsigned *errs)
 {
-	static const char *const link_local[] = {"169.254.0.0/16", "fe80::/10"};
 	const struct hubd_prefix *a = &p->allowed_ips[j];
 	char f[HUBD_PREFIX_STRLEN];
-	struct hubd_prefix ll;
 
-	hubd_prefix_format(a, f, sizeof(f));
+	/* Formatted for a message only: this runs for every prefix of every peer. */
 	for (size_t k = 0; a->cidr && k < sizeof(link_local) / sizeof(*link_local); k++)
-		if (hubd_prefix_parse(link_local[k], &ll, NULL) == 0 &&
-		    hubd_prefix_overlap(a, &ll)) {
+		if (hubd_prefix_overlap(a, &v->link_local[k])) {
+			hubd_prefix_format(a, f, sizeof(f));
 			verr(v, p, p->allowed_ips_lines[j], errs,
 			     "AllowedIPs %s overlaps link-local space %s (the cloud metadata "
 			     "address "
@@ -417,6 +421,7 @@ static void check_peer_routes(struct verify *v, const struct hubd_peer_conf *p, 
 	for (size_t k = 0; k < v->n_routes; k++)
 		if (hubd_prefix_contains(&v->routes[k], a))
 			return;
+	hubd_prefix_format(a, f, sizeof(f));
 	verr(v, p, p->allowed_ips_lines[j], errs,
 	     "AllowedIPs %s lies outside PeerRoutes (%s): set PeerRoutes in hubd.conf to let peers "
 	     "route it",
