@@ -25,19 +25,25 @@ static void mask_to(uint64_t v[2], unsigned cidr)
 	v[1] &= cidr >= 128 ? ~0ULL : cidr > 64 ? ~0ULL << (128 - cidr) : 0;
 }
 
-static int entry_cmp(const void *pa, const void *pb)
+/* Address before length: a prefix sorts right before those it contains. */
+static int prefix_cmp(const struct hubd_pindex_entry *a, const struct hubd_pindex_entry *b)
 {
-	const struct hubd_pindex_entry *a = pa, *b = pb;
-
-	/* Address before length: a prefix sorts right before those it contains. */
 	if (a->family != b->family)
 		return a->family < b->family ? -1 : 1;
 	if (a->start[0] != b->start[0])
 		return a->start[0] < b->start[0] ? -1 : 1;
 	if (a->start[1] != b->start[1])
 		return a->start[1] < b->start[1] ? -1 : 1;
-	if (a->cidr != b->cidr)
-		return a->cidr < b->cidr ? -1 : 1;
+	return a->cidr < b->cidr ? -1 : a->cidr > b->cidr;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+	const struct hubd_pindex_entry *a = pa, *b = pb;
+	int r = prefix_cmp(a, b);
+
+	if (r)
+		return r;
 	/* Owners apart by identity: a NULL owner sorts first, so a probe finds the first
 	 * entry of its prefix. */
 	return (uintptr_t)a->owner < (uintptr_t)b->owner
@@ -47,8 +53,7 @@ static int entry_cmp(const void *pa, const void *pb)
 
 static bool same_prefix(const struct hubd_pindex_entry *a, const struct hubd_pindex_entry *b)
 {
-	return a->family == b->family && a->cidr == b->cidr && a->start[0] == b->start[0] &&
-	       a->start[1] == b->start[1];
+	return prefix_cmp(a, b) == 0;
 }
 
 /* Is e inside q (or q itself)? */
@@ -133,22 +138,14 @@ int hubd_pindex_build(struct hubd_pindex *x, const struct hubd_config *cfg)
 }
 
 /*
- * Where the gone peers' entries are, sorted. A prefix a file lists twice is
- * two equal entries: each distinct (prefix, owner) takes its whole run once.
+ * Where the gone entries (sorted) are in the index, ascending. A prefix a file
+ * lists twice is two equal entries: each distinct one takes its whole run once.
  */
-static int find_gone(const struct hubd_pindex *x, const struct hubd_peer_conf *const *gone,
-		     size_t n_gone, size_t **ret, size_t *ret_n)
+static void find_gone(const struct hubd_pindex *x, const struct hubd_pindex_entry *e, size_t n,
+		      size_t *at, size_t *ret_n)
 {
-	size_t n = count_prefixes(gone, n_gone), k = 0;
-	_cleanup_free_ struct hubd_pindex_entry *e = calloc(n + 1, sizeof(*e));
-	size_t *at = calloc(n + 1, sizeof(*at));
+	size_t k = 0;
 
-	if (!e || !at) {
-		free(at);
-		return -ENOMEM;
-	}
-	entries_of(gone, n_gone, e);
-	qsort(e, n, sizeof(*e), entry_cmp);
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && entry_cmp(&e[i - 1], &e[i]) == 0)
 			continue;
@@ -156,10 +153,55 @@ static int find_gone(const struct hubd_pindex *x, const struct hubd_peer_conf *c
 		     lo < x->n && k < n && entry_cmp(&x->v[lo], &e[i]) == 0; lo++)
 			at[k++] = lo;
 	}
-	/* Runs of distinct entries found in entry order: already ascending. */
-	*ret = at;
 	*ret_n = k;
-	return 0;
+}
+
+/* Is e[i]'s prefix its list's only one of that prefix (both lists sorted)? */
+static bool single(const struct hubd_pindex_entry *e, size_t n, size_t i)
+{
+	return (i == 0 || !same_prefix(&e[i - 1], &e[i])) &&
+	       (i + 1 == n || !same_prefix(&e[i], &e[i + 1]));
+}
+
+/*
+ * A prefix both in a file's old and new version keeps its place: only its
+ * owner string changes, where it stands, when no other entry of that prefix
+ * stands beside it (the order among equals is by owner). An edit that keeps
+ * its AllowedIPs so moves nothing. The pairs done leave g and c (their owner
+ * set to NULL).
+ */
+static void relabel(struct hubd_pindex *x, struct hubd_pindex_entry *g, size_t ng,
+		    struct hubd_pindex_entry *c, size_t nc)
+{
+	for (size_t i = 0, j = 0; i < ng && j < nc;) {
+		int r = prefix_cmp(&g[i], &c[j]);
+		size_t at;
+
+		if (r) {
+			r < 0 ? i++ : j++;
+			continue;
+		}
+		at = lower_bound(x, &g[i]);
+		if (single(g, ng, i) && single(c, nc, j) && at < x->n &&
+		    entry_cmp(&x->v[at], &g[i]) == 0 &&
+		    (at == 0 || !same_prefix(&x->v[at - 1], &g[i])) &&
+		    (at + 1 == x->n || !same_prefix(&x->v[at + 1], &g[i]))) {
+			x->v[at].owner = c[j].owner;
+			g[i].owner = c[j].owner = NULL;
+		}
+		i++, j++;
+	}
+}
+
+/* Drop the entries whose owner relabel() cleared, keeping the order. */
+static size_t unpaired(struct hubd_pindex_entry *e, size_t n)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (e[i].owner)
+			e[k++] = e[i];
+	return k;
 }
 
 /* Drop the entries at the sorted positions at[0..n), moving only what lies after the first. */
@@ -219,26 +261,27 @@ static int reserve(struct hubd_pindex *x, size_t n)
 int hubd_pindex_update(struct hubd_pindex *x, const struct hubd_peer_conf *const *gone,
 		       size_t n_gone, const struct hubd_peer_conf *const *came, size_t n_came)
 {
-	_cleanup_free_ size_t *at = NULL;
-	_cleanup_free_ struct hubd_pindex_entry *add = NULL;
-	size_t n_at = 0, n_add = count_prefixes(came, n_came);
-	int r;
+	size_t ng = count_prefixes(gone, n_gone), nc = count_prefixes(came, n_came), n_at = 0;
+	_cleanup_free_ struct hubd_pindex_entry *g = calloc(ng + 1, sizeof(*g));
+	_cleanup_free_ struct hubd_pindex_entry *c = calloc(nc + 1, sizeof(*c));
+	_cleanup_free_ size_t *at = calloc(ng + 1, sizeof(*at));
 
 	if (!x->valid)
 		return 0; /* built whole when next asked */
-	r = find_gone(x, gone, n_gone, &at, &n_at);
-	if (r == 0 && !(add = calloc(n_add + 1, sizeof(*add))))
-		r = -ENOMEM;
-	if (r == 0)
-		r = reserve(x, x->n - n_at + n_add);
-	if (r < 0) {
+	if (!g || !c || !at || reserve(x, x->n + nc) < 0) {
 		hubd_pindex_clear(x);
-		return r;
+		return -ENOMEM;
 	}
-	entries_of(came, n_came, add);
-	qsort(add, n_add, sizeof(*add), entry_cmp);
+	entries_of(gone, n_gone, g);
+	entries_of(came, n_came, c);
+	qsort(g, ng, sizeof(*g), entry_cmp);
+	qsort(c, nc, sizeof(*c), entry_cmp);
+	relabel(x, g, ng, c, nc);
+	ng = unpaired(g, ng);
+	nc = unpaired(c, nc);
+	find_gone(x, g, ng, at, &n_at);
 	remove_at(x, at, n_at);
-	merge_in(x, add, n_add);
+	merge_in(x, c, nc);
 	return 0;
 }
 

@@ -230,6 +230,21 @@ static void random_peer(struct hubd_peer_conf *c, unsigned id)
 		c->allowed_ips[j] = j && rand() % 8 == 0 ? c->allowed_ips[0] : random_prefix();
 }
 
+/* A new version of old with the same AllowedIPs, and one more now and then. */
+static void same_prefixes(struct hubd_peer_conf *c, const struct hubd_peer_conf *old, unsigned id)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "p%u", id);
+	c->name = strdup(name);
+	c->n_allowed_ips = old->n_allowed_ips + (rand() % 3 == 0);
+	c->allowed_ips = calloc(c->n_allowed_ips + 1, sizeof(*c->allowed_ips));
+	for (size_t j = 0; j < old->n_allowed_ips; j++)
+		c->allowed_ips[j] = old->allowed_ips[j];
+	if (c->n_allowed_ips > old->n_allowed_ips)
+		c->allowed_ips[old->n_allowed_ips] = random_prefix();
+}
+
 static void drop_peer(struct hubd_peer_conf *c)
 {
 	free(c->name);
@@ -297,8 +312,12 @@ START_TEST(prefix_index_answers_as_a_scan)
 			gone[g] = &old[g];
 			g++;
 			memset(&v[at[i]], 0, sizeof(v[0]));
-			if (rand() % 4)
+			if (rand() % 2)
 				random_peer(&v[at[i]], next++ * IX_PEERS + (unsigned)at[i]);
+			else if (rand() %
+				 2) /* an edit that keeps its AllowedIPs: a new name string */
+				same_prefixes(&v[at[i]], &old[g - 1],
+					      next++ * IX_PEERS + (unsigned)at[i]);
 			if (v[at[i]].name)
 				came[n_came++] = &v[at[i]];
 		}
