@@ -78,7 +78,7 @@ struct hubd {
 	struct hubd_peer_state *peers; /* sorted by key */
 	size_t n_peers;
 	struct hubd_pindex pindex; /* cfg's AllowedIPs, for the changed-files reconcile */
-	char **reported; /* config errors already logged, so each is logged once */
+	char **reported;	   /* config errors already logged, so each is logged once */
 	size_t n_reported;
 	struct hubd_counters counters;
 	struct hubd_path_stats paths[HUBD_PATH_MAX];
