@@ -10,6 +10,7 @@ HUBCONF_SOURCES = \
 	src/common/config-verify.c \
 	src/common/config-load.c \
 	src/common/prefix.c \
+	src/common/buf.c src/common/buf.h \
 	src/common/access.c src/common/access.h \
 	src/common/host.c src/common/host.h \
 	src/common/diag.c \

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "access.h"
+#include "buf.h"
 #include "format.h"
 #include "hubctl-internal.h"
 
@@ -76,8 +77,7 @@ static void print_interface(struct json_object *iface)
  * last peer is read; one buffer instead of seven strings a peer.
  */
 struct table {
-	char *text;
-	size_t len, cap;
+	struct hubd_buf text;
 	size_t *rows; /* where each row starts in text */
 	size_t n_rows, cap_rows;
 	size_t width[N_COLS];
@@ -86,24 +86,8 @@ struct table {
 
 static void add(struct table *t, const char *s, size_t n)
 {
-	if (t->oom)
-		return;
-	if (t->len + n > t->cap) {
-		size_t cap = t->cap ? t->cap : 65536;
-		char *p;
-
-		while (cap < t->len + n)
-			cap *= 2;
-		p = realloc(t->text, cap);
-		if (!p) {
-			t->oom = true;
-			return;
-		}
-		t->text = p;
-		t->cap = cap;
-	}
-	memcpy(t->text + t->len, s, n);
-	t->len += n;
+	if (!t->oom && hubd_buf_add(&t->text, s, n) < 0)
+		t->oom = true;
 }
 
 static void add_str(struct table *t, const char *s)
@@ -114,14 +98,14 @@ static void add_str(struct table *t, const char *s)
 /* End the cell of column col begun at start; widen the column to it. */
 static void end_cell(struct table *t, int col, size_t start)
 {
-	if (!t->oom && t->len - start > t->width[col])
-		t->width[col] = t->len - start;
+	if (!t->oom && t->text.len - start > t->width[col])
+		t->width[col] = t->text.len - start;
 	add(t, "", 1);
 }
 
 static void cell(struct table *t, int col, const char *s)
 {
-	size_t start = t->len;
+	size_t start = t->text.len;
 
 	add_str(t, s);
 	end_cell(t, col, start);
@@ -130,7 +114,7 @@ static void cell(struct table *t, int col, const char *s)
 /* "a, b, c" from a JSON array of strings; "-" when empty. */
 static void joined_cell(struct table *t, int col, struct json_object *arr)
 {
-	size_t n = arr ? json_object_array_length(arr) : 0, start = t->len;
+	size_t n = arr ? json_object_array_length(arr) : 0, start = t->text.len;
 
 	for (size_t i = 0; i < n; i++) {
 		if (i)
@@ -227,7 +211,7 @@ static void peer_row(struct table *t, struct json_object *peer)
 		t->rows = p;
 		t->cap_rows = cap;
 	}
-	t->rows[t->n_rows++] = t->len;
+	t->rows[t->n_rows++] = t->text.len;
 	cell(t, COL_NAME, name ? name : "?");
 	cell(t, COL_ENDPOINT, endpoint ? endpoint : "-");
 	joined_cell(t, COL_ALLOWED, hubctl_json_array(peer, "allowed_ips"));
@@ -276,7 +260,7 @@ static void print_table(struct table *t)
 	for (int c = 0; c < N_COLS; c++)
 		print_cell(headers[c], strlen(headers[c]), t->width[c], c == N_COLS - 1);
 	for (size_t i = 0; i < t->n_rows; i++)
-		fputs(print_row(t->text + t->rows[i], t->width), stdout);
+		fputs(print_row(t->text.data + t->rows[i], t->width), stdout);
 }
 
 /*
@@ -409,7 +393,7 @@ static int status_table(const struct hubctl_opts *o)
 		print_interface(iface);
 		print_table(&t);
 	}
-	free(t.text);
+	free(t.text.data);
 	free(t.rows);
 	json_object_put(head);
 	return r;

@@ -19,28 +19,9 @@
 #include "control.h"
 #include "daemon.h"
 
-int control_buf_add(struct control_buf *b, const char *s, size_t n)
+static int add_str(struct hubd_buf *b, const char *s)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *p;
-
-		while (cap < b->len + n)
-			cap *= 2;
-		p = realloc(b->data, cap);
-		if (!p)
-			return -ENOMEM;
-		b->data = p;
-		b->cap = cap;
-	}
-	memcpy(b->data + b->len, s, n);
-	b->len += n;
-	return 0;
-}
-
-static int add_str(struct control_buf *b, const char *s)
-{
-	return control_buf_add(b, s, strlen(s));
+	return hubd_buf_add(b, s, strlen(s));
 }
 
 /* What json-c writes for the bytes below 0x20, '"' and '\\'; the rest goes as it is. */
@@ -74,38 +55,38 @@ static const char *escape(unsigned char c, char tmp[7])
  * the directory chose: every control byte, quote and backslash is escaped;
  * bytes from 0x20 up (UTF-8 included) are copied, as json-c does.
  */
-int control_json_string(struct control_buf *b, const char *s)
+int control_json_string(struct hubd_buf *b, const char *s)
 {
 	const char *run = s;
 	char tmp[7];
-	int r = control_buf_add(b, "\"", 1);
+	int r = hubd_buf_add(b, "\"", 1);
 
 	for (; *s && r >= 0; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
-		r = control_buf_add(b, run, (size_t)(s - run));
+		r = hubd_buf_add(b, run, (size_t)(s - run));
 		if (r >= 0)
 			r = add_str(b, escape(c, tmp));
 		run = s + 1;
 	}
 	if (r >= 0)
-		r = control_buf_add(b, run, (size_t)(s - run));
-	return r < 0 ? r : control_buf_add(b, "\"", 1);
+		r = hubd_buf_add(b, run, (size_t)(s - run));
+	return r < 0 ? r : hubd_buf_add(b, "\"", 1);
 }
 
 /* ,"key": before a value. */
-static int key(struct control_buf *b, const char *k)
+static int key(struct hubd_buf *b, const char *k)
 {
-	int r = control_buf_add(b, ",\"", 2);
+	int r = hubd_buf_add(b, ",\"", 2);
 
 	if (r >= 0)
 		r = add_str(b, k);
-	return r < 0 ? r : control_buf_add(b, "\":", 2);
+	return r < 0 ? r : hubd_buf_add(b, "\":", 2);
 }
 
-static int key_str(struct control_buf *b, const char *k, const char *v)
+static int key_str(struct hubd_buf *b, const char *k, const char *v)
 {
 	int r = key(b, k);
 
@@ -113,45 +94,45 @@ static int key_str(struct control_buf *b, const char *k, const char *v)
 }
 
 /* v in decimal, without printf: its format parsing was most of a peer's cost. */
-static int add_u64(struct control_buf *b, uint64_t v)
+static int add_u64(struct hubd_buf *b, uint64_t v)
 {
 	char d[20], *p = d + sizeof(d);
 
 	do
 		*--p = (char)('0' + v % 10);
 	while (v /= 10);
-	return control_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+	return hubd_buf_add(b, p, (size_t)(d + sizeof(d) - p));
 }
 
-static int key_null(struct control_buf *b, const char *k)
+static int key_null(struct hubd_buf *b, const char *k)
 {
 	int r = key(b, k);
 
 	return r < 0 ? r : add_str(b, "null");
 }
 
-static int key_u64(struct control_buf *b, const char *k, uint64_t v)
+static int key_u64(struct hubd_buf *b, const char *k, uint64_t v)
 {
 	int r = key(b, k);
 
 	return r < 0 ? r : add_u64(b, v);
 }
 
-static int key_i64(struct control_buf *b, const char *k, int64_t v)
+static int key_i64(struct hubd_buf *b, const char *k, int64_t v)
 {
 	int r = key(b, k);
 
 	if (r >= 0 && v < 0)
-		r = control_buf_add(b, "-", 1);
+		r = hubd_buf_add(b, "-", 1);
 	return r < 0 ? r : add_u64(b, v < 0 ? -(uint64_t)v : (uint64_t)v);
 }
 
 /* An address from inet_ntop after a quote and open: digits, hex, dots and colons need no
  * escaping. The caller closes the string. */
-static int add_addr(struct control_buf *b, int family, const void *addr, const char *open)
+static int add_addr(struct hubd_buf *b, int family, const void *addr, const char *open)
 {
 	char host[INET6_ADDRSTRLEN];
-	int r = control_buf_add(b, "\"", 1);
+	int r = hubd_buf_add(b, "\"", 1);
 
 	if (!inet_ntop(family, addr, host, sizeof(host)))
 		strcpy(host, "?");
@@ -160,54 +141,54 @@ static int add_addr(struct control_buf *b, int family, const void *addr, const c
 }
 
 /* "ADDR:PORT" or "[ADDR]:PORT"; null without an endpoint. */
-static int endpoint(struct control_buf *b, const union wgnl_endpoint *ep)
+static int endpoint(struct hubd_buf *b, const union wgnl_endpoint *ep)
 {
 	int r;
 
 	if (ep && ep->addr.sa_family == AF_INET) {
 		r = add_addr(b, AF_INET, &ep->addr4.sin_addr, "");
-		r = r < 0 ? r : control_buf_add(b, ":", 1);
+		r = r < 0 ? r : hubd_buf_add(b, ":", 1);
 		r = r < 0 ? r : add_u64(b, ntohs(ep->addr4.sin_port));
 	} else if (ep && ep->addr.sa_family == AF_INET6) {
 		r = add_addr(b, AF_INET6, &ep->addr6.sin6_addr, "[");
-		r = r < 0 ? r : control_buf_add(b, "]:", 2);
+		r = r < 0 ? r : hubd_buf_add(b, "]:", 2);
 		r = r < 0 ? r : add_u64(b, ntohs(ep->addr6.sin6_port));
 	} else {
 		return add_str(b, "null");
 	}
-	return r < 0 ? r : control_buf_add(b, "\"", 1);
+	return r < 0 ? r : hubd_buf_add(b, "\"", 1);
 }
 
 /* ["ADDR/CIDR",...], as hubd_prefix_format writes each. */
-static int prefixes(struct control_buf *b, const struct hubd_prefix *p, size_t n)
+static int prefixes(struct hubd_buf *b, const struct hubd_prefix *p, size_t n)
 {
-	int r = control_buf_add(b, "[", 1);
+	int r = hubd_buf_add(b, "[", 1);
 
 	for (size_t i = 0; i < n && r >= 0; i++) {
-		r = i ? control_buf_add(b, ",", 1) : 0;
+		r = i ? hubd_buf_add(b, ",", 1) : 0;
 		r = r < 0 ? r : add_addr(b, p[i].family, &p[i].addr, "");
-		r = r < 0 ? r : control_buf_add(b, "/", 1);
+		r = r < 0 ? r : hubd_buf_add(b, "/", 1);
 		r = r < 0 ? r : add_u64(b, p[i].cidr);
-		r = r < 0 ? r : control_buf_add(b, "\"", 1);
+		r = r < 0 ? r : hubd_buf_add(b, "\"", 1);
 	}
-	return r < 0 ? r : control_buf_add(b, "]", 1);
+	return r < 0 ? r : hubd_buf_add(b, "]", 1);
 }
 
 /* Absent: Forward alone applies; [] ("Access = none"): no connection may start. */
-static int policy(struct control_buf *b, const struct hubd_peer_conf *p)
+static int policy(struct hubd_buf *b, const struct hubd_peer_conf *p)
 {
 	char buf[HUBD_ACCESS_STRLEN], t[HUBD_EXPIRY_STRLEN];
 	int r = 0;
 
 	if (p->has_access) {
 		r = key(b, "access");
-		r = r < 0 ? r : control_buf_add(b, "[", 1);
+		r = r < 0 ? r : hubd_buf_add(b, "[", 1);
 		for (size_t i = 0; i < p->n_access && r >= 0; i++) {
 			hubd_access_format(&p->access[i], buf, sizeof(buf));
-			r = i ? control_buf_add(b, ",", 1) : 0;
+			r = i ? hubd_buf_add(b, ",", 1) : 0;
 			r = r < 0 ? r : control_json_string(b, buf);
 		}
-		r = r < 0 ? r : control_buf_add(b, "]", 1);
+		r = r < 0 ? r : hubd_buf_add(b, "]", 1);
 	}
 	if (r >= 0 && p->expires_at) {
 		hubd_expiry_format(p->expires_at, t, sizeof(t));
@@ -224,7 +205,7 @@ static const union wgnl_endpoint *shown_endpoint(const struct hubd_peer_state *s
 	return s->learned.addr.sa_family ? &s->learned : &s->resolved;
 }
 
-int control_peer_status(struct control_buf *b, const struct hubd_peer_conf *p,
+int control_peer_status(struct hubd_buf *b, const struct hubd_peer_conf *p,
 			const struct hubd_peer_state *s, int64_t now, const char *b64,
 			const char *health)
 {
@@ -246,5 +227,5 @@ int control_peer_status(struct control_buf *b, const struct hubd_peer_conf *p,
 	r = r < 0 ? r : key_u64(b, "tx_bytes", s ? s->tx_bytes : 0);
 	r = r < 0 ? r : key_str(b, "health", health);
 	r = r < 0 ? r : policy(b, p);
-	return r < 0 ? r : control_buf_add(b, "}", 1);
+	return r < 0 ? r : hubd_buf_add(b, "}", 1);
 }

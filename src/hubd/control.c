@@ -51,8 +51,8 @@ struct conn {
 	bool denied;   /* answered "permission denied" once its request is read */
 	bool replying; /* the request is read; out holds (the rest of) the reply */
 	int passed_fd; /* a file the client opened and passed (SCM_RIGHTS), or -1 */
-	char *out;
-	size_t out_len, out_sent, out_cap;
+	struct hubd_buf out;
+	size_t out_sent;
 	char buf[CONTROL_REQUEST_MAX + 1];
 };
 
@@ -78,7 +78,7 @@ static void conn_free(struct conn *c)
 	close(c->fd);
 	if (c->passed_fd >= 0)
 		close(c->passed_fd);
-	free(c->out);
+	free(c->out.data);
 	free(c);
 }
 
@@ -111,31 +111,11 @@ static bool allowed(struct conn *c)
 	return c->l->h->socket_gid && in_group(cred.uid, cred.gid, c->l->h->socket_gid);
 }
 
-/* Append to the reply; it goes out once complete (reply_flush). */
-static int out_add(struct conn *c, const char *s, size_t n)
-{
-	if (c->out_len + n > c->out_cap) {
-		size_t cap = c->out_cap ? c->out_cap : 4096;
-		char *p;
-
-		while (cap < c->out_len + n)
-			cap *= 2;
-		p = realloc(c->out, cap);
-		if (!p)
-			return -ENOMEM;
-		c->out = p;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, s, n);
-	c->out_len += n;
-	return 0;
-}
-
 /* Send what the socket takes now. 1: all sent, 0: more to send, -errno: the client is gone. */
 static int out_send(struct conn *c)
 {
-	while (c->out_sent < c->out_len) {
-		ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent,
+	while (c->out_sent < c->out.len) {
+		ssize_t n = send(c->fd, c->out.data + c->out_sent, c->out.len - c->out_sent,
 				 MSG_NOSIGNAL | MSG_DONTWAIT);
 
 		if (n < 0 && errno == EINTR)
@@ -163,8 +143,8 @@ static void reply(struct conn *c, json_object *o)
 {
 	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 
-	if (out_add(c, text, strlen(text)) < 0 || out_add(c, "\n", 1) < 0)
-		c->out_len = 0; /* out of memory: the client gets no answer, and an EOF */
+	if (hubd_buf_add(&c->out, text, strlen(text)) < 0 || hubd_buf_add(&c->out, "\n", 1) < 0)
+		c->out.len = 0; /* out of memory: the client gets no answer, and an EOF */
 	json_object_put(o);
 }
 
@@ -366,7 +346,7 @@ static void reply_status(struct conn *c)
 {
 	struct hubd *h = c->l->h;
 	json_object *head;
-	struct control_buf peer = {0};
+	struct hubd_buf peer = {0};
 	char b64[WGNL_KEY_B64_LEN + 1];
 	const char *text;
 	int64_t now = time(NULL);
@@ -383,10 +363,10 @@ static void reply_status(struct conn *c)
 	hubd_refresh(h);
 	head = status_head(h);
 	text = json_object_to_json_string_ext(head, JSON_C_TO_STRING_PLAIN);
-	r = out_add(c, text, strlen(text) - 1); /* without its closing brace */
+	r = hubd_buf_add(&c->out, text, strlen(text) - 1); /* without its closing brace */
 	json_object_put(head);
 	if (r >= 0)
-		r = out_add(c, ",\"peers\":[", strlen(",\"peers\":["));
+		r = hubd_buf_add(&c->out, ",\"peers\":[", strlen(",\"peers\":["));
 	/* Both lists are sorted by name: merged, the expired peers stand where they belong. */
 	for (size_t i = 0, e = 0; (i < h->cfg->n_peers || e < h->cfg->n_expired) && r >= 0;) {
 		bool expired =
@@ -405,16 +385,16 @@ static void reply_status(struct conn *c)
 					expired ? "expired"
 						: hubd_health_name(s ? s->health : HEALTH_NEVER));
 		if (r >= 0 && i + e > 1)
-			r = out_add(c, ",", 1);
+			r = hubd_buf_add(&c->out, ",", 1);
 		if (r >= 0)
-			r = out_add(c, peer.data, peer.len);
+			r = hubd_buf_add(&c->out, peer.data, peer.len);
 	}
 	free(peer.data);
 	if (r >= 0)
-		r = out_add(c, "]}\n", 3);
+		r = hubd_buf_add(&c->out, "]}\n", 3);
 	malloc_trim(0); /* the dump's messages were O(N); the peers' text reuses one buffer */
 	if (r < 0) {
-		c->out_len = 0;
+		c->out.len = 0;
 		reply(c, error_reply("out of memory"));
 	}
 }

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 #define CONTROL_REQUEST_MAX 4096
 
 struct json_object;
@@ -30,19 +32,11 @@ int control_parse_request(const char *buf, size_t len);
  */
 int control_daemon_running(const char *path, const char *config_dir);
 
-/* A growing text buffer: the status reply is written into one, peer by peer. */
-struct control_buf {
-	char *data;
-	size_t len, cap;
-};
-
+/* The status reply is written into a buffer (buf.h), peer by peer. */
 struct hubd_peer_state;
 
-/* Append n bytes of s to b; -ENOMEM leaves b as it was. */
-int control_buf_add(struct control_buf *b, const char *s, size_t n);
-
 /* Append s as a JSON string, quoted and escaped as json-c writes it (without "\/"). */
-int control_json_string(struct control_buf *b, const char *s);
+int control_json_string(struct hubd_buf *b, const char *s);
 
 /*
  * Append p's object of the status reply (docs/control-protocol.md), its keys
@@ -53,7 +47,7 @@ int control_json_string(struct control_buf *b, const char *s);
  * hubd's own form ([] for "Access = none", absent without Access), and
  * "expires_at", RFC 3339 in UTC (absent without ExpiresAt). 0 or -ENOMEM.
  */
-int control_peer_status(struct control_buf *b, const struct hubd_peer_conf *p,
+int control_peer_status(struct hubd_buf *b, const struct hubd_peer_conf *p,
 			const struct hubd_peer_state *s, int64_t now, const char *b64,
 			const char *health);
 

@@ -108,13 +108,13 @@ static const struct {
 /* A peer with p's policy through control_peer_status: its keys from "health" on, re-serialized. */
 static char *policy_tail(const struct hubd_peer_conf *p, bool expired)
 {
-	struct control_buf b = {0};
+	struct hubd_buf b = {0};
 	json_object *o, *tail = json_object_new_object();
 	bool on = false;
 	char *ret;
 
 	ck_assert_int_eq(control_peer_status(&b, p, NULL, 0, "k", expired ? "expired" : "up"), 0);
-	ck_assert_int_eq(control_buf_add(&b, "", 1), 0);
+	ck_assert_int_eq(hubd_buf_add(&b, "", 1), 0);
 	o = json_tokener_parse(b.data);
 	ck_assert_ptr_nonnull(o);
 	json_object_object_foreach(o, k, v)
@@ -221,7 +221,7 @@ START_TEST(test_peer_text)
 	/* Without a state, with no prefix, one, two; with each kind of endpoint. */
 	for (int v = 0; v < 6; v++) {
 		struct hubd_peer_state *s = v < 2 ? NULL : &st;
-		struct control_buf b = {0};
+		struct hubd_buf b = {0};
 		json_object *want, *parsed;
 
 		p.n_allowed_ips = (size_t)v % 3;
@@ -230,7 +230,7 @@ START_TEST(test_peer_text)
 		st.last_handshake = v == 2 ? 0 : 1796000000;
 		want = reference(&p, s, s && v >= 3 ? endpoints[v - 3] : NULL, 1796000100);
 		ck_assert_int_eq(control_peer_status(&b, &p, s, 1796000100, "k+/=", "st\"ale"), 0);
-		ck_assert_int_eq(control_buf_add(&b, "", 1), 0);
+		ck_assert_int_eq(hubd_buf_add(&b, "", 1), 0);
 		ck_assert_str_eq(
 		    b.data, json_object_to_json_string_ext(
 				want, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
