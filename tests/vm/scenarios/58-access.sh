@@ -442,6 +442,17 @@ peer_file "$HUB" temp "$TMP_PUB" "10.8.0.9/32, 10.9.0.0/24" "ExpiresAt = $(iso $
 wait_for -t 10 has_peer hub wg0 "$TMP_PUB"
 sleep 1 # the reconcile that re-arms the timer for the new date is done
 STEPPED=0
+# poll_5s CMD...: CMD every 50 ms until it succeeds, for 5 s at most; its status. Finer than
+# wait_for's 0.2 s: the time it took is the figure logged.
+poll_5s() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$@" && return 0
+		sleep 0.05
+	done
+	"$@"
+}
+
 clock_back() {
 	[ "$STEPPED" = 1 ] || return 0
 	date -s "@$(($(date +%s) - STEP))" >/dev/null
@@ -451,18 +462,10 @@ cleanup clock_back
 date -s "@$(($(date +%s) + STEP))" >/dev/null
 STEPPED=1
 t=$EPOCHREALTIME
-for ((i = 0; i < 100; i++)); do
-	lacks_peer hub wg0 "$TMP_PUB" && break
-	sleep 0.05
-done
-lacks_peer hub wg0 "$TMP_PUB" || fail "the peer is still in the kernel after the clock stepped past its ExpiresAt"
+poll_5s lacks_peer hub wg0 "$TMP_PUB" || fail "the peer is still in the kernel after the clock stepped past its ExpiresAt"
 log "gone $(calc "$EPOCHREALTIME - $t")s after the clock stepped 2 h ahead (bound ${EXPIRE_BOUND}s)"
 le "$(calc "$EPOCHREALTIME - $t")" "$EXPIRE_BOUND" || fail "expiry after a clock step took too long"
 clock_back
 t=$EPOCHREALTIME
-for ((i = 0; i < 100; i++)); do
-	has_peer hub wg0 "$TMP_PUB" && break
-	sleep 0.05
-done
-has_peer hub wg0 "$TMP_PUB" || fail "the peer did not come back when the clock stepped back before its ExpiresAt"
+poll_5s has_peer hub wg0 "$TMP_PUB" || fail "the peer did not come back when the clock stepped back before its ExpiresAt"
 log "back $(calc "$EPOCHREALTIME - $t")s after the clock stepped back"
